@@ -1,0 +1,7 @@
+//! Reverie: an interactive world-model engine.
+//!
+//! This facade re-exports the workspace crates so that examples, cross-crate tests and benchmarks at
+//! the repository root can use them through one name. See `ARCHITECTURE.md` for the crate map.
+
+pub use reverie_core as core;
+pub use reverie_world as world;
