@@ -23,6 +23,7 @@ pub mod script;
 pub mod seed;
 
 pub use action::{Action, Keys};
+pub use glam;
 pub use error::{Error, Result};
 pub use frame::Frame;
 pub use pose::{Intrinsics, Pose};

@@ -1,0 +1,546 @@
+//! The CPU ray caster: RGB + planar metric depth for any pose, resolution and field of view.
+//!
+//! Rays walk the resident window with a two-level 2D DDA over columns (Amanatides & Woo, "A Fast
+//! Voxel Traversal Algorithm", 1987): 4×4-column cells whose tallest column is below the ray are
+//! skipped whole; inside a column only the few blocks the ray crosses are read. Shading: procedural
+//! mipmapped textures, per-face sun light with shadow rays, smooth per-vertex ambient occlusion,
+//! a sky gradient with sun and clouds, water with a Fresnel sky reflection, and distance fog.
+
+use std::ops::Range;
+
+use glam::Vec3;
+use rayon::prelude::*;
+use reverie_core::{Frame, Intrinsics, Pose};
+
+use crate::block::{BLOCK_KINDS, Block};
+use crate::terrain::HEIGHT;
+use crate::spec::{MAX_VIEW_DISTANCE, WorldSpec};
+use crate::texture::{FaceGroup, Textures};
+use crate::world::{COARSE, World, chunk_slot, coarse_index, col_index, index};
+
+/// Height of the cloud layer, in blocks.
+const CLOUD_HEIGHT: f32 = 110.0;
+/// Cloud texture side (texels) and blocks per texel.
+const CLOUD_TEX: usize = 128;
+const CLOUD_SCALE: f32 = 3.0;
+/// Longest shadow ray, in blocks.
+const SHADOW_DISTANCE: f32 = 48.0;
+const COARSE_SHIFT: i32 = 2;
+const CHUNK_SHIFT: i32 = 4;
+const _: () = assert!(1 << COARSE_SHIFT == COARSE);
+
+/// Which face of a block a ray hit (its outward normal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Face {
+    /// Normal +x.
+    PosX,
+    /// Normal -x.
+    NegX,
+    /// Normal +y (a top).
+    PosY,
+    /// Normal -y (an underside).
+    NegY,
+    /// Normal +z.
+    PosZ,
+    /// Normal -z.
+    NegZ,
+}
+
+impl Face {
+    /// The outward unit normal.
+    pub fn normal(self) -> Vec3 {
+        match self {
+            Face::PosX => Vec3::X,
+            Face::NegX => Vec3::NEG_X,
+            Face::PosY => Vec3::Y,
+            Face::NegY => Vec3::NEG_Y,
+            Face::PosZ => Vec3::Z,
+            Face::NegZ => Vec3::NEG_Z,
+        }
+    }
+}
+
+/// What a ray hit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hit {
+    /// Distance along the (unit) ray.
+    pub t: f32,
+    /// Block id.
+    pub block: u8,
+    /// The face hit.
+    pub face: Face,
+    /// The block's coordinates.
+    pub voxel: [i32; 3],
+}
+
+/// A ray caster configured for one world spec (textures, sky, sun, fog).
+#[derive(Clone, Debug)]
+pub struct Renderer {
+    textures: Textures,
+    emissive: [bool; BLOCK_KINDS],
+    zenith: Vec3,
+    horizon: Vec3,
+    fog: Vec3,
+    fog_start: f32,
+    fog_end: f32,
+    sun_dir: Vec3,
+    sun: Vec3,
+    ambient: Vec3,
+    shadows: bool,
+    cloud_cover: f32,
+    clouds: Vec<f32>,
+}
+
+impl Renderer {
+    /// A renderer for `spec`.
+    pub fn new(spec: &WorldSpec) -> Renderer {
+        let v = |c: crate::spec::Rgb| Vec3::from_array(c.to_f32());
+        let mut emissive = [false; BLOCK_KINDS];
+        for b in Block::ALL {
+            emissive[b as usize] = b.material().emissive;
+        }
+        let zenith = v(spec.sky.zenith);
+        let seed = spec.generator.seed ^ 0xC10D;
+        let mut clouds = vec![0.0; CLOUD_TEX * CLOUD_TEX];
+        for (i, c) in clouds.iter_mut().enumerate() {
+            let (x, z) = ((i % CLOUD_TEX) as f32, (i / CLOUD_TEX) as f32);
+            // Tileable: blend the noise with its own wrapped copies.
+            let n = |x: f32, z: f32| crate::noise::fbm(seed, x, z, 18.0, 4);
+            let (wx, wz) = (x / CLOUD_TEX as f32, z / CLOUD_TEX as f32);
+            let s = CLOUD_TEX as f32;
+            *c = n(x, z) * (1.0 - wx) * (1.0 - wz) + n(x - s, z) * wx * (1.0 - wz) + n(x, z - s) * (1.0 - wx) * wz + n(x - s, z - s) * wx * wz;
+        }
+        Renderer {
+            textures: Textures::new(spec),
+            emissive,
+            zenith,
+            horizon: v(spec.sky.horizon),
+            fog: v(spec.fog_color()),
+            fog_start: spec.fog.start,
+            fog_end: spec.fog.end.min(MAX_VIEW_DISTANCE),
+            sun_dir: spec.sun_direction(),
+            sun: v(spec.sun.color) * spec.sun.strength,
+            ambient: (zenith * 0.35 + Vec3::splat(0.65)) * spec.sun.ambient * 1.25,
+            shadows: spec.sun.shadows,
+            cloud_cover: spec.sky.clouds,
+            clouds,
+        }
+    }
+
+    /// Renders a new frame (loads the chunks around the camera first).
+    pub fn render_frame(&self, world: &mut World, pose: &Pose, intrinsics: &Intrinsics, tick: u64) -> Frame {
+        let mut frame = Frame::new(intrinsics.width, intrinsics.height, *pose, tick);
+        self.render_into(world, intrinsics, &mut frame);
+        frame
+    }
+
+    /// Renders into `frame` at `frame.pose` on this thread, resizing its buffers if needed.
+    pub fn render_into(&self, world: &mut World, intrinsics: &Intrinsics, frame: &mut Frame) {
+        world.ensure_loaded(frame.pose.position);
+        prepare(frame, intrinsics);
+        let pose = frame.pose;
+        self.render_rows(world, &pose, intrinsics, 0..intrinsics.height, &mut frame.rgb, &mut frame.depth_m);
+    }
+
+    /// Like [`Renderer::render_into`], splitting rows across rayon's threads.
+    pub fn render_into_parallel(&self, world: &mut World, intrinsics: &Intrinsics, frame: &mut Frame) {
+        world.ensure_loaded(frame.pose.position);
+        prepare(frame, intrinsics);
+        let pose = frame.pose;
+        let w = intrinsics.width as usize;
+        let band = 8usize;
+        let world = &*world;
+        frame.rgb.par_chunks_mut(3 * w * band).zip(frame.depth_m.par_chunks_mut(w * band)).enumerate().for_each(|(i, (rgb, depth))| {
+            let y0 = (i * band) as u32;
+            let y1 = (y0 + band as u32).min(intrinsics.height);
+            self.render_rows(world, &pose, intrinsics, y0..y1, rgb, depth);
+        });
+    }
+
+    /// Renders rows `rows` into `rgb` (3 bytes per pixel) and `depth_m`, which hold exactly those
+    /// rows. The world must already cover the pose ([`World::ensure_loaded`]); rows of a pose it does
+    /// not cover are drawn as sky.
+    pub fn render_rows(&self, world: &World, pose: &Pose, k: &Intrinsics, rows: Range<u32>, rgb: &mut [u8], depth_m: &mut [f32]) {
+        let w = k.width as usize;
+        let rot = pose.world_from_camera();
+        let forward = pose.forward();
+        let covered = world.covers(pose.position);
+        let o = pose.position;
+        let pixel_angle = 1.0 / k.fy;
+        for (row, v) in rows.enumerate() {
+            for u in 0..k.width {
+                let d = rot.transform_vector3(k.ray_camera(u as f32, v as f32)).normalize();
+                let (color, depth) = if covered { self.shade_ray(world, o, d, forward, pixel_angle) } else { (self.sky(o, d), f32::INFINITY) };
+                let i = row * w + u as usize;
+                if let (Some(px), Some(dm)) = (rgb.get_mut(3 * i..3 * i + 3), depth_m.get_mut(i)) {
+                    px[0] = to_u8(color.x);
+                    px[1] = to_u8(color.y);
+                    px[2] = to_u8(color.z);
+                    *dm = depth;
+                }
+            }
+        }
+    }
+
+    /// Colour and planar depth seen along unit ray `d` from `o`.
+    fn shade_ray(&self, world: &World, o: Vec3, d: Vec3, forward: Vec3, pixel_angle: f32) -> (Vec3, f32) {
+        let Some(hit) = trace(world, o, d, self.fog_end) else {
+            return (self.sky(o, d), f32::INFINITY);
+        };
+        let p = o + d * hit.t;
+        let n = hit.face.normal();
+        let [vx, vy, vz] = hit.voxel;
+        // Face coordinates: (a, b) along the face's tangent axes (for AO), (u, v) for the texture.
+        let unit = |v: f32| fmin(if v > 0.0 { v } else { 0.0 }, 1.0);
+        let (fx, fy, fz) = (unit(p.x - vx as f32), unit(p.y - vy as f32), unit(p.z - vz as f32));
+        let (group, u, v, a, b) = match hit.face {
+            Face::PosX | Face::NegX => (FaceGroup::Side, fz, 1.0 - fy, fz, fy),
+            Face::PosZ | Face::NegZ => (FaceGroup::Side, fx, 1.0 - fy, fx, fy),
+            Face::PosY => (FaceGroup::Top, fx, fz, fx, fz),
+            Face::NegY => (FaceGroup::Bottom, fx, fz, fx, fz),
+        };
+        let cos = d.dot(n).abs().max(0.2);
+        let texels_per_pixel = hit.t * pixel_angle * 16.0 / cos;
+        let level = if texels_per_pixel < 1.5 {
+            0
+        } else if texels_per_pixel < 3.0 {
+            1
+        } else if texels_per_pixel < 6.0 {
+            2
+        } else if texels_per_pixel < 12.0 {
+            3
+        } else {
+            4
+        };
+        let tex = Vec3::from_array(self.textures.sample(hit.block, group, level, u, v));
+        let mut color = if self.emissive.get(hit.block as usize).copied().unwrap_or(false) {
+            tex * 1.15
+        } else {
+            let ndl = n.dot(self.sun_dir);
+            let lit = ndl > 0.0 && !(self.shadows && trace(world, p + n * 1e-3, self.sun_dir, SHADOW_DISTANCE).is_some());
+            let direct = if lit { self.sun * ndl } else { Vec3::ZERO };
+            let face_light = match hit.face {
+                Face::PosY => 1.0,
+                Face::NegY => 0.55,
+                Face::PosX | Face::NegX => 0.82,
+                Face::PosZ | Face::NegZ => 0.7,
+            };
+            let ao = ambient_occlusion(world, hit, a, b);
+            tex * (self.ambient * (ao * face_light) + direct)
+        };
+        if hit.block == Block::Water as u8 && hit.face == Face::PosY {
+            let fresnel = 0.08 + 0.8 * (1.0 - d.y.abs()).powi(4);
+            let sky = self.sky(p, Vec3::new(d.x, -d.y, d.z));
+            color = color.lerp(sky, fresnel);
+        }
+        let fog = ((hit.t - self.fog_start) / (self.fog_end - self.fog_start)).clamp(0.0, 1.0);
+        let fog = fog * fog * (3.0 - 2.0 * fog);
+        (color.lerp(self.fog, fog), hit.t * d.dot(forward))
+    }
+
+    /// Sky colour along unit ray `d` from `o`: gradient, sun, clouds.
+    fn sky(&self, o: Vec3, d: Vec3) -> Vec3 {
+        let up = d.y.max(0.0);
+        let mut c = self.horizon.lerp(self.zenith, up.sqrt().min(1.0));
+        if d.y < 0.0 {
+            c = self.horizon.lerp(self.fog, (-d.y * 4.0).min(1.0));
+        }
+        let sd = d.dot(self.sun_dir);
+        if sd > 0.0 {
+            let sun_color = self.sun.normalize_or_zero() * 1.4;
+            c += sun_color * (0.35 * sd.powi(64) + 0.08 * sd.powi(6));
+            if sd > 0.9993 {
+                c = Vec3::new(1.0, 0.98, 0.9);
+            }
+        }
+        if self.cloud_cover > 0.0 && d.y > 0.02 {
+            let t = (CLOUD_HEIGHT - o.y) / d.y;
+            let (x, z) = ((o.x + d.x * t) / CLOUD_SCALE, (o.z + d.z * t) / CLOUD_SCALE);
+            let density = self.cloud_at(x, z);
+            let threshold = 0.35 - 0.7 * self.cloud_cover;
+            let a = ((density - threshold) / 0.25).clamp(0.0, 1.0) * (1.0 - t / 900.0).clamp(0.0, 1.0);
+            c = c.lerp(Vec3::new(0.97, 0.97, 0.98) * (0.8 + 0.2 * self.sun_dir.y), a * 0.9);
+        }
+        c
+    }
+
+    fn cloud_at(&self, x: f32, z: f32) -> f32 {
+        let (ix, iz) = (ffloor(x), ffloor(z));
+        let (fx, fz) = (x - ix as f32, z - iz as f32);
+        let m = CLOUD_TEX as i32 - 1;
+        let at = |ix: i32, iz: i32| self.clouds[((iz & m) as usize) * CLOUD_TEX + (ix & m) as usize];
+        let a = at(ix, iz) + (at(ix + 1, iz) - at(ix, iz)) * fx;
+        let b = at(ix, iz + 1) + (at(ix + 1, iz + 1) - at(ix, iz + 1)) * fx;
+        a + (b - a) * fz
+    }
+}
+
+fn prepare(frame: &mut Frame, k: &Intrinsics) {
+    frame.width = k.width;
+    frame.height = k.height;
+    frame.rgb.resize(3 * k.pixels(), 0);
+    frame.depth_m.resize(k.pixels(), f32::INFINITY);
+}
+
+#[inline]
+fn to_u8(v: f32) -> u8 {
+    // A gentle tone curve keeps highlights from clipping flat.
+    let v = v.max(0.0);
+    let v = v / (1.0 + 0.12 * v);
+    (v.min(1.0) * 255.0 + 0.5) as u8
+}
+
+/// Smooth ambient occlusion at face coordinates (a, b) of a hit (Minecraft-style vertex AO).
+fn ambient_occlusion(world: &World, hit: Hit, a: f32, b: f32) -> f32 {
+    let blocks = world.raw().blocks;
+    let [vx, vy, vz] = hit.voxel;
+    let n = hit.face.normal();
+    let (cx, cy, cz) = (vx + n.x as i32, vy + n.y as i32, vz + n.z as i32);
+    // Tangent axes (U, V) as unit integer offsets.
+    let (ua, va): ([i32; 3], [i32; 3]) = match hit.face {
+        Face::PosX | Face::NegX => ([0, 0, 1], [0, 1, 0]),
+        Face::PosZ | Face::NegZ => ([1, 0, 0], [0, 1, 0]),
+        Face::PosY | Face::NegY => ([1, 0, 0], [0, 0, 1]),
+    };
+    let solid = |i: i32, j: i32| -> f32 {
+        let (x, y, z) = (cx + ua[0] * i + va[0] * j, cy + ua[1] * i + va[1] * j, cz + ua[2] * i + va[2] * j);
+        if y < 0 {
+            1.0
+        } else if y >= HEIGHT {
+            0.0
+        } else {
+            f32::from(u8::from(blocks[index(x, y, z)] != 0))
+        }
+    };
+    let (s_u0, s_u1, s_v0, s_v1) = (solid(-1, 0), solid(1, 0), solid(0, -1), solid(0, 1));
+    let corner = |su: f32, sv: f32, c: f32| -> f32 {
+        let occ = if su > 0.0 && sv > 0.0 { 3.0 } else { su + sv + c };
+        1.0 - 0.19 * occ
+    };
+    let c00 = corner(s_u0, s_v0, solid(-1, -1));
+    let c10 = corner(s_u1, s_v0, solid(1, -1));
+    let c01 = corner(s_u0, s_v1, solid(-1, 1));
+    let c11 = corner(s_u1, s_v1, solid(1, 1));
+    let bottom = c00 + (c10 - c00) * a;
+    let top = c01 + (c11 - c01) * a;
+    bottom + (top - bottom) * b
+}
+
+/// Casts unit ray `d` from `o` through the resident window up to distance `t_max`.
+///
+/// Three levels: 16×16 chunks, 4×4 cells and single columns. At each level a cell whose tallest
+/// column lies below the ray over the whole stretch the ray spends in it is skipped in one step.
+pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
+    let raw = world.raw();
+    let nudge = |v: f32| if v.abs() < 1e-7 { if v < 0.0 { -1e-7 } else { 1e-7 } } else { v };
+    let (dx, dy, dz) = (nudge(d.x), nudge(d.y), nudge(d.z));
+    let (inv_x, inv_y, inv_z) = (1.0 / dx, 1.0 / dy, 1.0 / dz);
+    let h = HEIGHT as f32;
+    // A rising ray is done once it is above everything in the window.
+    let max_top = world.max_top() as f32;
+    let t_max = if dy > 0.0 {
+        if o.y >= max_top {
+            return None;
+        }
+        fmin(t_max, (max_top - o.y) * inv_y)
+    } else {
+        t_max
+    };
+    let mut t = 0.0f32;
+    if o.y >= h {
+        if dy >= 0.0 {
+            return None;
+        }
+        t = (h - 1e-3 - o.y) * inv_y;
+        if t >= t_max {
+            return None;
+        }
+    }
+    let ray = Ray { o, dy, inv_x, inv_z, sx: if dx > 0.0 { 1 } else { -1 }, sz: if dz > 0.0 { 1 } else { -1 }, ax: i32::from(dx > 0.0), az: i32::from(dz > 0.0), dx, dz };
+    let mut ix = ffloor(o.x + dx * t);
+    let mut iz = ffloor(o.z + dz * t);
+    let mut entered: Option<Face> = None;
+    // Whether the ray stays at or above `top` from t until it leaves the cell (or t_max).
+    let above = |t: f32, t_exit: f32, top: u8| fmin(o.y + dy * t, o.y + dy * fmin(t_exit, t_max)) >= f32::from(top);
+    loop {
+        // Level 2: the chunk.
+        let (t2, x_first) = ray.cell_exit(ix, iz, CHUNK_SHIFT);
+        if above(t, t2, raw.chunk_top[chunk_slot(ix, iz)]) {
+            if t2 >= t_max {
+                return None;
+            }
+            t = t2;
+            entered = Some(ray.step_out(&mut ix, &mut iz, t, x_first, CHUNK_SHIFT));
+            continue;
+        }
+        let (cx2, cz2) = (ix >> CHUNK_SHIFT, iz >> CHUNK_SHIFT);
+        'chunk: loop {
+            // Level 1: the 4×4 cell.
+            let (t1, x_first) = ray.cell_exit(ix, iz, COARSE_SHIFT);
+            if above(t, t1, raw.coarse_top[coarse_index(ix, iz)]) {
+                if t1 >= t_max {
+                    return None;
+                }
+                t = t1;
+                entered = Some(ray.step_out(&mut ix, &mut iz, t, x_first, COARSE_SHIFT));
+            } else {
+                let (qx, qz) = (ix >> COARSE_SHIFT, iz >> COARSE_SHIFT);
+                // Level 0: columns.
+                let (step_tx, step_tz) = (inv_x.abs(), inv_z.abs());
+                let mut tnx = ((ix + ray.ax) as f32 - o.x) * inv_x;
+                let mut tnz = ((iz + ray.az) as f32 - o.z) * inv_z;
+                loop {
+                    let tn = fmin(tnx, tnz);
+                    let ci = col_index(ix, iz);
+                    let top = raw.col_top[ci];
+                    if !above(t, tn, top)
+                        && let Some(hit) = column_hit(raw.blocks, ci, i32::from(top), o, dy, inv_y, t, fmin(tn, t_max), entered, [ix, iz])
+                    {
+                        return Some(hit);
+                    }
+                    if tn >= t_max {
+                        return None;
+                    }
+                    t = tn;
+                    if tnx < tnz {
+                        ix += ray.sx;
+                        tnx += step_tx;
+                        entered = Some(if ray.sx > 0 { Face::NegX } else { Face::PosX });
+                        if ix >> COARSE_SHIFT != qx {
+                            break;
+                        }
+                    } else {
+                        iz += ray.sz;
+                        tnz += step_tz;
+                        entered = Some(if ray.sz > 0 { Face::NegZ } else { Face::PosZ });
+                        if iz >> COARSE_SHIFT != qz {
+                            break;
+                        }
+                    }
+                }
+            }
+            if ix >> CHUNK_SHIFT != cx2 || iz >> CHUNK_SHIFT != cz2 {
+                break 'chunk;
+            }
+        }
+    }
+}
+
+/// A ray's constants for walking cells.
+struct Ray {
+    o: Vec3,
+    dx: f32,
+    dy: f32,
+    dz: f32,
+    inv_x: f32,
+    inv_z: f32,
+    sx: i32,
+    sz: i32,
+    ax: i32,
+    az: i32,
+}
+
+impl Ray {
+    /// When the ray leaves the cell of side `1 << shift` holding column (ix, iz), and whether it
+    /// leaves through an x side.
+    #[inline(always)]
+    fn cell_exit(&self, ix: i32, iz: i32, shift: i32) -> (f32, bool) {
+        let tx = ((((ix >> shift) + self.ax) << shift) as f32 - self.o.x) * self.inv_x;
+        let tz = ((((iz >> shift) + self.az) << shift) as f32 - self.o.z) * self.inv_z;
+        (fmin(tx, tz), tx < tz)
+    }
+
+    /// Moves (ix, iz) to the first column of the next cell (side `1 << shift`) at distance `t`;
+    /// returns the face the ray enters that column through.
+    #[inline(always)]
+    fn step_out(&self, ix: &mut i32, iz: &mut i32, t: f32, x_first: bool, shift: i32) -> Face {
+        let side = 1 << shift;
+        let (qx, qz) = (*ix >> shift, *iz >> shift);
+        if x_first {
+            *ix = if self.sx > 0 { (qx + 1) << shift } else { (qx << shift) - 1 };
+            *iz = ffloor(self.o.z + self.dz * t).clamp(qz << shift, (qz << shift) + side - 1);
+            if self.sx > 0 { Face::NegX } else { Face::PosX }
+        } else {
+            *iz = if self.sz > 0 { (qz + 1) << shift } else { (qz << shift) - 1 };
+            *ix = ffloor(self.o.x + self.dx * t).clamp(qx << shift, (qx << shift) + side - 1);
+            if self.sz > 0 { Face::NegZ } else { Face::PosZ }
+        }
+    }
+}
+
+/// `min` without NaN handling (one `minss`; `f32::min` costs several instructions).
+#[inline(always)]
+fn fmin(a: f32, b: f32) -> f32 {
+    if a < b { a } else { b }
+}
+
+/// `floor` as an integer without a libc call (the baseline x86-64 target has no SSE4.1 `roundps`).
+#[inline(always)]
+fn ffloor(v: f32) -> i32 {
+    let i = v as i32;
+    if (i as f32) > v { i - 1 } else { i }
+}
+
+/// The first solid block the ray meets inside column `ci` between t0 and t1.
+#[inline]
+fn column_hit(blocks: &[u8], ci: usize, top: i32, o: Vec3, dy: f32, inv_y: f32, t0: f32, t1: f32, entered: Option<Face>, [ix, iz]: [i32; 2]) -> Option<Hit> {
+    let y0 = o.y + dy * t0;
+    let y1 = o.y + dy * t1;
+    if fmin(y0, y1) >= top as f32 {
+        return None;
+    }
+    let base = ci << 6;
+    let hit = |t: f32, y: i32, face: Face| Some(Hit { t, block: blocks[base + y as usize], face, voxel: [ix, y, iz] });
+    let mut iy = ffloor(y0);
+    if dy < 0.0 {
+        if iy >= top {
+            // Drop through the air above the column to its top face.
+            let ty = (top as f32 - o.y) * inv_y;
+            if ty >= t1 {
+                return None;
+            }
+            iy = top - 1;
+            if iy < 0 {
+                return None;
+            }
+            if blocks[base + iy as usize] != 0 {
+                return hit(ty, iy, Face::PosY);
+            }
+        } else if iy >= 0 && blocks[base + iy as usize] != 0 {
+            return hit(t0, iy, entered.unwrap_or(Face::PosY));
+        }
+        loop {
+            let ty = (iy as f32 - o.y) * inv_y;
+            if ty >= t1 {
+                return None;
+            }
+            iy -= 1;
+            if iy < 0 {
+                return Some(Hit { t: ty, block: Block::Stone as u8, face: Face::PosY, voxel: [ix, 0, iz] });
+            }
+            if blocks[base + iy as usize] != 0 {
+                return hit(ty, iy, Face::PosY);
+            }
+        }
+    } else {
+        if iy >= top {
+            return None;
+        }
+        if iy >= 0 && blocks[base + iy as usize] != 0 {
+            return hit(t0, iy, entered.unwrap_or(Face::NegY));
+        }
+        loop {
+            iy += 1;
+            if iy >= top {
+                return None;
+            }
+            let ty = (iy as f32 - o.y) * inv_y;
+            if ty >= t1 {
+                return None;
+            }
+            if iy >= 0 && blocks[base + iy as usize] != 0 {
+                return hit(ty, iy, Face::NegY);
+            }
+        }
+    }
+}
