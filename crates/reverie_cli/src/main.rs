@@ -1,1 +1,281 @@
-fn main() {}
+//! The `reverie` command: thin on purpose — parse arguments, call `run`, print the error once.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use reverie_core::pose::parse_resolution;
+use reverie_core::{Action, Intrinsics, Keys};
+use reverie_world::datagen::{self, DatagenConfig, Existing};
+use reverie_world::episode::{self, EpisodeStart};
+use reverie_world::imageio::{self, GifWriter};
+use reverie_world::policy::PolicyKind;
+use reverie_world::{Renderer, World, WorldSpec};
+
+#[derive(Parser, Debug)]
+#[command(name = "reverie", version, about = "Reverie: an interactive world-model engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate a dataset of oracle episodes (RGB, depth, pose, action per tick).
+    Datagen {
+        /// World spec (worlds/*.toml).
+        #[arg(long)]
+        world: PathBuf,
+        /// Number of episodes.
+        #[arg(long, default_value_t = 8)]
+        episodes: usize,
+        /// Ticks (frames) per episode, 24 per second.
+        #[arg(long, default_value_t = 240)]
+        steps: usize,
+        /// Frame size WIDTHxHEIGHT.
+        #[arg(long, default_value = "128x128")]
+        resolution: String,
+        /// Vertical field of view in degrees.
+        #[arg(long, default_value_t = 70.0)]
+        fov: f32,
+        /// World seed (replaces the spec's); episodes derive their own seeds from it.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// random-walk | wall-follow | look-around | loop-and-return:SECONDS | mixed | script:PATH
+        #[arg(long, default_value = "random-walk")]
+        policy: String,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue an interrupted dataset with the same arguments (skips finished episodes).
+        #[arg(long, conflicts_with = "overwrite")]
+        resume: bool,
+        /// Replace the dataset in --out.
+        #[arg(long)]
+        overwrite: bool,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Render an action script in a world as a GIF (`.gif`) or a PNG sequence (a directory).
+    Render {
+        /// World spec (worlds/*.toml).
+        #[arg(long)]
+        world: PathBuf,
+        /// JSONL action script (see reverie_core::script).
+        #[arg(long)]
+        actions: PathBuf,
+        /// Output: a `.gif` file, or a directory for frame_00000.png, ...
+        #[arg(long)]
+        out: PathBuf,
+        /// Frame size WIDTHxHEIGHT.
+        #[arg(long, default_value = "256x256")]
+        resolution: String,
+        /// Vertical field of view in degrees.
+        #[arg(long, default_value_t = 70.0)]
+        fov: f32,
+        /// World seed (replaces the spec's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Spawn seed (which spawn point).
+        #[arg(long, default_value_t = 0)]
+        spawn: u64,
+        /// Replace an existing output.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// The main job for now: render a tour of a world and say where it is (the game window replaces it).
+    Tour {
+        /// World spec.
+        #[arg(long, default_value = "worlds/meadow.toml")]
+        world: PathBuf,
+        /// Output GIF.
+        #[arg(long, default_value = "target/reverie/tour.gif")]
+        out: PathBuf,
+    },
+    /// List the bundled worlds.
+    Worlds {
+        /// Directory of world specs.
+        #[arg(long, default_value = "worlds")]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn say(line: &str) {
+    println!("{line}");
+}
+
+fn load_world(path: &Path, seed: Option<u64>) -> Result<WorldSpec> {
+    let mut spec = WorldSpec::load(path)?;
+    if let Some(s) = seed {
+        spec.generator.seed = s;
+    }
+    Ok(spec)
+}
+
+fn camera(resolution: &str, fov: f32) -> Result<Intrinsics> {
+    let (w, h) = parse_resolution(resolution).context("--resolution")?;
+    Intrinsics::from_vfov_deg(w, h, fov).context("--fov")
+}
+
+fn bar(total: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(total);
+    pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} frames, {per_sec}, eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+    pb.set_message(what.to_string());
+    pb
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Datagen { world, episodes, steps, resolution, fov, seed, policy, out, resume, overwrite, threads } => {
+            let intrinsics = camera(&resolution, fov)?;
+            let spec = load_world(&world, seed)?;
+            let policy = PolicyKind::parse_with_scripts(&policy).map_err(anyhow::Error::msg).context("--policy")?;
+            if steps == 0 {
+                bail!("--steps must be at least 1");
+            }
+            let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            let cfg = DatagenConfig {
+                world_file: world.clone(),
+                seed: spec.generator.seed,
+                spec,
+                policy,
+                episodes,
+                steps,
+                intrinsics,
+                fov_deg: fov,
+                out: out.clone(),
+                existing: if resume { Existing::Resume } else if overwrite { Existing::Overwrite } else { Existing::Refuse },
+                threads,
+            };
+            let pb = bar((episodes * steps) as u64, "datagen");
+            let done = AtomicU64::new(0);
+            let tick = || {
+                let n = done.fetch_add(1, Ordering::Relaxed);
+                if n % 64 == 0 {
+                    pb.set_position(n);
+                }
+            };
+            let summary = datagen::generate(&cfg, &tick)?;
+            pb.finish_and_clear();
+            say(&format!(
+                "wrote {} episodes ({} already there) = {} frames in {:.1} s: {:.0} frames/min on {threads} threads -> {}",
+                summary.written,
+                summary.skipped,
+                summary.frames,
+                summary.seconds,
+                summary.frames_per_minute,
+                out.display()
+            ));
+            say(&serde_json::to_string(&summary)?);
+            Ok(())
+        }
+        Command::Render { world, actions, out, resolution, fov, seed, spawn, overwrite } => {
+            let intrinsics = camera(&resolution, fov)?;
+            let spec = load_world(&world, seed)?;
+            let script = reverie_core::script::load(&actions)?;
+            if script.is_empty() {
+                bail!("{}: the script has no actions", actions.display());
+            }
+            let n = render_clip(&spec, &script, &intrinsics, spawn, &out, overwrite)?;
+            say(&format!("rendered {n} frames of {} -> {}", spec.name, out.display()));
+            Ok(())
+        }
+        Command::Tour { world, out } => {
+            let spec = load_world(&world, None)?;
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let intrinsics = Intrinsics::from_vfov_deg(256, 256, 70.0)?;
+            let n = render_clip(&spec, &tour_script(), &intrinsics, 0, &out, true)?;
+            say(&format!("Reverie: an oracle tour of \"{}\" ({n} frames at 24 fps, 256x256) is at {}", spec.name, out.display()));
+            say("The playable game window opens here once the runtime and app land; until then this tour is the main job.");
+            Ok(())
+        }
+        Command::Worlds { dir } => {
+            let mut entries: Vec<_> = std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+            entries.sort();
+            for p in entries {
+                match WorldSpec::load(&p) {
+                    Ok(s) => say(&format!("{:<28} {:<14} {:?} seed {}: {}", p.display(), s.name, s.generator.kind, s.generator.seed, s.description)),
+                    Err(e) => say(&format!("{:<28} INVALID: {e}", p.display())),
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A short tour: walk, look around, jump, sprint.
+fn tour_script() -> Vec<Action> {
+    let mut a = Vec::new();
+    a.extend(std::iter::repeat_n(Action::keys(Keys::FORWARD), 48));
+    a.extend(std::iter::repeat_n(Action::IDLE.with_look(0.065, 0.0), 48));
+    a.extend(std::iter::repeat_n(Action::keys(Keys::FORWARD | Keys::SPRINT).with_look(-0.01, 0.0), 48));
+    a.push(Action::keys(Keys::FORWARD | Keys::JUMP));
+    a.extend(std::iter::repeat_n(Action::keys(Keys::FORWARD), 23));
+    a.extend(std::iter::repeat_n(Action::IDLE.with_look(0.0, 0.02), 12));
+    a.extend(std::iter::repeat_n(Action::IDLE.with_look(-0.05, -0.02), 12));
+    a.extend(std::iter::repeat_n(Action::keys(Keys::FORWARD | Keys::LEFT), 36));
+    a
+}
+
+/// Renders `script` (from a spawn point) to a GIF or a PNG directory. Refuses to replace an existing
+/// output unless `overwrite`; writes under temporary names first.
+fn render_clip(spec: &WorldSpec, script: &[Action], k: &Intrinsics, spawn: u64, out: &Path, overwrite: bool) -> Result<usize> {
+    let is_gif = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("gif"));
+    if out.exists() && !overwrite {
+        bail!("{} already exists; pass --overwrite to replace it", out.display());
+    }
+    if !is_gif {
+        if out.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+            bail!("{}: give a .gif file or a directory for a PNG sequence", out.display());
+        }
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    }
+    let spec = Arc::new(spec.clone());
+    let mut world = World::new(spec.clone());
+    let renderer = Renderer::new(&spec);
+    let mut policy = PolicyKind::Script { path: String::new(), actions: Arc::new(script.to_vec()) }.build(0);
+    let mut gif = if is_gif { Some(GifWriter::create(out, k.width, k.height, 24.0)?) } else { None };
+    let steps = script.len() + 1;
+    let pb = bar(steps as u64, "render");
+    episode::run(&mut world, &renderer, k, policy.as_mut(), EpisodeStart { seed: spawn, steps }, |tick, frame, _| -> Result<()> {
+        match gif.as_mut() {
+            Some(g) => g.push(&frame.rgb)?,
+            None => imageio::write_png(&out.join(format!("frame_{tick:05}.png")), k.width, k.height, &frame.rgb)?,
+        }
+        pb.inc(1);
+        Ok(())
+    })?;
+    pb.finish_and_clear();
+    if let Some(g) = gif {
+        g.finish()?;
+    }
+    Ok(steps)
+}

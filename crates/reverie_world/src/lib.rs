@@ -13,9 +13,14 @@
 //! - [`imageio`]: PNG and GIF writing.
 
 pub mod block;
+pub mod dataset;
+pub mod datagen;
 pub mod imageio;
 pub mod terrain;
+pub mod episode;
 pub mod noise;
+pub mod physics;
+pub mod policy;
 pub mod render;
 pub mod spec;
 pub mod texture;

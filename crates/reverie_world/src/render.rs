@@ -356,7 +356,7 @@ pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
             return None;
         }
     }
-    let ray = Ray { o, dy, inv_x, inv_z, sx: if dx > 0.0 { 1 } else { -1 }, sz: if dz > 0.0 { 1 } else { -1 }, ax: i32::from(dx > 0.0), az: i32::from(dz > 0.0), dx, dz };
+    let ray = Ray { o, inv_x, inv_z, sx: if dx > 0.0 { 1 } else { -1 }, sz: if dz > 0.0 { 1 } else { -1 }, ax: i32::from(dx > 0.0), az: i32::from(dz > 0.0), dx, dz };
     let mut ix = ffloor(o.x + dx * t);
     let mut iz = ffloor(o.z + dz * t);
     let mut entered: Option<Face> = None;
@@ -430,7 +430,6 @@ pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
 struct Ray {
     o: Vec3,
     dx: f32,
-    dy: f32,
     dz: f32,
     inv_x: f32,
     inv_z: f32,

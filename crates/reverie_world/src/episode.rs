@@ -1,0 +1,42 @@
+//! Runs a policy in a world, tick by tick, rendering what the walker sees.
+
+use reverie_core::{Action, Frame, Intrinsics};
+
+use crate::physics::Player;
+use crate::policy::Policy;
+use crate::render::Renderer;
+use crate::world::World;
+
+/// Where and how an episode starts.
+#[derive(Clone, Copy, Debug)]
+pub struct EpisodeStart {
+    /// Seed for the spawn point and the initial heading.
+    pub seed: u64,
+    /// Ticks (frames) to run, including tick 0.
+    pub steps: usize,
+}
+
+/// Runs one episode. Tick 0 is the spawn view with an idle action; at tick t ≥ 1 the policy's
+/// action moves the walker and the frame shows the result. `sink(tick, frame, action)` receives
+/// every tick; an error from it stops the episode.
+pub fn run<E>(world: &mut World, renderer: &Renderer, k: &Intrinsics, policy: &mut dyn Policy, start: EpisodeStart, mut sink: impl FnMut(u64, &Frame, &Action) -> Result<(), E>) -> Result<(), E> {
+    let feet = world.find_spawn(start.seed);
+    let yaw = crate::noise::unit(reverie_core::seed::mix64(start.seed ^ 0x7a3)) * std::f32::consts::TAU;
+    let mut player = Player::new(feet, yaw);
+    world.ensure_loaded(player.feet);
+    // Settle onto the ground before the first frame.
+    player.step(world, &Action::IDLE);
+    let mut frame = Frame::new(k.width, k.height, player.pose(), 0);
+    for tick in 0..start.steps as u64 {
+        let action = if tick == 0 { Action::IDLE } else { policy.act(world, &player, tick) };
+        if tick > 0 {
+            world.ensure_loaded(player.feet);
+            player.step(world, &action);
+        }
+        frame.pose = player.pose();
+        frame.tick = tick;
+        renderer.render_into(world, k, &mut frame);
+        sink(tick, &frame, &action)?;
+    }
+    Ok(())
+}
