@@ -12,7 +12,9 @@ use reverie::world::{Renderer, World, WorldSpec};
 const WORLDS: [&str; 4] = ["meadow", "canyon", "forest", "village"];
 
 fn load(name: &str) -> Arc<WorldSpec> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("worlds").join(format!("{name}.toml"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("worlds")
+        .join(format!("{name}.toml"));
     match WorldSpec::load(&path) {
         Ok(s) => Arc::new(s),
         Err(e) => panic!("bundled world must load: {e}"),
@@ -22,7 +24,15 @@ fn load(name: &str) -> Arc<WorldSpec> {
 /// Poses around each world's spawn point: eight headings × three pitches.
 fn poses(world: &World, seed: u64) -> Vec<Pose> {
     let eye = world.find_spawn(seed) + Vec3::new(0.0, 1.62, 0.0);
-    (0..24).map(|i| Pose::new(eye, (i % 8) as f32 * std::f32::consts::FRAC_PI_4, [-0.35, 0.0, 0.25][i / 8])).collect()
+    (0..24)
+        .map(|i| {
+            Pose::new(
+                eye,
+                (i % 8) as f32 * std::f32::consts::FRAC_PI_4,
+                [-0.35, 0.0, 0.25][i / 8],
+            )
+        })
+        .collect()
 }
 
 fn ray_caster(c: &mut Criterion) {

@@ -16,14 +16,20 @@ fn main() -> anyhow::Result<()> {
     let (w, h) = parse_resolution(&args.next().unwrap_or_else(|| "320x240".into()))?;
     std::fs::create_dir_all(&out)?;
     for name in ["meadow", "canyon", "forest", "village"] {
-        let spec = Arc::new(WorldSpec::load(&PathBuf::from(format!("worlds/{name}.toml")))?);
+        let spec = Arc::new(WorldSpec::load(&PathBuf::from(format!(
+            "worlds/{name}.toml"
+        )))?);
         let mut world = World::new(spec.clone());
         let renderer = Renderer::new(&spec);
         let feet = world.find_spawn(spec.generator.seed);
         let k = Intrinsics::from_vfov_deg(w, h, 70.0)?;
         let mut best = None;
         for i in 0..8 {
-            let pose = Pose::new(feet + Vec3::new(0.0, 1.62, 0.0), i as f32 * std::f32::consts::FRAC_PI_4, -0.05);
+            let pose = Pose::new(
+                feet + Vec3::new(0.0, 1.62, 0.0),
+                i as f32 * std::f32::consts::FRAC_PI_4,
+                -0.05,
+            );
             let frame = renderer.render_frame(&mut world, &pose, &k, 0);
             let score = luminance_variance(&frame.rgb);
             if best.as_ref().is_none_or(|(s, _)| score > *s) {
@@ -40,7 +46,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn luminance_variance(rgb: &[u8]) -> f64 {
-    let lum: Vec<f64> = rgb.chunks_exact(3).map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2])).collect();
+    let lum: Vec<f64> = rgb
+        .chunks_exact(3)
+        .map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2]))
+        .collect();
     let mean = lum.iter().sum::<f64>() / lum.len() as f64;
     lum.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / lum.len() as f64
 }

@@ -17,7 +17,11 @@ use reverie_world::policy::PolicyKind;
 use reverie_world::{Renderer, World, WorldSpec};
 
 #[derive(Parser, Debug)]
-#[command(name = "reverie", version, about = "Reverie: an interactive world-model engine")]
+#[command(
+    name = "reverie",
+    version,
+    about = "Reverie: an interactive world-model engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -97,6 +101,17 @@ enum Command {
         #[arg(long, default_value = "target/reverie/tour.gif")]
         out: PathBuf,
     },
+    /// Summarise a dataset: manifest, episodes, policy reports; optionally a GIF of one episode.
+    Inspect {
+        /// Dataset directory.
+        dir: PathBuf,
+        /// Write episode N as a GIF here.
+        #[arg(long)]
+        gif: Option<PathBuf>,
+        /// Which episode for --gif.
+        #[arg(long, default_value_t = 0)]
+        episode: usize,
+    },
     /// List the bundled worlds.
     Worlds {
         /// Directory of world specs.
@@ -110,7 +125,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match run(cli) {
@@ -145,21 +164,42 @@ fn camera(resolution: &str, fov: f32) -> Result<Intrinsics> {
 
 fn bar(total: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(total);
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} frames, {per_sec}, eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:40}] {pos}/{len} frames, {per_sec}, eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
     pb.set_message(what.to_string());
     pb
 }
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Datagen { world, episodes, steps, resolution, fov, seed, policy, out, resume, overwrite, threads } => {
+        Command::Datagen {
+            world,
+            episodes,
+            steps,
+            resolution,
+            fov,
+            seed,
+            policy,
+            out,
+            resume,
+            overwrite,
+            threads,
+        } => {
             let intrinsics = camera(&resolution, fov)?;
             let spec = load_world(&world, seed)?;
-            let policy = PolicyKind::parse_with_scripts(&policy).map_err(anyhow::Error::msg).context("--policy")?;
+            let policy = PolicyKind::parse_with_scripts(&policy)
+                .map_err(anyhow::Error::msg)
+                .context("--policy")?;
             if steps == 0 {
                 bail!("--steps must be at least 1");
             }
-            let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             let cfg = DatagenConfig {
                 world_file: world.clone(),
                 seed: spec.generator.seed,
@@ -170,7 +210,13 @@ fn run(cli: Cli) -> Result<()> {
                 intrinsics,
                 fov_deg: fov,
                 out: out.clone(),
-                existing: if resume { Existing::Resume } else if overwrite { Existing::Overwrite } else { Existing::Refuse },
+                existing: if resume {
+                    Existing::Resume
+                } else if overwrite {
+                    Existing::Overwrite
+                } else {
+                    Existing::Refuse
+                },
                 threads,
             };
             let pb = bar((episodes * steps) as u64, "datagen");
@@ -195,7 +241,16 @@ fn run(cli: Cli) -> Result<()> {
             say(&serde_json::to_string(&summary)?);
             Ok(())
         }
-        Command::Render { world, actions, out, resolution, fov, seed, spawn, overwrite } => {
+        Command::Render {
+            world,
+            actions,
+            out,
+            resolution,
+            fov,
+            seed,
+            spawn,
+            overwrite,
+        } => {
             let intrinsics = camera(&resolution, fov)?;
             let spec = load_world(&world, seed)?;
             let script = reverie_core::script::load(&actions)?;
@@ -203,26 +258,88 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("{}: the script has no actions", actions.display());
             }
             let n = render_clip(&spec, &script, &intrinsics, spawn, &out, overwrite)?;
-            say(&format!("rendered {n} frames of {} -> {}", spec.name, out.display()));
+            say(&format!(
+                "rendered {n} frames of {} -> {}",
+                spec.name,
+                out.display()
+            ));
             Ok(())
         }
         Command::Tour { world, out } => {
             let spec = load_world(&world, None)?;
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
             }
             let intrinsics = Intrinsics::from_vfov_deg(256, 256, 70.0)?;
             let n = render_clip(&spec, &tour_script(), &intrinsics, 0, &out, true)?;
-            say(&format!("Reverie: an oracle tour of \"{}\" ({n} frames at 24 fps, 256x256) is at {}", spec.name, out.display()));
-            say("The playable game window opens here once the runtime and app land; until then this tour is the main job.");
+            say(&format!(
+                "Reverie: an oracle tour of \"{}\" ({n} frames at 24 fps, 256x256) is at {}",
+                spec.name,
+                out.display()
+            ));
+            say(
+                "The playable game window opens here once the runtime and app land; until then this tour is the main job.",
+            );
+            Ok(())
+        }
+        Command::Inspect { dir, gif, episode } => {
+            let ds = reverie_world::dataset::Dataset::open(&dir)?;
+            let m = &ds.manifest;
+            say(&format!(
+                "{}: world \"{}\" (seed {}), policy {}, {}x{} fov {}°, {} of {} episodes finished, {} ticks each",
+                dir.display(),
+                m.world.name,
+                m.world.generator.seed,
+                m.policy,
+                m.width,
+                m.height,
+                m.fov_deg,
+                ds.episodes.len(),
+                m.episodes,
+                m.steps
+            ));
+            for (i, ep) in &ds.episodes {
+                say(&format!(
+                    "  episode {i}: seed {} report {}",
+                    ep.metadata.get("seed").map_or("?", String::as_str),
+                    ep.metadata.get("report").map_or("null", String::as_str)
+                ));
+            }
+            if let Some(path) = gif {
+                let ep = ds.episodes.get(&episode).with_context(|| {
+                    format!("episode {episode} is not finished in {}", dir.display())
+                })?;
+                let mut g = GifWriter::create(&path, m.width, m.height, 24.0)?;
+                let px = m.width as usize * m.height as usize * 3;
+                for start in (0..ep.steps).step_by(240) {
+                    let w = ep.window(start, 240.min(ep.steps - start))?;
+                    for f in w.rgb.chunks_exact(px) {
+                        g.push(f)?;
+                    }
+                }
+                g.finish()?;
+                say(&format!("wrote {}", path.display()));
+            }
             Ok(())
         }
         Command::Worlds { dir } => {
-            let mut entries: Vec<_> = std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+            let mut entries: Vec<_> = std::fs::read_dir(&dir)
+                .with_context(|| format!("cannot read {}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
             entries.sort();
             for p in entries {
                 match WorldSpec::load(&p) {
-                    Ok(s) => say(&format!("{:<28} {:<14} {:?} seed {}: {}", p.display(), s.name, s.generator.kind, s.generator.seed, s.description)),
+                    Ok(s) => say(&format!(
+                        "{:<28} {:<14} {:?} seed {}: {}",
+                        p.display(),
+                        s.name,
+                        s.generator.kind,
+                        s.generator.seed,
+                        s.description
+                    )),
                     Err(e) => say(&format!("{:<28} INVALID: {e}", p.display())),
                 }
             }
@@ -236,43 +353,90 @@ fn tour_script() -> Vec<Action> {
     let mut a = Vec::new();
     a.extend(std::iter::repeat_n(Action::keys(Keys::FORWARD), 48));
     a.extend(std::iter::repeat_n(Action::IDLE.with_look(0.065, 0.0), 48));
-    a.extend(std::iter::repeat_n(Action::keys(Keys::FORWARD | Keys::SPRINT).with_look(-0.01, 0.0), 48));
+    a.extend(std::iter::repeat_n(
+        Action::keys(Keys::FORWARD | Keys::SPRINT).with_look(-0.01, 0.0),
+        48,
+    ));
     a.push(Action::keys(Keys::FORWARD | Keys::JUMP));
     a.extend(std::iter::repeat_n(Action::keys(Keys::FORWARD), 23));
     a.extend(std::iter::repeat_n(Action::IDLE.with_look(0.0, 0.02), 12));
-    a.extend(std::iter::repeat_n(Action::IDLE.with_look(-0.05, -0.02), 12));
-    a.extend(std::iter::repeat_n(Action::keys(Keys::FORWARD | Keys::LEFT), 36));
+    a.extend(std::iter::repeat_n(
+        Action::IDLE.with_look(-0.05, -0.02),
+        12,
+    ));
+    a.extend(std::iter::repeat_n(
+        Action::keys(Keys::FORWARD | Keys::LEFT),
+        36,
+    ));
     a
 }
 
 /// Renders `script` (from a spawn point) to a GIF or a PNG directory. Refuses to replace an existing
 /// output unless `overwrite`; writes under temporary names first.
-fn render_clip(spec: &WorldSpec, script: &[Action], k: &Intrinsics, spawn: u64, out: &Path, overwrite: bool) -> Result<usize> {
-    let is_gif = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("gif"));
+fn render_clip(
+    spec: &WorldSpec,
+    script: &[Action],
+    k: &Intrinsics,
+    spawn: u64,
+    out: &Path,
+    overwrite: bool,
+) -> Result<usize> {
+    let is_gif = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gif"));
     if out.exists() && !overwrite {
-        bail!("{} already exists; pass --overwrite to replace it", out.display());
+        bail!(
+            "{} already exists; pass --overwrite to replace it",
+            out.display()
+        );
     }
     if !is_gif {
-        if out.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
-            bail!("{}: give a .gif file or a directory for a PNG sequence", out.display());
+        if out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+        {
+            bail!(
+                "{}: give a .gif file or a directory for a PNG sequence",
+                out.display()
+            );
         }
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     }
     let spec = Arc::new(spec.clone());
     let mut world = World::new(spec.clone());
     let renderer = Renderer::new(&spec);
-    let mut policy = PolicyKind::Script { path: String::new(), actions: Arc::new(script.to_vec()) }.build(0);
-    let mut gif = if is_gif { Some(GifWriter::create(out, k.width, k.height, 24.0)?) } else { None };
+    let mut policy = PolicyKind::Script {
+        path: String::new(),
+        actions: Arc::new(script.to_vec()),
+    }
+    .build(0);
+    let mut gif = if is_gif {
+        Some(GifWriter::create(out, k.width, k.height, 24.0)?)
+    } else {
+        None
+    };
     let steps = script.len() + 1;
     let pb = bar(steps as u64, "render");
-    episode::run(&mut world, &renderer, k, policy.as_mut(), EpisodeStart { seed: spawn, steps }, |tick, frame, _| -> Result<()> {
-        match gif.as_mut() {
-            Some(g) => g.push(&frame.rgb)?,
-            None => imageio::write_png(&out.join(format!("frame_{tick:05}.png")), k.width, k.height, &frame.rgb)?,
-        }
-        pb.inc(1);
-        Ok(())
-    })?;
+    episode::run(
+        &mut world,
+        &renderer,
+        k,
+        policy.as_mut(),
+        EpisodeStart { seed: spawn, steps },
+        |tick, frame, _| -> Result<()> {
+            match gif.as_mut() {
+                Some(g) => g.push(&frame.rgb)?,
+                None => imageio::write_png(
+                    &out.join(format!("frame_{tick:05}.png")),
+                    k.width,
+                    k.height,
+                    &frame.rgb,
+                )?,
+            }
+            pb.inc(1);
+            Ok(())
+        },
+    )?;
     pb.finish_and_clear();
     if let Some(g) = gif {
         g.finish()?;

@@ -73,9 +73,15 @@ impl Keys {
             if word.is_empty() {
                 continue;
             }
-            let Some((_, k)) = Keys::NAMED.iter().find(|(n, _)| n.eq_ignore_ascii_case(word)) else {
+            let Some((_, k)) = Keys::NAMED
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(word))
+            else {
                 let names: Vec<&str> = Keys::NAMED.iter().map(|(n, _)| *n).collect();
-                return Err(format!("unknown key `{word}`, expected any of: {}", names.join(", ")));
+                return Err(format!(
+                    "unknown key `{word}`, expected any of: {}",
+                    names.join(", ")
+                ));
             };
             keys = keys | *k;
         }
@@ -151,11 +157,19 @@ impl Action {
     pub const LOOK_FEATURE_SCALE_RAD: f32 = 0.2;
 
     /// No input at all.
-    pub const IDLE: Action = Action { keys: Keys::NONE, yaw_delta_rad: 0.0, pitch_delta_rad: 0.0 };
+    pub const IDLE: Action = Action {
+        keys: Keys::NONE,
+        yaw_delta_rad: 0.0,
+        pitch_delta_rad: 0.0,
+    };
 
     /// An action holding `keys` without looking around.
     pub const fn keys(keys: Keys) -> Action {
-        Action { keys, yaw_delta_rad: 0.0, pitch_delta_rad: 0.0 }
+        Action {
+            keys,
+            yaw_delta_rad: 0.0,
+            pitch_delta_rad: 0.0,
+        }
     }
 
     /// This action with a look delta.
@@ -204,13 +218,21 @@ struct ActionRepr {
 
 impl From<ActionRepr> for Action {
     fn from(r: ActionRepr) -> Action {
-        Action { keys: r.keys, yaw_delta_rad: r.yaw_deg.to_radians(), pitch_delta_rad: r.pitch_deg.to_radians() }
+        Action {
+            keys: r.keys,
+            yaw_delta_rad: r.yaw_deg.to_radians(),
+            pitch_delta_rad: r.pitch_deg.to_radians(),
+        }
     }
 }
 
 impl From<Action> for ActionRepr {
     fn from(a: Action) -> ActionRepr {
-        ActionRepr { keys: a.keys, yaw_deg: a.yaw_delta_rad.to_degrees(), pitch_deg: a.pitch_delta_rad.to_degrees() }
+        ActionRepr {
+            keys: a.keys,
+            yaw_deg: a.yaw_delta_rad.to_degrees(),
+            pitch_deg: a.pitch_delta_rad.to_degrees(),
+        }
     }
 }
 
@@ -239,7 +261,9 @@ mod tests {
 
     #[test]
     fn features_encode_keys_and_look() {
-        let f = Action::keys(Keys::BACK | Keys::INTERACT).with_look(0.2, 0.0).to_features();
+        let f = Action::keys(Keys::BACK | Keys::INTERACT)
+            .with_look(0.2, 0.0)
+            .to_features();
         assert_eq!(f[..7], [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
         assert!((f[7] - 1.0).abs() < 1e-6);
     }

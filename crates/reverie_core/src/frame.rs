@@ -23,7 +23,14 @@ impl Frame {
     /// A black frame with infinite depth.
     pub fn new(width: u32, height: u32, pose: Pose, tick: u64) -> Frame {
         let n = width as usize * height as usize;
-        Frame { width, height, rgb: vec![0; 3 * n], depth_m: vec![f32::INFINITY; n], pose, tick }
+        Frame {
+            width,
+            height,
+            rgb: vec![0; 3 * n],
+            depth_m: vec![f32::INFINITY; n],
+            pose,
+            tick,
+        }
     }
 
     /// A 64-bit FNV-1a hash of the pixels and depth bits: equal frames hash equal.
@@ -34,7 +41,10 @@ impl Frame {
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         };
         self.rgb.iter().for_each(|&b| eat(b));
-        self.depth_m.iter().flat_map(|d| d.to_bits().to_le_bytes()).for_each(&mut eat);
+        self.depth_m
+            .iter()
+            .flat_map(|d| d.to_bits().to_le_bytes())
+            .for_each(&mut eat);
         h
     }
 }

@@ -23,9 +23,9 @@ pub mod script;
 pub mod seed;
 
 pub use action::{Action, Keys};
-pub use glam;
 pub use error::{Error, Result};
 pub use frame::Frame;
+pub use glam;
 pub use pose::{Intrinsics, Pose};
 
 /// Simulation and generation rate: one tick is one generated frame.

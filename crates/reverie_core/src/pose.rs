@@ -23,7 +23,11 @@ impl Pose {
 
     /// A pose from its parts (yaw wrapped, pitch clamped).
     pub fn new(position: Vec3, yaw_rad: f32, pitch_rad: f32) -> Pose {
-        Pose { position, yaw_rad: wrap_angle(yaw_rad), pitch_rad: pitch_rad.clamp(-Pose::MAX_PITCH_RAD, Pose::MAX_PITCH_RAD) }
+        Pose {
+            position,
+            yaw_rad: wrap_angle(yaw_rad),
+            pitch_rad: pitch_rad.clamp(-Pose::MAX_PITCH_RAD, Pose::MAX_PITCH_RAD),
+        }
     }
 
     /// Unit view direction in the world frame.
@@ -60,12 +64,22 @@ impl Pose {
 
     /// `[x, y, z, yaw_rad, pitch_rad]`, the layout datasets store.
     pub fn to_array(&self) -> [f32; 5] {
-        [self.position.x, self.position.y, self.position.z, self.yaw_rad, self.pitch_rad]
+        [
+            self.position.x,
+            self.position.y,
+            self.position.z,
+            self.yaw_rad,
+            self.pitch_rad,
+        ]
     }
 
     /// The inverse of [`Pose::to_array`].
     pub fn from_array(a: [f32; 5]) -> Pose {
-        Pose { position: Vec3::new(a[0], a[1], a[2]), yaw_rad: a[3], pitch_rad: a[4] }
+        Pose {
+            position: Vec3::new(a[0], a[1], a[2]),
+            yaw_rad: a[3],
+            pitch_rad: a[4],
+        }
     }
 }
 
@@ -119,7 +133,14 @@ impl Intrinsics {
             });
         }
         let f = 0.5 * height as f32 / (0.5 * vfov_deg.to_radians()).tan();
-        Ok(Intrinsics { width, height, fx: f, fy: f, cx: 0.5 * width as f32, cy: 0.5 * height as f32 })
+        Ok(Intrinsics {
+            width,
+            height,
+            fx: f,
+            fy: f,
+            cx: 0.5 * width as f32,
+            cy: 0.5 * height as f32,
+        })
     }
 
     /// Vertical field of view in radians.
@@ -129,12 +150,20 @@ impl Intrinsics {
 
     /// Direction (not normalised, z = 1) in the camera frame through the centre of pixel (u, v).
     pub fn ray_camera(&self, u: f32, v: f32) -> Vec3 {
-        Vec3::new((u + 0.5 - self.cx) / self.fx, (v + 0.5 - self.cy) / self.fy, 1.0)
+        Vec3::new(
+            (u + 0.5 - self.cx) / self.fx,
+            (v + 0.5 - self.cy) / self.fy,
+            1.0,
+        )
     }
 
     /// Camera-frame point seen at pixel coordinates (x, y) (continuous) with planar depth `depth_m`.
     pub fn unproject(&self, x: f32, y: f32, depth_m: f32) -> Vec3 {
-        Vec3::new((x - self.cx) / self.fx * depth_m, (y - self.cy) / self.fy * depth_m, depth_m)
+        Vec3::new(
+            (x - self.cx) / self.fx * depth_m,
+            (y - self.cy) / self.fy * depth_m,
+            depth_m,
+        )
     }
 
     /// Continuous pixel coordinates and planar depth of a camera-frame point (None behind the camera).
@@ -142,7 +171,11 @@ impl Intrinsics {
         if p_camera.z <= 1e-6 {
             return None;
         }
-        Some((self.fx * p_camera.x / p_camera.z + self.cx, self.fy * p_camera.y / p_camera.z + self.cy, p_camera.z))
+        Some((
+            self.fx * p_camera.x / p_camera.z + self.cx,
+            self.fy * p_camera.y / p_camera.z + self.cy,
+            p_camera.z,
+        ))
     }
 
     /// Number of pixels.
@@ -206,9 +239,13 @@ mod tests {
 
     #[test]
     fn bad_sizes_and_fov_are_named() {
-        let e = Intrinsics::from_vfov_deg(0, 128, 70.0).unwrap_err().to_string();
+        let e = Intrinsics::from_vfov_deg(0, 128, 70.0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("resolution"), "{e}");
-        let e = Intrinsics::from_vfov_deg(128, 128, 500.0).unwrap_err().to_string();
+        let e = Intrinsics::from_vfov_deg(128, 128, 500.0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("fov") && e.contains("500"), "{e}");
         assert!(parse_resolution("128x").is_err());
         assert_eq!(parse_resolution("64x32").expect("valid"), (64, 32));
@@ -219,7 +256,10 @@ mod tests {
         for a in [-10.0f32, -3.2, 0.0, 3.2, 10.0] {
             let w = wrap_angle(a);
             assert!(w > -std::f32::consts::PI - 1e-6 && w <= std::f32::consts::PI + 1e-6);
-            assert!(((w - a) / std::f32::consts::TAU).fract().abs() < 1e-4 || ((w - a) / std::f32::consts::TAU).fract().abs() > 0.9999);
+            assert!(
+                ((w - a) / std::f32::consts::TAU).fract().abs() < 1e-4
+                    || ((w - a) / std::f32::consts::TAU).fract().abs() > 0.9999
+            );
         }
     }
 }

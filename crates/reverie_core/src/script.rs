@@ -59,19 +59,32 @@ pub fn parse(text: &str, source_name: &str) -> Result<Vec<Action>> {
     let mut actions = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
-        let err = |message: String| Error::Script { source_name: source_name.to_string(), line: line_no, message };
+        let err = |message: String| Error::Script {
+            source_name: source_name.to_string(),
+            line: line_no,
+            message,
+        };
         let trimmed = raw.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
         let line: Line = serde_json::from_str(trimmed).map_err(|e| err(format!("{e} (expected a JSON object like {{\"keys\": \"forward\", \"yaw_deg\": 2.0, \"ticks\": 24}})")))?;
         if line.ticks == 0 || line.ticks > MAX_TICKS_PER_LINE {
-            return Err(err(format!("ticks = {}: expected 1 ..= {MAX_TICKS_PER_LINE}", line.ticks)));
+            return Err(err(format!(
+                "ticks = {}: expected 1 ..= {MAX_TICKS_PER_LINE}",
+                line.ticks
+            )));
         }
-        let action = Action { keys: line.keys, yaw_delta_rad: line.yaw_deg.to_radians(), pitch_delta_rad: line.pitch_deg.to_radians() };
+        let action = Action {
+            keys: line.keys,
+            yaw_delta_rad: line.yaw_deg.to_radians(),
+            pitch_delta_rad: line.pitch_deg.to_radians(),
+        };
         action.validate().map_err(err)?;
         if actions.len() + line.ticks as usize > MAX_TOTAL_TICKS {
-            return Err(err(format!("the script expands to more than {MAX_TOTAL_TICKS} ticks")));
+            return Err(err(format!(
+                "the script expands to more than {MAX_TOTAL_TICKS} ticks"
+            )));
         }
         actions.extend(std::iter::repeat_n(action, line.ticks as usize));
     }
@@ -80,7 +93,10 @@ pub fn parse(text: &str, source_name: &str) -> Result<Vec<Action>> {
 
 /// Reads and parses a script file; errors name the file (and line).
 pub fn load(path: &Path) -> Result<Vec<Action>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse(&text, &path.display().to_string())
 }
 
@@ -94,7 +110,12 @@ pub fn to_string(actions: &[Action]) -> String {
         while i + n < actions.len() && actions[i + n] == a && n < MAX_TICKS_PER_LINE as usize {
             n += 1;
         }
-        let line = Line { keys: a.keys, yaw_deg: a.yaw_delta_rad.to_degrees(), pitch_deg: a.pitch_delta_rad.to_degrees(), ticks: n as u32 };
+        let line = Line {
+            keys: a.keys,
+            yaw_deg: a.yaw_delta_rad.to_degrees(),
+            pitch_deg: a.pitch_delta_rad.to_degrees(),
+            ticks: n as u32,
+        };
         // Serialising this plain struct cannot fail.
         out.push_str(&serde_json::to_string(&line).unwrap_or_default());
         out.push('\n');

@@ -13,7 +13,9 @@ pub fn mix64(mut x: u64) -> u64 {
 ///
 /// Different `parts` give statistically independent seeds; the same parts always give the same seed.
 pub fn derive(base: u64, parts: &[u64]) -> u64 {
-    parts.iter().fold(mix64(base), |acc, &p| mix64(acc ^ mix64(p)))
+    parts.iter().fold(mix64(base), |acc, &p| {
+        mix64(acc.rotate_left(23).wrapping_mul(0xD6E8_FEB8_6659_FD93) ^ mix64(p))
+    })
 }
 
 #[cfg(test)]
@@ -25,5 +27,6 @@ mod tests {
         assert_eq!(derive(7, &[1, 2]), derive(7, &[1, 2]));
         assert_ne!(derive(7, &[1, 2]), derive(7, &[2, 1]));
         assert_ne!(derive(7, &[1]), derive(8, &[1]));
+        assert_ne!(derive(1, &[3]), derive(3, &[1]));
     }
 }

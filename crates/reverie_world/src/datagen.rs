@@ -69,7 +69,10 @@ pub struct DatagenSummary {
 }
 
 fn err(path: &Path, message: impl std::fmt::Display) -> DatasetError {
-    DatasetError { path: path.to_path_buf(), message: message.to_string() }
+    DatasetError {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
 }
 
 impl DatagenConfig {
@@ -95,26 +98,58 @@ impl DatagenConfig {
 fn prepare(cfg: &DatagenConfig) -> Result<(), DatasetError> {
     let dir = &cfg.out;
     let manifest = cfg.manifest();
-    let non_empty = dir.exists() && std::fs::read_dir(dir).map_err(|e| err(dir, e))?.next().is_some();
+    let non_empty = dir.exists()
+        && std::fs::read_dir(dir)
+            .map_err(|e| err(dir, e))?
+            .next()
+            .is_some();
     if dir.exists() && !dir.is_dir() {
         return Err(err(dir, "exists and is not a directory"));
     }
     if non_empty {
         match cfg.existing {
-            Existing::Refuse => return Err(err(dir, "already exists and is not empty; pass --resume to continue the dataset there or --overwrite to replace it")),
+            Existing::Refuse => {
+                return Err(err(
+                    dir,
+                    "already exists and is not empty; pass --resume to continue the dataset there or --overwrite to replace it",
+                ));
+            }
             Existing::Resume => {
                 let old = Manifest::load(dir)?;
-                let (a, b) = (serde_json::to_value(&old).unwrap_or_default(), serde_json::to_value(&manifest).unwrap_or_default());
+                let (a, b) = (
+                    serde_json::to_value(&old).unwrap_or_default(),
+                    serde_json::to_value(&manifest).unwrap_or_default(),
+                );
                 if a != b {
-                    let field = a.as_object().and_then(|a| b.as_object().and_then(|b| b.iter().find(|(k, v)| a.get(*k) != Some(*v)).map(|(k, _)| k.clone()))).unwrap_or_default();
-                    return Err(err(&dir.join("dataset.json"), format!("cannot resume: `{field}` differs from this command's; use the same arguments or --overwrite")));
+                    let field = a
+                        .as_object()
+                        .and_then(|a| {
+                            b.as_object().and_then(|b| {
+                                b.iter()
+                                    .find(|(k, v)| a.get(*k) != Some(*v))
+                                    .map(|(k, _)| k.clone())
+                            })
+                        })
+                        .unwrap_or_default();
+                    return Err(err(
+                        &dir.join("dataset.json"),
+                        format!(
+                            "cannot resume: `{field}` differs from this command's; use the same arguments or --overwrite"
+                        ),
+                    ));
                 }
             }
             Existing::Overwrite => {
                 for entry in std::fs::read_dir(dir).map_err(|e| err(dir, e))? {
                     let name = entry.map_err(|e| err(dir, e))?.file_name();
                     if name != "dataset.json" && name != "episodes" {
-                        return Err(err(dir, format!("holds `{}`, which is not part of a dataset; refusing to overwrite", name.to_string_lossy())));
+                        return Err(err(
+                            dir,
+                            format!(
+                                "holds `{}`, which is not part of a dataset; refusing to overwrite",
+                                name.to_string_lossy()
+                            ),
+                        ));
                     }
                 }
                 let episodes = dir.join("episodes");
@@ -124,25 +159,40 @@ fn prepare(cfg: &DatagenConfig) -> Result<(), DatasetError> {
             }
         }
     }
-    std::fs::create_dir_all(dir.join("episodes")).map_err(|e| err(dir, format!("cannot create: {e}")))?;
+    std::fs::create_dir_all(dir.join("episodes"))
+        .map_err(|e| err(dir, format!("cannot create: {e}")))?;
     manifest.save(dir)
 }
 
 /// Writes the dataset. `on_frame` is called after each frame (for progress bars).
-pub fn generate(cfg: &DatagenConfig, on_frame: &(dyn Fn() + Sync)) -> Result<DatagenSummary, DatasetError> {
+pub fn generate(
+    cfg: &DatagenConfig,
+    on_frame: &(dyn Fn() + Sync),
+) -> Result<DatagenSummary, DatasetError> {
     if cfg.episodes == 0 {
         return Err(err(&cfg.out, "--episodes must be at least 1"));
     }
     let min = cfg.policy.min_steps();
     if cfg.steps < min.max(1) {
-        return Err(err(&cfg.out, format!("--steps {} is too short for policy {}: expected at least {min}", cfg.steps, cfg.policy)));
+        return Err(err(
+            &cfg.out,
+            format!(
+                "--steps {} is too short for policy {}: expected at least {min}",
+                cfg.steps, cfg.policy
+            ),
+        ));
     }
     prepare(cfg)?;
-    let todo: Vec<usize> = (0..cfg.episodes).filter(|&i| !episode_path(&cfg.out, i).exists()).collect();
+    let todo: Vec<usize> = (0..cfg.episodes)
+        .filter(|&i| !episode_path(&cfg.out, i).exists())
+        .collect();
     let skipped = cfg.episodes - todo.len();
     let started = Instant::now();
     let spec = Arc::new(cfg.spec.clone());
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.threads.max(1)).build().map_err(|e| err(&cfg.out, e))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.threads.max(1))
+        .build()
+        .map_err(|e| err(&cfg.out, e))?;
     let renderer = Renderer::new(&spec);
     let results: Vec<Result<u64, DatasetError>> = pool.install(|| {
         todo.par_iter()
@@ -152,13 +202,28 @@ pub fn generate(cfg: &DatagenConfig, on_frame: &(dyn Fn() + Sync)) -> Result<Dat
                     let path = episode_path(&cfg.out, i);
                     let ep_seed = seed::derive(cfg.seed, &[i as u64]);
                     let mut policy = cfg.policy.build(ep_seed);
-                    let mut writer = EpisodeWriter::create(&path, cfg.steps, cfg.intrinsics.width, cfg.intrinsics.height)?;
-                    let start = EpisodeStart { seed: ep_seed, steps: cfg.steps };
-                    episode::run(world, &renderer, &cfg.intrinsics, policy.as_mut(), start, |_, frame, action| {
-                        writer.push(&frame.rgb, &frame.depth_m, &frame.pose, action)?;
-                        on_frame();
-                        Ok::<(), DatasetError>(())
-                    })?;
+                    let mut writer = EpisodeWriter::create(
+                        &path,
+                        cfg.steps,
+                        cfg.intrinsics.width,
+                        cfg.intrinsics.height,
+                    )?;
+                    let start = EpisodeStart {
+                        seed: ep_seed,
+                        steps: cfg.steps,
+                    };
+                    episode::run(
+                        world,
+                        &renderer,
+                        &cfg.intrinsics,
+                        policy.as_mut(),
+                        start,
+                        |_, frame, action| {
+                            writer.push(&frame.rgb, &frame.depth_m, &frame.pose, action)?;
+                            on_frame();
+                            Ok::<(), DatasetError>(())
+                        },
+                    )?;
                     let mut meta = BTreeMap::new();
                     meta.insert("episode".to_string(), i.to_string());
                     meta.insert("seed".to_string(), ep_seed.to_string());
@@ -179,5 +244,15 @@ pub fn generate(cfg: &DatagenConfig, on_frame: &(dyn Fn() + Sync)) -> Result<Dat
         written += 1;
     }
     let seconds = started.elapsed().as_secs_f64();
-    Ok(DatagenSummary { written, skipped, frames, seconds, frames_per_minute: if seconds > 0.0 { frames as f64 * 60.0 / seconds } else { 0.0 } })
+    Ok(DatagenSummary {
+        written,
+        skipped,
+        frames,
+        seconds,
+        frames_per_minute: if seconds > 0.0 {
+            frames as f64 * 60.0 / seconds
+        } else {
+            0.0
+        },
+    })
 }

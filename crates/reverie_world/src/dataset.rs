@@ -51,7 +51,10 @@ pub struct DatasetError {
 }
 
 fn err(path: &Path, message: impl std::fmt::Display) -> DatasetError {
-    DatasetError { path: path.to_path_buf(), message: message.to_string() }
+    DatasetError {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
 }
 
 /// `dataset.json`.
@@ -91,7 +94,13 @@ impl Manifest {
         let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e))?;
         let m: Manifest = serde_json::from_str(&text).map_err(|e| err(&path, e))?;
         if m.format != FORMAT || m.format_version != FORMAT_VERSION {
-            return Err(err(&path, format!("format {} v{} is not {FORMAT} v{FORMAT_VERSION}", m.format, m.format_version)));
+            return Err(err(
+                &path,
+                format!(
+                    "format {} v{} is not {FORMAT} v{FORMAT_VERSION}",
+                    m.format, m.format_version
+                ),
+            ));
         }
         Ok(m)
     }
@@ -147,8 +156,14 @@ pub struct EpisodeWriter {
 
 impl EpisodeWriter {
     /// Creates `path.partial` for `steps` frames of `width` × `height`.
-    pub fn create(path: &Path, steps: usize, width: u32, height: u32) -> Result<EpisodeWriter, DatasetError> {
-        let file = File::create(crate::imageio::partial_path(path)).map_err(|e| err(path, format!("cannot create: {e}")))?;
+    pub fn create(
+        path: &Path,
+        steps: usize,
+        width: u32,
+        height: u32,
+    ) -> Result<EpisodeWriter, DatasetError> {
+        let file = File::create(crate::imageio::partial_path(path))
+            .map_err(|e| err(path, format!("cannot create: {e}")))?;
         let mut offsets = BTreeMap::new();
         let mut at = 0;
         let mut total = 0;
@@ -157,7 +172,8 @@ impl EpisodeWriter {
             at += bytes;
             total = at;
         }
-        file.set_len((8 + HEADER_BYTES + total) as u64).map_err(|e| err(path, e))?;
+        file.set_len((8 + HEADER_BYTES + total) as u64)
+            .map_err(|e| err(path, e))?;
         Ok(EpisodeWriter {
             path: path.to_path_buf(),
             file,
@@ -176,22 +192,41 @@ impl EpisodeWriter {
 
     fn write_at(&self, tensor: &str, offset: usize, bytes: &[u8]) -> Result<(), DatasetError> {
         let base = 8 + HEADER_BYTES + self.offsets.get(tensor).copied().unwrap_or(0);
-        self.file.write_all_at(bytes, (base + offset) as u64).map_err(|e| err(&self.path, e))
+        self.file
+            .write_all_at(bytes, (base + offset) as u64)
+            .map_err(|e| err(&self.path, e))
     }
 
     /// Appends the next frame.
-    pub fn push(&mut self, rgb: &[u8], depth_m: &[f32], pose: &Pose, action: &Action) -> Result<(), DatasetError> {
+    pub fn push(
+        &mut self,
+        rgb: &[u8],
+        depth_m: &[f32],
+        pose: &Pose,
+        action: &Action,
+    ) -> Result<(), DatasetError> {
         let t = self.written;
-        if t >= self.steps || rgb.len() != 3 * self.frame_pixels || depth_m.len() != self.frame_pixels {
-            return Err(err(&self.path, format!("frame {t} does not fit the episode ({} steps, {} pixels)", self.steps, self.frame_pixels)));
+        if t >= self.steps
+            || rgb.len() != 3 * self.frame_pixels
+            || depth_m.len() != self.frame_pixels
+        {
+            return Err(err(
+                &self.path,
+                format!(
+                    "frame {t} does not fit the episode ({} steps, {} pixels)",
+                    self.steps, self.frame_pixels
+                ),
+            ));
         }
         self.write_at("rgb", t * 3 * self.frame_pixels, rgb)?;
         self.depth_buf.clear();
-        self.depth_buf.extend(depth_m.iter().flat_map(|&d| f16::from_f32(d).to_le_bytes()));
+        self.depth_buf
+            .extend(depth_m.iter().flat_map(|&d| f16::from_f32(d).to_le_bytes()));
         self.write_at("depth", t * 2 * self.frame_pixels, &self.depth_buf)?;
         self.poses.extend(pose.to_array());
         self.keys.push(action.keys.bits());
-        self.looks.extend([action.yaw_delta_rad, action.pitch_delta_rad]);
+        self.looks
+            .extend([action.yaw_delta_rad, action.pitch_delta_rad]);
         self.written += 1;
         Ok(())
     }
@@ -199,28 +234,49 @@ impl EpisodeWriter {
     /// Writes the small tensors and the header, then renames the file into place.
     pub fn finish(self, metadata: BTreeMap<String, String>) -> Result<(), DatasetError> {
         if self.written != self.steps {
-            return Err(err(&self.path, format!("only {} of {} frames written", self.written, self.steps)));
+            return Err(err(
+                &self.path,
+                format!("only {} of {} frames written", self.written, self.steps),
+            ));
         }
         let f32_bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
         self.write_at("pose", 0, &f32_bytes(&self.poses))?;
         self.write_at("action_keys", 0, &self.keys)?;
         self.write_at("action_look", 0, &f32_bytes(&self.looks))?;
         let mut header = serde_json::Map::new();
-        header.insert("__metadata__".into(), serde_json::to_value(&metadata).map_err(|e| err(&self.path, e))?);
+        header.insert(
+            "__metadata__".into(),
+            serde_json::to_value(&metadata).map_err(|e| err(&self.path, e))?,
+        );
         for (name, dtype, shape, bytes) in layout(self.steps, self.height, self.width) {
             let start = self.offsets.get(name).copied().unwrap_or(0);
-            let info = TensorInfo { dtype: dtype.into(), shape, data_offsets: [start, start + bytes] };
-            header.insert(name.into(), serde_json::to_value(info).map_err(|e| err(&self.path, e))?);
+            let info = TensorInfo {
+                dtype: dtype.into(),
+                shape,
+                data_offsets: [start, start + bytes],
+            };
+            header.insert(
+                name.into(),
+                serde_json::to_value(info).map_err(|e| err(&self.path, e))?,
+            );
         }
         let mut json = serde_json::to_vec(&header).map_err(|e| err(&self.path, e))?;
         if json.len() > HEADER_BYTES {
-            return Err(err(&self.path, format!("metadata too large ({} bytes)", json.len())));
+            return Err(err(
+                &self.path,
+                format!("metadata too large ({} bytes)", json.len()),
+            ));
         }
         json.resize(HEADER_BYTES, b' ');
-        self.file.write_all_at(&(HEADER_BYTES as u64).to_le_bytes(), 0).map_err(|e| err(&self.path, e))?;
-        self.file.write_all_at(&json, 8).map_err(|e| err(&self.path, e))?;
+        self.file
+            .write_all_at(&(HEADER_BYTES as u64).to_le_bytes(), 0)
+            .map_err(|e| err(&self.path, e))?;
+        self.file
+            .write_all_at(&json, 8)
+            .map_err(|e| err(&self.path, e))?;
         self.file.sync_data().map_err(|e| err(&self.path, e))?;
-        std::fs::rename(crate::imageio::partial_path(&self.path), &self.path).map_err(|e| err(&self.path, e))
+        std::fs::rename(crate::imageio::partial_path(&self.path), &self.path)
+            .map_err(|e| err(&self.path, e))
     }
 }
 
@@ -270,71 +326,148 @@ impl EpisodeReader {
         let file = File::open(path).map_err(|e| err(path, e))?;
         let len = file.metadata().map_err(|e| err(path, e))?.len() as usize;
         let mut n = [0u8; 8];
-        file.read_exact_at(&mut n, 0).map_err(|_| err(path, "truncated: no safetensors header"))?;
+        file.read_exact_at(&mut n, 0)
+            .map_err(|_| err(path, "truncated: no safetensors header"))?;
         let n = u64::from_le_bytes(n) as usize;
         if n > 1 << 20 || 8 + n > len {
-            return Err(err(path, format!("header length {n} does not fit the file ({len} bytes)")));
+            return Err(err(
+                path,
+                format!("header length {n} does not fit the file ({len} bytes)"),
+            ));
         }
         let mut header = vec![0; n];
-        file.read_exact_at(&mut header, 8).map_err(|e| err(path, e))?;
-        let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header).map_err(|e| err(path, format!("bad header: {e}")))?;
+        file.read_exact_at(&mut header, 8)
+            .map_err(|e| err(path, e))?;
+        let header: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&header).map_err(|e| err(path, format!("bad header: {e}")))?;
         let mut offsets = BTreeMap::new();
         let mut metadata = BTreeMap::new();
         let mut shapes = BTreeMap::new();
         for (name, v) in header {
             if name == "__metadata__" {
-                metadata = serde_json::from_value(v).map_err(|e| err(path, format!("bad metadata: {e}")))?;
+                metadata = serde_json::from_value(v)
+                    .map_err(|e| err(path, format!("bad metadata: {e}")))?;
                 continue;
             }
-            let info: TensorInfo = serde_json::from_value(v).map_err(|e| err(path, format!("tensor `{name}`: {e}")))?;
+            let info: TensorInfo = serde_json::from_value(v)
+                .map_err(|e| err(path, format!("tensor `{name}`: {e}")))?;
             if info.data_offsets[1] < info.data_offsets[0] || 8 + n + info.data_offsets[1] > len {
-                return Err(err(path, format!("tensor `{name}`: data offsets {:?} outside the file", info.data_offsets)));
+                return Err(err(
+                    path,
+                    format!(
+                        "tensor `{name}`: data offsets {:?} outside the file",
+                        info.data_offsets
+                    ),
+                ));
             }
             shapes.insert(name.clone(), (info.dtype, info.shape));
             offsets.insert(name, info.data_offsets);
         }
-        let (dtype, shape) = shapes.get("rgb").ok_or_else(|| err(path, "tensor `rgb` is missing"))?;
-        let [t, h, w, c] = shape.as_slice() else { return Err(err(path, format!("tensor `rgb`: shape {shape:?}, expected [T, H, W, 3]"))) };
+        let (dtype, shape) = shapes
+            .get("rgb")
+            .ok_or_else(|| err(path, "tensor `rgb` is missing"))?;
+        let [t, h, w, c] = shape.as_slice() else {
+            return Err(err(
+                path,
+                format!("tensor `rgb`: shape {shape:?}, expected [T, H, W, 3]"),
+            ));
+        };
         let (t, h, w) = (*t, *h, *w);
         if dtype != "U8" || *c != 3 {
-            return Err(err(path, format!("tensor `rgb`: {dtype} {shape:?}, expected U8 [T, H, W, 3]")));
+            return Err(err(
+                path,
+                format!("tensor `rgb`: {dtype} {shape:?}, expected U8 [T, H, W, 3]"),
+            ));
         }
         for (name, dt, want) in layout(t, h, w).into_iter().map(|(n, d, s, _)| (n, d, s)) {
             match shapes.get(name) {
                 Some((d, s)) if d == dt && *s == want => {}
-                Some((d, s)) => return Err(err(path, format!("tensor `{name}`: {d} {s:?}, expected {dt} {want:?}"))),
+                Some((d, s)) => {
+                    return Err(err(
+                        path,
+                        format!("tensor `{name}`: {d} {s:?}, expected {dt} {want:?}"),
+                    ));
+                }
                 None => return Err(err(path, format!("tensor `{name}` is missing"))),
             }
             let [a, b] = offsets[name];
-            let bytes = layout(t, h, w).into_iter().find(|x| x.0 == name).map_or(0, |x| x.3);
+            let bytes = layout(t, h, w)
+                .into_iter()
+                .find(|x| x.0 == name)
+                .map_or(0, |x| x.3);
             if b - a != bytes {
-                return Err(err(path, format!("tensor `{name}`: {} bytes, expected {bytes}", b - a)));
+                return Err(err(
+                    path,
+                    format!("tensor `{name}`: {} bytes, expected {bytes}", b - a),
+                ));
             }
         }
-        Ok(EpisodeReader { path: path.to_path_buf(), file, steps: t, height: h, width: w, metadata, offsets, data_start: 8 + n })
+        Ok(EpisodeReader {
+            path: path.to_path_buf(),
+            file,
+            steps: t,
+            height: h,
+            width: w,
+            metadata,
+            offsets,
+            data_start: 8 + n,
+        })
     }
 
     fn read(&self, tensor: &str, offset: usize, len: usize) -> Result<Vec<u8>, DatasetError> {
         let mut buf = vec![0; len];
         let base = self.data_start + self.offsets.get(tensor).map_or(0, |o| o[0]);
-        self.file.read_exact_at(&mut buf, (base + offset) as u64).map_err(|e| err(&self.path, format!("tensor `{tensor}`: {e}")))?;
+        self.file
+            .read_exact_at(&mut buf, (base + offset) as u64)
+            .map_err(|e| err(&self.path, format!("tensor `{tensor}`: {e}")))?;
         Ok(buf)
     }
 
     /// Reads ticks `start .. start + len`.
     pub fn window(&self, start: usize, len: usize) -> Result<Window, DatasetError> {
         if len == 0 || start + len > self.steps {
-            return Err(err(&self.path, format!("window {start}..{} outside the episode's {} ticks", start + len, self.steps)));
+            return Err(err(
+                &self.path,
+                format!(
+                    "window {start}..{} outside the episode's {} ticks",
+                    start + len,
+                    self.steps
+                ),
+            ));
         }
         let px = self.height * self.width;
         let rgb = self.read("rgb", start * px * 3, len * px * 3)?;
-        let depth_m = self.read("depth", start * px * 2, len * px * 2)?.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()).collect();
-        let f32s = |b: Vec<u8>| b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<f32>>();
-        let poses = f32s(self.read("pose", start * 20, len * 20)?).chunks_exact(5).map(|p| Pose::from_array([p[0], p[1], p[2], p[3], p[4]])).collect();
+        let depth_m = self
+            .read("depth", start * px * 2, len * px * 2)?
+            .chunks_exact(2)
+            .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect();
+        let f32s = |b: Vec<u8>| {
+            b.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect::<Vec<f32>>()
+        };
+        let poses = f32s(self.read("pose", start * 20, len * 20)?)
+            .chunks_exact(5)
+            .map(|p| Pose::from_array([p[0], p[1], p[2], p[3], p[4]]))
+            .collect();
         let keys = self.read("action_keys", start, len)?;
         let looks = f32s(self.read("action_look", start * 8, len * 8)?);
-        let actions = keys.iter().zip(looks.chunks_exact(2)).map(|(&k, l)| Action { keys: Keys::from_bits_truncate(k), yaw_delta_rad: l[0], pitch_delta_rad: l[1] }).collect();
-        Ok(Window { rgb, depth_m, poses, actions })
+        let actions = keys
+            .iter()
+            .zip(looks.chunks_exact(2))
+            .map(|(&k, l)| Action {
+                keys: Keys::from_bits_truncate(k),
+                yaw_delta_rad: l[0],
+                pitch_delta_rad: l[1],
+            })
+            .collect();
+        Ok(Window {
+            rgb,
+            depth_m,
+            poses,
+            actions,
+        })
     }
 }
 
@@ -363,6 +496,14 @@ impl Dataset {
 
     /// Reads ticks `start .. start + len` of episode `episode`.
     pub fn window(&self, episode: usize, start: usize, len: usize) -> Result<Window, DatasetError> {
-        self.episodes.get(&episode).ok_or_else(|| err(Path::new("dataset"), format!("episode {episode} is not in the dataset")))?.window(start, len)
+        self.episodes
+            .get(&episode)
+            .ok_or_else(|| {
+                err(
+                    Path::new("dataset"),
+                    format!("episode {episode} is not in the dataset"),
+                )
+            })?
+            .window(start, len)
     }
 }

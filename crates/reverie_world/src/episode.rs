@@ -19,16 +19,28 @@ pub struct EpisodeStart {
 /// Runs one episode. Tick 0 is the spawn view with an idle action; at tick t ≥ 1 the policy's
 /// action moves the walker and the frame shows the result. `sink(tick, frame, action)` receives
 /// every tick; an error from it stops the episode.
-pub fn run<E>(world: &mut World, renderer: &Renderer, k: &Intrinsics, policy: &mut dyn Policy, start: EpisodeStart, mut sink: impl FnMut(u64, &Frame, &Action) -> Result<(), E>) -> Result<(), E> {
+pub fn run<E>(
+    world: &mut World,
+    renderer: &Renderer,
+    k: &Intrinsics,
+    policy: &mut dyn Policy,
+    start: EpisodeStart,
+    mut sink: impl FnMut(u64, &Frame, &Action) -> Result<(), E>,
+) -> Result<(), E> {
     let feet = world.find_spawn(start.seed);
-    let yaw = crate::noise::unit(reverie_core::seed::mix64(start.seed ^ 0x7a3)) * std::f32::consts::TAU;
+    let yaw =
+        crate::noise::unit(reverie_core::seed::mix64(start.seed ^ 0x7a3)) * std::f32::consts::TAU;
     let mut player = Player::new(feet, yaw);
     world.ensure_loaded(player.feet);
     // Settle onto the ground before the first frame.
     player.step(world, &Action::IDLE);
     let mut frame = Frame::new(k.width, k.height, player.pose(), 0);
     for tick in 0..start.steps as u64 {
-        let action = if tick == 0 { Action::IDLE } else { policy.act(world, &player, tick) };
+        let action = if tick == 0 {
+            Action::IDLE
+        } else {
+            policy.act(world, &player, tick)
+        };
         if tick > 0 {
             world.ensure_loaded(player.feet);
             player.step(world, &action);

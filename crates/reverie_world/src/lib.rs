@@ -13,16 +13,16 @@
 //! - [`imageio`]: PNG and GIF writing.
 
 pub mod block;
-pub mod dataset;
 pub mod datagen;
-pub mod imageio;
-pub mod terrain;
+pub mod dataset;
 pub mod episode;
+pub mod imageio;
 pub mod noise;
 pub mod physics;
 pub mod policy;
 pub mod render;
 pub mod spec;
+pub mod terrain;
 pub mod texture;
 pub mod world;
 

@@ -5,13 +5,22 @@ use reverie_core::seed::mix64;
 /// Hash of a lattice point under a seed.
 #[inline]
 pub fn hash2(seed: u64, x: i32, z: i32) -> u64 {
-    mix64(seed ^ (x as u32 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (z as u32 as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F).rotate_left(17))
+    mix64(
+        seed ^ (x as u32 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ (z as u32 as u64)
+                .wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+                .rotate_left(17),
+    )
 }
 
 /// Hash of a 3D lattice point under a seed.
 #[inline]
 pub fn hash3(seed: u64, x: i32, y: i32, z: i32) -> u64 {
-    hash2(seed ^ (y as u32 as u64).wrapping_mul(0x1656_67B1_9E37_79F9), x, z)
+    hash2(
+        seed ^ (y as u32 as u64).wrapping_mul(0x1656_67B1_9E37_79F9),
+        x,
+        z,
+    )
 }
 
 /// Uniform value in [0, 1) from a hash.
@@ -63,7 +72,12 @@ pub fn fbm(seed: u64, x: f32, z: f32, scale: f32, octaves: u32) -> f32 {
     let mut norm = 0.0;
     let mut f = 1.0 / scale;
     for o in 0..octaves {
-        sum += amp * gradient(seed.wrapping_add(u64::from(o) * 0x51_7C_C1_B7), x * f, z * f);
+        sum += amp
+            * gradient(
+                seed.wrapping_add(u64::from(o) * 0x51_7C_C1_B7),
+                x * f,
+                z * f,
+            );
         norm += amp;
         amp *= 0.5;
         f *= 2.03;

@@ -68,32 +68,57 @@ pub struct Player {
 impl Player {
     /// A player standing at `feet`, looking along `yaw_rad`.
     pub fn new(feet: Vec3, yaw_rad: f32) -> Player {
-        Player { feet, velocity: Vec3::ZERO, yaw_rad: wrap_angle(yaw_rad), pitch_rad: 0.0, on_ground: false, blocked: false, body: Body::default() }
+        Player {
+            feet,
+            velocity: Vec3::ZERO,
+            yaw_rad: wrap_angle(yaw_rad),
+            pitch_rad: 0.0,
+            on_ground: false,
+            blocked: false,
+            body: Body::default(),
+        }
     }
 
     /// The camera pose (at the eyes).
     pub fn pose(&self) -> Pose {
-        Pose { position: self.feet + Vec3::new(0.0, self.body.eye_height, 0.0), yaw_rad: self.yaw_rad, pitch_rad: self.pitch_rad }
+        Pose {
+            position: self.feet + Vec3::new(0.0, self.body.eye_height, 0.0),
+            yaw_rad: self.yaw_rad,
+            pitch_rad: self.pitch_rad,
+        }
     }
 
     /// Advances one tick under `action`. The world must be loaded around the player.
     pub fn step(&mut self, world: &World, action: &Action) {
         let dt = TICK_SECS;
         // Look: deltas are clamped to what the Action type allows, non-finite ones ignored.
-        let clamp = |v: f32| if v.is_finite() { v.clamp(-Action::MAX_LOOK_DELTA_RAD, Action::MAX_LOOK_DELTA_RAD) } else { 0.0 };
+        let clamp = |v: f32| {
+            if v.is_finite() {
+                v.clamp(-Action::MAX_LOOK_DELTA_RAD, Action::MAX_LOOK_DELTA_RAD)
+            } else {
+                0.0
+            }
+        };
         self.yaw_rad = wrap_angle(self.yaw_rad + clamp(action.yaw_delta_rad));
-        self.pitch_rad = (self.pitch_rad + clamp(action.pitch_delta_rad)).clamp(-Pose::MAX_PITCH_RAD, Pose::MAX_PITCH_RAD);
+        self.pitch_rad = (self.pitch_rad + clamp(action.pitch_delta_rad))
+            .clamp(-Pose::MAX_PITCH_RAD, Pose::MAX_PITCH_RAD);
 
         // Walk: the wish direction on the ground plane.
         let k = action.keys;
-        let fwd = f32::from(u8::from(k.contains(Keys::FORWARD))) - f32::from(u8::from(k.contains(Keys::BACK)));
-        let side = f32::from(u8::from(k.contains(Keys::RIGHT))) - f32::from(u8::from(k.contains(Keys::LEFT)));
+        let fwd = f32::from(u8::from(k.contains(Keys::FORWARD)))
+            - f32::from(u8::from(k.contains(Keys::BACK)));
+        let side = f32::from(u8::from(k.contains(Keys::RIGHT)))
+            - f32::from(u8::from(k.contains(Keys::LEFT)));
         let pose = self.pose();
         let mut wish = pose.heading() * fwd + pose.right() * side;
         if wish.length_squared() > 0.0 {
             wish = wish.normalize();
         }
-        let speed = if k.contains(Keys::SPRINT) && fwd > 0.0 { self.body.sprint_speed } else { self.body.walk_speed };
+        let speed = if k.contains(Keys::SPRINT) && fwd > 0.0 {
+            self.body.sprint_speed
+        } else {
+            self.body.walk_speed
+        };
         self.velocity.x = wish.x * speed;
         self.velocity.z = wish.z * speed;
 
@@ -126,7 +151,10 @@ impl Player {
             }
             self.feet = target;
         }
-        if !self.on_ground && self.velocity.y <= 0.0 && self.collides(world, self.feet - Vec3::new(0.0, 0.02, 0.0)) {
+        if !self.on_ground
+            && self.velocity.y <= 0.0
+            && self.collides(world, self.feet - Vec3::new(0.0, 0.02, 0.0))
+        {
             self.on_ground = true;
         }
 
@@ -144,12 +172,23 @@ impl Player {
                 continue;
             }
             let lifted = target + Vec3::new(0.0, self.body.step_height, 0.0);
-            let standing = self.on_ground || self.collides(world, self.feet - Vec3::new(0.0, 0.02, 0.0));
-            if standing && !self.collides(world, lifted) && !self.collides(world, self.feet + Vec3::new(0.0, self.body.step_height, 0.0)) {
+            let standing =
+                self.on_ground || self.collides(world, self.feet - Vec3::new(0.0, 0.02, 0.0));
+            if standing
+                && !self.collides(world, lifted)
+                && !self.collides(
+                    world,
+                    self.feet + Vec3::new(0.0, self.body.step_height, 0.0),
+                )
+            {
                 // Step up, then settle onto the ledge.
                 let mut settled = lifted;
                 let floor = lifted.y.floor();
-                settled.y = if self.collides(world, Vec3::new(lifted.x, floor - 0.01, lifted.z)) { floor } else { lifted.y };
+                settled.y = if self.collides(world, Vec3::new(lifted.x, floor - 0.01, lifted.z)) {
+                    floor
+                } else {
+                    lifted.y
+                };
                 if self.collides(world, settled) {
                     settled = lifted;
                 }
@@ -157,7 +196,11 @@ impl Player {
                 continue;
             }
             // Slide up against the wall.
-            let face = if delta > 0.0 { (target[axis] + self.body.half_width).floor() - self.body.half_width - 1e-3 } else { (target[axis] - self.body.half_width).floor() + 1.0 + self.body.half_width + 1e-3 };
+            let face = if delta > 0.0 {
+                (target[axis] + self.body.half_width).floor() - self.body.half_width - 1e-3
+            } else {
+                (target[axis] - self.body.half_width).floor() + 1.0 + self.body.half_width + 1e-3
+            };
             let mut snapped = self.feet;
             snapped[axis] = face;
             if !self.collides(world, snapped) {
@@ -172,10 +215,17 @@ impl Player {
     pub fn collides(&self, world: &World, feet: Vec3) -> bool {
         let hw = self.body.half_width;
         let (x0, x1) = ((feet.x - hw).floor() as i32, (feet.x + hw).floor() as i32);
-        let (y0, y1) = (feet.y.floor() as i32, (feet.y + self.body.height).floor() as i32);
+        let (y0, y1) = (
+            feet.y.floor() as i32,
+            (feet.y + self.body.height).floor() as i32,
+        );
         let (z0, z1) = ((feet.z - hw).floor() as i32, (feet.z + hw).floor() as i32);
         // The top face of the box touching a block exactly is not a collision.
-        let y1 = if (feet.y + self.body.height).fract() == 0.0 { y1 - 1 } else { y1 };
+        let y1 = if (feet.y + self.body.height).fract() == 0.0 {
+            y1 - 1
+        } else {
+            y1
+        };
         for y in y0..=y1 {
             for z in z0..=z1 {
                 for x in x0..=x1 {
@@ -199,7 +249,9 @@ mod tests {
 
     fn flat() -> World {
         let text = "schema_version = 1\nname = \"flat\"\n[generator]\nkind = \"flat\"\nseed = 1\nbase_height = 20\n";
-        let mut w = World::new(Arc::new(WorldSpec::parse(text, Path::new("flat.toml")).expect("valid")));
+        let mut w = World::new(Arc::new(
+            WorldSpec::parse(text, Path::new("flat.toml")).expect("valid"),
+        ));
         w.ensure_loaded(Vec3::new(0.0, 20.0, 0.0));
         w
     }
@@ -231,7 +283,11 @@ mod tests {
         let mut p = Player::new(Vec3::new(0.5, 20.0, 0.5), 0.0); // facing -z
         run(&w, &mut p, Action::keys(Keys::FORWARD), 72);
         assert!(p.blocked, "the wall must block");
-        assert!(p.feet.z > -4.0 + 0.29 && p.feet.z < -3.6, "stopped at z = {}", p.feet.z);
+        assert!(
+            p.feet.z > -4.0 + 0.29 && p.feet.z < -3.6,
+            "stopped at z = {}",
+            p.feet.z
+        );
         assert!((p.feet.y - 20.0).abs() < 1e-4);
     }
 
@@ -245,7 +301,11 @@ mod tests {
         }
         let mut p = Player::new(Vec3::new(0.5, 20.0, 0.5), 0.0);
         run(&w, &mut p, Action::keys(Keys::FORWARD), 24);
-        assert!((p.feet.y - 21.0).abs() < 1e-4 && p.feet.z < -3.0, "{:?}", p.feet);
+        assert!(
+            (p.feet.y - 21.0).abs() < 1e-4 && p.feet.z < -3.0,
+            "{:?}",
+            p.feet
+        );
         let mut q = Player::new(Vec3::new(0.5, 20.0, 0.5), 0.0);
         run(&w, &mut q, Action::IDLE, 2);
         q.step(&w, &Action::keys(Keys::JUMP));
@@ -273,7 +333,10 @@ mod tests {
         let w = flat();
         let mut a = Player::new(Vec3::new(0.5, 25.0, 0.5), 0.3);
         let mut b = a;
-        let acts = [Action::keys(Keys::FORWARD | Keys::SPRINT).with_look(0.05, 0.0), Action::keys(Keys::LEFT | Keys::JUMP)];
+        let acts = [
+            Action::keys(Keys::FORWARD | Keys::SPRINT).with_look(0.05, 0.0),
+            Action::keys(Keys::LEFT | Keys::JUMP),
+        ];
         for i in 0..200 {
             a.step(&w, &acts[i % 2]);
             b.step(&w, &acts[i % 2]);

@@ -66,7 +66,9 @@ impl FromStr for PolicyKind {
             "mixed" => Ok(PolicyKind::Mixed),
             _ => {
                 if let Some(secs) = s.strip_prefix("loop-and-return:") {
-                    let out_secs: f32 = secs.trim_end_matches('s').parse().map_err(|_| format!("`{s}`: SECONDS must be a number, e.g. loop-and-return:60"))?;
+                    let out_secs: f32 = secs.trim_end_matches('s').parse().map_err(|_| {
+                        format!("`{s}`: SECONDS must be a number, e.g. loop-and-return:60")
+                    })?;
                     if !(out_secs.is_finite() && (0.5..=3600.0).contains(&out_secs)) {
                         return Err(format!("`{s}`: SECONDS must be between 0.5 and 3600"));
                     }
@@ -82,8 +84,12 @@ impl PolicyKind {
     /// Parses a policy, reading `script:PATH` files (errors name the file and line).
     pub fn parse_with_scripts(s: &str) -> Result<PolicyKind, String> {
         if let Some(path) = s.strip_prefix("script:") {
-            let actions = reverie_core::script::load(std::path::Path::new(path)).map_err(|e| e.to_string())?;
-            return Ok(PolicyKind::Script { path: path.to_string(), actions: Arc::new(actions) });
+            let actions = reverie_core::script::load(std::path::Path::new(path))
+                .map_err(|e| e.to_string())?;
+            return Ok(PolicyKind::Script {
+                path: path.to_string(),
+                actions: Arc::new(actions),
+            });
         }
         s.parse()
     }
@@ -91,7 +97,9 @@ impl PolicyKind {
     /// The fewest ticks an episode needs for this policy to finish what it does.
     pub fn min_steps(&self) -> usize {
         match self {
-            PolicyKind::LoopAndReturn { out_secs } => (2.0 * out_secs * TICK_HZ as f32) as usize + 2 * TICK_HZ as usize,
+            PolicyKind::LoopAndReturn { out_secs } => {
+                (2.0 * out_secs * TICK_HZ as f32) as usize + 2 * TICK_HZ as usize
+            }
             _ => 1,
         }
     }
@@ -102,14 +110,25 @@ impl PolicyKind {
         match self {
             PolicyKind::RandomWalk => Box::new(RandomWalk::new(rng)),
             PolicyKind::WallFollow => Box::new(WallFollow { rng }),
-            PolicyKind::LookAround => Box::new(LookAround { rng, timer: 0, yaw_rate: 0.0, pitch_target: 0.0, walking: false }),
-            PolicyKind::LoopAndReturn { out_secs } => Box::new(LoopAndReturn::new(rng, (out_secs * TICK_HZ as f32).round() as u64)),
+            PolicyKind::LookAround => Box::new(LookAround {
+                rng,
+                timer: 0,
+                yaw_rate: 0.0,
+                pitch_target: 0.0,
+                walking: false,
+            }),
+            PolicyKind::LoopAndReturn { out_secs } => Box::new(LoopAndReturn::new(
+                rng,
+                (out_secs * TICK_HZ as f32).round() as u64,
+            )),
             PolicyKind::Mixed => match seed % 3 {
                 0 => PolicyKind::RandomWalk.build(seed / 3),
                 1 => PolicyKind::WallFollow.build(seed / 3),
                 _ => PolicyKind::LookAround.build(seed / 3),
             },
-            PolicyKind::Script { actions, .. } => Box::new(Script { actions: actions.clone() }),
+            PolicyKind::Script { actions, .. } => Box::new(Script {
+                actions: actions.clone(),
+            }),
         }
     }
 }
@@ -143,7 +162,13 @@ pub struct RandomWalk {
 
 impl RandomWalk {
     fn new(rng: ChaCha8Rng) -> RandomWalk {
-        RandomWalk { rng, timer: 0, keys: Keys::FORWARD, yaw_rate: 0.0, pitch_target: 0.0 }
+        RandomWalk {
+            rng,
+            timer: 0,
+            keys: Keys::FORWARD,
+            yaw_rate: 0.0,
+            pitch_target: 0.0,
+        }
     }
 }
 
@@ -157,9 +182,18 @@ impl Policy for RandomWalk {
             } else if p < 0.66 {
                 Keys::FORWARD | Keys::SPRINT
             } else if p < 0.76 {
-                Keys::FORWARD | if r.random::<bool>() { Keys::LEFT } else { Keys::RIGHT }
+                Keys::FORWARD
+                    | if r.random::<bool>() {
+                        Keys::LEFT
+                    } else {
+                        Keys::RIGHT
+                    }
             } else if p < 0.84 {
-                if r.random::<bool>() { Keys::LEFT } else { Keys::RIGHT }
+                if r.random::<bool>() {
+                    Keys::LEFT
+                } else {
+                    Keys::RIGHT
+                }
             } else if p < 0.89 {
                 Keys::BACK
             } else {
@@ -180,7 +214,11 @@ impl Policy for RandomWalk {
             keys |= Keys::JUMP;
         }
         let pitch_delta = ((self.pitch_target - player.pitch_rad) * 0.08).clamp(-0.05, 0.05);
-        Action { keys, yaw_delta_rad: self.yaw_rate.clamp(-0.3, 0.3), pitch_delta_rad: pitch_delta }
+        Action {
+            keys,
+            yaw_delta_rad: self.yaw_rate.clamp(-0.3, 0.3),
+            pitch_delta_rad: pitch_delta,
+        }
     }
 }
 
@@ -194,17 +232,31 @@ impl Policy for WallFollow {
     fn act(&mut self, world: &World, player: &Player, _tick: u64) -> Action {
         let pose = player.pose();
         let head = player.feet + Vec3::new(0.0, 1.2, 0.0);
-        let solid = |p: Vec3| world.is_solid(p.x.floor() as i32, p.y.floor() as i32, p.z.floor() as i32);
+        let solid =
+            |p: Vec3| world.is_solid(p.x.floor() as i32, p.y.floor() as i32, p.z.floor() as i32);
         let front = solid(head + pose.heading() * 0.9) || player.blocked;
-        let right = solid(head + pose.right() * 1.2) || solid(head + (pose.right() + pose.heading()).normalize() * 1.3);
+        let right = solid(head + pose.right() * 1.2)
+            || solid(head + (pose.right() + pose.heading()).normalize() * 1.3);
         let jitter = 0.01 * normal(&mut self.rng);
         let pitch = (-player.pitch_rad * 0.1).clamp(-0.05, 0.05);
         if front {
-            Action { keys: Keys::NONE, yaw_delta_rad: -0.26, pitch_delta_rad: pitch }
+            Action {
+                keys: Keys::NONE,
+                yaw_delta_rad: -0.26,
+                pitch_delta_rad: pitch,
+            }
         } else if !right {
-            Action { keys: Keys::FORWARD, yaw_delta_rad: 0.1 + jitter, pitch_delta_rad: pitch }
+            Action {
+                keys: Keys::FORWARD,
+                yaw_delta_rad: 0.1 + jitter,
+                pitch_delta_rad: pitch,
+            }
         } else {
-            Action { keys: Keys::FORWARD, yaw_delta_rad: jitter, pitch_delta_rad: pitch }
+            Action {
+                keys: Keys::FORWARD,
+                yaw_delta_rad: jitter,
+                pitch_delta_rad: pitch,
+            }
         }
     }
 }
@@ -225,13 +277,29 @@ impl Policy for LookAround {
         if self.timer == 0 {
             self.timer = r.random_range(24..72);
             self.walking = r.random::<f32>() < 0.2;
-            self.yaw_rate = if r.random::<f32>() < 0.15 { 0.0 } else { r.random_range(0.04..0.12) * if r.random::<bool>() { 1.0 } else { -1.0 } };
+            self.yaw_rate = if r.random::<f32>() < 0.15 {
+                0.0
+            } else {
+                r.random_range(0.04..0.12) * if r.random::<bool>() { 1.0 } else { -1.0 }
+            };
             self.pitch_target = r.random_range(-0.6..0.5);
         }
         self.timer -= 1;
         let pitch_delta = ((self.pitch_target - player.pitch_rad) * 0.1).clamp(-0.06, 0.06);
-        let keys = if self.walking { Keys::FORWARD } else { Keys::NONE };
-        Action { keys, yaw_delta_rad: if self.walking { self.yaw_rate * 0.3 } else { self.yaw_rate }, pitch_delta_rad: pitch_delta }
+        let keys = if self.walking {
+            Keys::FORWARD
+        } else {
+            Keys::NONE
+        };
+        Action {
+            keys,
+            yaw_delta_rad: if self.walking {
+                self.yaw_rate * 0.3
+            } else {
+                self.yaw_rate
+            },
+            pitch_delta_rad: pitch_delta,
+        }
     }
 }
 
@@ -251,7 +319,16 @@ pub struct LoopAndReturn {
 
 impl LoopAndReturn {
     fn new(rng: ChaCha8Rng, out_ticks: u64) -> LoopAndReturn {
-        LoopAndReturn { out: RandomWalk::new(rng), out_ticks, crumbs: Vec::new(), start: None, stuck: 0, last_dist: f32::MAX, returned_tick: None, return_error: f32::NAN }
+        LoopAndReturn {
+            out: RandomWalk::new(rng),
+            out_ticks,
+            crumbs: Vec::new(),
+            start: None,
+            stuck: 0,
+            last_dist: f32::MAX,
+            returned_tick: None,
+            return_error: f32::NAN,
+        }
     }
 
     /// Turn towards `target`, walking when roughly facing it.
@@ -260,17 +337,31 @@ impl LoopAndReturn {
         let desired = to.x.atan2(-to.z);
         let turn = wrap_angle(desired - player.yaw_rad);
         let yaw = turn.clamp(-0.35, 0.35);
-        let mut keys = if turn.abs() < 0.6 { Keys::FORWARD } else { Keys::NONE };
-        if player.blocked || self.stuck > 12 {
+        let mut keys = if turn.abs() < 0.6 && to.length() > 0.12 {
+            Keys::FORWARD
+        } else {
+            Keys::NONE
+        };
+        if player.blocked
+            || self.stuck > 12
+            || (to.y > 0.5 && player.on_ground && Vec3::new(to.x, 0.0, to.z).length() < 1.0)
+        {
             keys |= Keys::JUMP;
         }
-        Action { keys, yaw_delta_rad: yaw, pitch_delta_rad: (-player.pitch_rad * 0.15).clamp(-0.05, 0.05) }
+        Action {
+            keys,
+            yaw_delta_rad: yaw,
+            pitch_delta_rad: (-player.pitch_rad * 0.15).clamp(-0.05, 0.05),
+        }
     }
 }
 
 impl Policy for LoopAndReturn {
     fn act(&mut self, world: &World, player: &Player, tick: u64) -> Action {
-        let (start_feet, start_yaw, start_pitch) = *self.start.get_or_insert((player.feet, player.yaw_rad, player.pitch_rad));
+        let (start_feet, start_yaw, start_pitch) =
+            *self
+                .start
+                .get_or_insert((player.feet, player.yaw_rad, player.pitch_rad));
         if tick <= self.out_ticks {
             self.crumbs.push(player.feet);
             return self.out.act(world, player, tick);
@@ -289,15 +380,25 @@ impl Policy for LoopAndReturn {
         }
         let target = self.crumbs.last().copied().unwrap_or(start_feet);
         let dist = Vec3::new(target.x - player.feet.x, 0.0, target.z - player.feet.z).length();
-        self.stuck = if dist >= self.last_dist - 0.01 { self.stuck + 1 } else { 0 };
+        self.stuck = if dist >= self.last_dist - 0.01 {
+            self.stuck + 1
+        } else {
+            0
+        };
         self.last_dist = dist;
-        if self.crumbs.len() <= 1 && dist < 0.2 {
+        let level = (start_feet.y - player.feet.y).abs() < 0.05;
+        if self.crumbs.len() <= 1 && dist < 0.2 && player.on_ground && level {
             // At the start: turn to the start view, then stand.
             let yaw = wrap_angle(start_yaw - player.yaw_rad).clamp(-0.3, 0.3);
             let pitch = (start_pitch - player.pitch_rad).clamp(-0.3, 0.3);
             if yaw.abs() < 1e-6 && pitch.abs() < 1e-6 {
                 self.returned_tick = Some(tick);
-                self.return_error = Vec3::new(start_feet.x - player.feet.x, start_feet.y - player.feet.y, start_feet.z - player.feet.z).length();
+                self.return_error = Vec3::new(
+                    start_feet.x - player.feet.x,
+                    start_feet.y - player.feet.y,
+                    start_feet.z - player.feet.z,
+                )
+                .length();
                 return Action::IDLE;
             }
             return Action::IDLE.with_look(yaw, pitch);
@@ -328,6 +429,10 @@ pub struct Script {
 impl Policy for Script {
     fn act(&mut self, _world: &World, _player: &Player, tick: u64) -> Action {
         // Tick 0 is the prompt frame; the script's first action drives tick 1.
-        usize::try_from(tick).ok().and_then(|t| self.actions.get(t.wrapping_sub(1))).copied().unwrap_or(Action::IDLE)
+        usize::try_from(tick)
+            .ok()
+            .and_then(|t| self.actions.get(t.wrapping_sub(1)))
+            .copied()
+            .unwrap_or(Action::IDLE)
     }
 }

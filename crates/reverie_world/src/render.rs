@@ -13,8 +13,8 @@ use rayon::prelude::*;
 use reverie_core::{Frame, Intrinsics, Pose};
 
 use crate::block::{BLOCK_KINDS, Block};
-use crate::terrain::HEIGHT;
 use crate::spec::{MAX_VIEW_DISTANCE, WorldSpec};
+use crate::terrain::HEIGHT;
 use crate::texture::{FaceGroup, Textures};
 use crate::world::{COARSE, World, chunk_slot, coarse_index, col_index, index};
 
@@ -108,7 +108,10 @@ impl Renderer {
             let n = |x: f32, z: f32| crate::noise::fbm(seed, x, z, 18.0, 4);
             let (wx, wz) = (x / CLOUD_TEX as f32, z / CLOUD_TEX as f32);
             let s = CLOUD_TEX as f32;
-            *c = n(x, z) * (1.0 - wx) * (1.0 - wz) + n(x - s, z) * wx * (1.0 - wz) + n(x, z - s) * (1.0 - wx) * wz + n(x - s, z - s) * wx * wz;
+            *c = n(x, z) * (1.0 - wx) * (1.0 - wz)
+                + n(x - s, z) * wx * (1.0 - wz)
+                + n(x, z - s) * (1.0 - wx) * wz
+                + n(x - s, z - s) * wx * wz;
         }
         Renderer {
             textures: Textures::new(spec),
@@ -128,7 +131,13 @@ impl Renderer {
     }
 
     /// Renders a new frame (loads the chunks around the camera first).
-    pub fn render_frame(&self, world: &mut World, pose: &Pose, intrinsics: &Intrinsics, tick: u64) -> Frame {
+    pub fn render_frame(
+        &self,
+        world: &mut World,
+        pose: &Pose,
+        intrinsics: &Intrinsics,
+        tick: u64,
+    ) -> Frame {
         let mut frame = Frame::new(intrinsics.width, intrinsics.height, *pose, tick);
         self.render_into(world, intrinsics, &mut frame);
         frame
@@ -139,28 +148,53 @@ impl Renderer {
         world.ensure_loaded(frame.pose.position);
         prepare(frame, intrinsics);
         let pose = frame.pose;
-        self.render_rows(world, &pose, intrinsics, 0..intrinsics.height, &mut frame.rgb, &mut frame.depth_m);
+        self.render_rows(
+            world,
+            &pose,
+            intrinsics,
+            0..intrinsics.height,
+            &mut frame.rgb,
+            &mut frame.depth_m,
+        );
     }
 
     /// Like [`Renderer::render_into`], splitting rows across rayon's threads.
-    pub fn render_into_parallel(&self, world: &mut World, intrinsics: &Intrinsics, frame: &mut Frame) {
+    pub fn render_into_parallel(
+        &self,
+        world: &mut World,
+        intrinsics: &Intrinsics,
+        frame: &mut Frame,
+    ) {
         world.ensure_loaded(frame.pose.position);
         prepare(frame, intrinsics);
         let pose = frame.pose;
         let w = intrinsics.width as usize;
         let band = 8usize;
         let world = &*world;
-        frame.rgb.par_chunks_mut(3 * w * band).zip(frame.depth_m.par_chunks_mut(w * band)).enumerate().for_each(|(i, (rgb, depth))| {
-            let y0 = (i * band) as u32;
-            let y1 = (y0 + band as u32).min(intrinsics.height);
-            self.render_rows(world, &pose, intrinsics, y0..y1, rgb, depth);
-        });
+        frame
+            .rgb
+            .par_chunks_mut(3 * w * band)
+            .zip(frame.depth_m.par_chunks_mut(w * band))
+            .enumerate()
+            .for_each(|(i, (rgb, depth))| {
+                let y0 = (i * band) as u32;
+                let y1 = (y0 + band as u32).min(intrinsics.height);
+                self.render_rows(world, &pose, intrinsics, y0..y1, rgb, depth);
+            });
     }
 
     /// Renders rows `rows` into `rgb` (3 bytes per pixel) and `depth_m`, which hold exactly those
     /// rows. The world must already cover the pose ([`World::ensure_loaded`]); rows of a pose it does
     /// not cover are drawn as sky.
-    pub fn render_rows(&self, world: &World, pose: &Pose, k: &Intrinsics, rows: Range<u32>, rgb: &mut [u8], depth_m: &mut [f32]) {
+    pub fn render_rows(
+        &self,
+        world: &World,
+        pose: &Pose,
+        k: &Intrinsics,
+        rows: Range<u32>,
+        rgb: &mut [u8],
+        depth_m: &mut [f32],
+    ) {
         let w = k.width as usize;
         let rot = pose.world_from_camera();
         let forward = pose.forward();
@@ -169,8 +203,14 @@ impl Renderer {
         let pixel_angle = 1.0 / k.fy;
         for (row, v) in rows.enumerate() {
             for u in 0..k.width {
-                let d = rot.transform_vector3(k.ray_camera(u as f32, v as f32)).normalize();
-                let (color, depth) = if covered { self.shade_ray(world, o, d, forward, pixel_angle) } else { (self.sky(o, d), f32::INFINITY) };
+                let d = rot
+                    .transform_vector3(k.ray_camera(u as f32, v as f32))
+                    .normalize();
+                let (color, depth) = if covered {
+                    self.shade_ray(world, o, d, forward, pixel_angle)
+                } else {
+                    (self.sky(o, d), f32::INFINITY)
+                };
                 let i = row * w + u as usize;
                 if let (Some(px), Some(dm)) = (rgb.get_mut(3 * i..3 * i + 3), depth_m.get_mut(i)) {
                     px[0] = to_u8(color.x);
@@ -183,7 +223,14 @@ impl Renderer {
     }
 
     /// Colour and planar depth seen along unit ray `d` from `o`.
-    fn shade_ray(&self, world: &World, o: Vec3, d: Vec3, forward: Vec3, pixel_angle: f32) -> (Vec3, f32) {
+    fn shade_ray(
+        &self,
+        world: &World,
+        o: Vec3,
+        d: Vec3,
+        forward: Vec3,
+        pixel_angle: f32,
+    ) -> (Vec3, f32) {
         let Some(hit) = trace(world, o, d, self.fog_end) else {
             return (self.sky(o, d), f32::INFINITY);
         };
@@ -192,7 +239,11 @@ impl Renderer {
         let [vx, vy, vz] = hit.voxel;
         // Face coordinates: (a, b) along the face's tangent axes (for AO), (u, v) for the texture.
         let unit = |v: f32| fmin(if v > 0.0 { v } else { 0.0 }, 1.0);
-        let (fx, fy, fz) = (unit(p.x - vx as f32), unit(p.y - vy as f32), unit(p.z - vz as f32));
+        let (fx, fy, fz) = (
+            unit(p.x - vx as f32),
+            unit(p.y - vy as f32),
+            unit(p.z - vz as f32),
+        );
         let (group, u, v, a, b) = match hit.face {
             Face::PosX | Face::NegX => (FaceGroup::Side, fz, 1.0 - fy, fz, fy),
             Face::PosZ | Face::NegZ => (FaceGroup::Side, fx, 1.0 - fy, fx, fy),
@@ -213,11 +264,18 @@ impl Renderer {
             4
         };
         let tex = Vec3::from_array(self.textures.sample(hit.block, group, level, u, v));
-        let mut color = if self.emissive.get(hit.block as usize).copied().unwrap_or(false) {
+        let mut color = if self
+            .emissive
+            .get(hit.block as usize)
+            .copied()
+            .unwrap_or(false)
+        {
             tex * 1.15
         } else {
             let ndl = n.dot(self.sun_dir);
-            let lit = ndl > 0.0 && !(self.shadows && trace(world, p + n * 1e-3, self.sun_dir, SHADOW_DISTANCE).is_some());
+            let lit = ndl > 0.0
+                && !(self.shadows
+                    && trace(world, p + n * 1e-3, self.sun_dir, SHADOW_DISTANCE).is_some());
             let direct = if lit { self.sun * ndl } else { Vec3::ZERO };
             let face_light = match hit.face {
                 Face::PosY => 1.0,
@@ -258,8 +316,12 @@ impl Renderer {
             let (x, z) = ((o.x + d.x * t) / CLOUD_SCALE, (o.z + d.z * t) / CLOUD_SCALE);
             let density = self.cloud_at(x, z);
             let threshold = 0.35 - 0.7 * self.cloud_cover;
-            let a = ((density - threshold) / 0.25).clamp(0.0, 1.0) * (1.0 - t / 900.0).clamp(0.0, 1.0);
-            c = c.lerp(Vec3::new(0.97, 0.97, 0.98) * (0.8 + 0.2 * self.sun_dir.y), a * 0.9);
+            let a =
+                ((density - threshold) / 0.25).clamp(0.0, 1.0) * (1.0 - t / 900.0).clamp(0.0, 1.0);
+            c = c.lerp(
+                Vec3::new(0.97, 0.97, 0.98) * (0.8 + 0.2 * self.sun_dir.y),
+                a * 0.9,
+            );
         }
         c
     }
@@ -268,7 +330,8 @@ impl Renderer {
         let (ix, iz) = (ffloor(x), ffloor(z));
         let (fx, fz) = (x - ix as f32, z - iz as f32);
         let m = CLOUD_TEX as i32 - 1;
-        let at = |ix: i32, iz: i32| self.clouds[((iz & m) as usize) * CLOUD_TEX + (ix & m) as usize];
+        let at =
+            |ix: i32, iz: i32| self.clouds[((iz & m) as usize) * CLOUD_TEX + (ix & m) as usize];
         let a = at(ix, iz) + (at(ix + 1, iz) - at(ix, iz)) * fx;
         let b = at(ix, iz + 1) + (at(ix + 1, iz + 1) - at(ix, iz + 1)) * fx;
         a + (b - a) * fz
@@ -303,7 +366,11 @@ fn ambient_occlusion(world: &World, hit: Hit, a: f32, b: f32) -> f32 {
         Face::PosY | Face::NegY => ([1, 0, 0], [0, 0, 1]),
     };
     let solid = |i: i32, j: i32| -> f32 {
-        let (x, y, z) = (cx + ua[0] * i + va[0] * j, cy + ua[1] * i + va[1] * j, cz + ua[2] * i + va[2] * j);
+        let (x, y, z) = (
+            cx + ua[0] * i + va[0] * j,
+            cy + ua[1] * i + va[1] * j,
+            cz + ua[2] * i + va[2] * j,
+        );
         if y < 0 {
             1.0
         } else if y >= HEIGHT {
@@ -314,7 +381,11 @@ fn ambient_occlusion(world: &World, hit: Hit, a: f32, b: f32) -> f32 {
     };
     let (s_u0, s_u1, s_v0, s_v1) = (solid(-1, 0), solid(1, 0), solid(0, -1), solid(0, 1));
     let corner = |su: f32, sv: f32, c: f32| -> f32 {
-        let occ = if su > 0.0 && sv > 0.0 { 3.0 } else { su + sv + c };
+        let occ = if su > 0.0 && sv > 0.0 {
+            3.0
+        } else {
+            su + sv + c
+        };
         1.0 - 0.19 * occ
     };
     let c00 = corner(s_u0, s_v0, solid(-1, -1));
@@ -332,7 +403,13 @@ fn ambient_occlusion(world: &World, hit: Hit, a: f32, b: f32) -> f32 {
 /// column lies below the ray over the whole stretch the ray spends in it is skipped in one step.
 pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
     let raw = world.raw();
-    let nudge = |v: f32| if v.abs() < 1e-7 { if v < 0.0 { -1e-7 } else { 1e-7 } } else { v };
+    let nudge = |v: f32| {
+        if v.abs() < 1e-7 {
+            if v < 0.0 { -1e-7 } else { 1e-7 }
+        } else {
+            v
+        }
+    };
     let (dx, dy, dz) = (nudge(d.x), nudge(d.y), nudge(d.z));
     let (inv_x, inv_y, inv_z) = (1.0 / dx, 1.0 / dy, 1.0 / dz);
     let h = HEIGHT as f32;
@@ -356,12 +433,24 @@ pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
             return None;
         }
     }
-    let ray = Ray { o, inv_x, inv_z, sx: if dx > 0.0 { 1 } else { -1 }, sz: if dz > 0.0 { 1 } else { -1 }, ax: i32::from(dx > 0.0), az: i32::from(dz > 0.0), dx, dz };
+    let ray = Ray {
+        o,
+        inv_x,
+        inv_z,
+        sx: if dx > 0.0 { 1 } else { -1 },
+        sz: if dz > 0.0 { 1 } else { -1 },
+        ax: i32::from(dx > 0.0),
+        az: i32::from(dz > 0.0),
+        dx,
+        dz,
+    };
     let mut ix = ffloor(o.x + dx * t);
     let mut iz = ffloor(o.z + dz * t);
     let mut entered: Option<Face> = None;
     // Whether the ray stays at or above `top` from t until it leaves the cell (or t_max).
-    let above = |t: f32, t_exit: f32, top: u8| fmin(o.y + dy * t, o.y + dy * fmin(t_exit, t_max)) >= f32::from(top);
+    let above = |t: f32, t_exit: f32, top: u8| {
+        fmin(o.y + dy * t, o.y + dy * fmin(t_exit, t_max)) >= f32::from(top)
+    };
     loop {
         // Level 2: the chunk.
         let (t2, x_first) = ray.cell_exit(ix, iz, CHUNK_SHIFT);
@@ -394,7 +483,18 @@ pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
                     let ci = col_index(ix, iz);
                     let top = raw.col_top[ci];
                     if !above(t, tn, top)
-                        && let Some(hit) = column_hit(raw.blocks, ci, i32::from(top), o, dy, inv_y, t, fmin(tn, t_max), entered, [ix, iz])
+                        && let Some(hit) = column_hit(
+                            raw.blocks,
+                            ci,
+                            i32::from(top),
+                            o,
+                            dy,
+                            inv_y,
+                            t,
+                            fmin(tn, t_max),
+                            entered,
+                            [ix, iz],
+                        )
                     {
                         return Some(hit);
                     }
@@ -456,11 +556,19 @@ impl Ray {
         let side = 1 << shift;
         let (qx, qz) = (*ix >> shift, *iz >> shift);
         if x_first {
-            *ix = if self.sx > 0 { (qx + 1) << shift } else { (qx << shift) - 1 };
+            *ix = if self.sx > 0 {
+                (qx + 1) << shift
+            } else {
+                (qx << shift) - 1
+            };
             *iz = ffloor(self.o.z + self.dz * t).clamp(qz << shift, (qz << shift) + side - 1);
             if self.sx > 0 { Face::NegX } else { Face::PosX }
         } else {
-            *iz = if self.sz > 0 { (qz + 1) << shift } else { (qz << shift) - 1 };
+            *iz = if self.sz > 0 {
+                (qz + 1) << shift
+            } else {
+                (qz << shift) - 1
+            };
             *ix = ffloor(self.o.x + self.dx * t).clamp(qx << shift, (qx << shift) + side - 1);
             if self.sz > 0 { Face::NegZ } else { Face::PosZ }
         }
@@ -482,14 +590,32 @@ fn ffloor(v: f32) -> i32 {
 
 /// The first solid block the ray meets inside column `ci` between t0 and t1.
 #[inline]
-fn column_hit(blocks: &[u8], ci: usize, top: i32, o: Vec3, dy: f32, inv_y: f32, t0: f32, t1: f32, entered: Option<Face>, [ix, iz]: [i32; 2]) -> Option<Hit> {
+fn column_hit(
+    blocks: &[u8],
+    ci: usize,
+    top: i32,
+    o: Vec3,
+    dy: f32,
+    inv_y: f32,
+    t0: f32,
+    t1: f32,
+    entered: Option<Face>,
+    [ix, iz]: [i32; 2],
+) -> Option<Hit> {
     let y0 = o.y + dy * t0;
     let y1 = o.y + dy * t1;
     if fmin(y0, y1) >= top as f32 {
         return None;
     }
     let base = ci << 6;
-    let hit = |t: f32, y: i32, face: Face| Some(Hit { t, block: blocks[base + y as usize], face, voxel: [ix, y, iz] });
+    let hit = |t: f32, y: i32, face: Face| {
+        Some(Hit {
+            t,
+            block: blocks[base + y as usize],
+            face,
+            voxel: [ix, y, iz],
+        })
+    };
     let mut iy = ffloor(y0);
     if dy < 0.0 {
         if iy >= top {
@@ -515,7 +641,12 @@ fn column_hit(blocks: &[u8], ci: usize, top: i32, o: Vec3, dy: f32, inv_y: f32, 
             }
             iy -= 1;
             if iy < 0 {
-                return Some(Hit { t: ty, block: Block::Stone as u8, face: Face::PosY, voxel: [ix, 0, iz] });
+                return Some(Hit {
+                    t: ty,
+                    block: Block::Stone as u8,
+                    face: Face::PosY,
+                    voxel: [ix, 0, iz],
+                });
             }
             if blocks[base + iy as usize] != 0 {
                 return hit(ty, iy, Face::PosY);

@@ -314,7 +314,11 @@ fn d_radius() -> f32 {
 
 impl Default for SkySpec {
     fn default() -> Self {
-        SkySpec { zenith: d_zenith(), horizon: d_horizon(), clouds: d_clouds() }
+        SkySpec {
+            zenith: d_zenith(),
+            horizon: d_horizon(),
+            clouds: d_clouds(),
+        }
     }
 }
 impl Default for SunSpec {
@@ -331,12 +335,19 @@ impl Default for SunSpec {
 }
 impl Default for FogSpec {
     fn default() -> Self {
-        FogSpec { color: None, start: d_fog_start(), end: d_fog_end() }
+        FogSpec {
+            color: None,
+            start: d_fog_start(),
+            end: d_fog_end(),
+        }
     }
 }
 impl Default for SpawnSpec {
     fn default() -> Self {
-        SpawnSpec { radius: d_radius(), avoid_water: true }
+        SpawnSpec {
+            radius: d_radius(),
+            avoid_water: true,
+        }
     }
 }
 
@@ -373,13 +384,22 @@ impl WorldSpec {
             let field = line.and_then(|l| field_at_line(text, l));
             let mut message = e.message().trim().to_string();
             if message.contains("did not match any variant of untagged enum PaletteEntry") {
-                message = "expected a colour \"#rrggbb\" or a table { top = .., side = .., bottom = .. }".into();
+                message =
+                    "expected a colour \"#rrggbb\" or a table { top = .., side = .., bottom = .. }"
+                        .into();
             }
             let message = match &field {
-                Some(f) if !message.contains(f.rsplit('.').next().unwrap_or(f)) => format!("{f}: {message}"),
+                Some(f) if !message.contains(f.rsplit('.').next().unwrap_or(f)) => {
+                    format!("{f}: {message}")
+                }
                 _ => message,
             };
-            SpecError { path: path.to_path_buf(), line, field, message }
+            SpecError {
+                path: path.to_path_buf(),
+                line,
+                field,
+                message,
+            }
         })?;
         spec.validate().map_err(|(field, message)| SpecError {
             path: path.to_path_buf(),
@@ -392,18 +412,36 @@ impl WorldSpec {
 
     /// Checks ranges and names; on failure returns the dotted field and what was expected.
     pub fn validate(&self) -> Result<(), (String, String)> {
-        fn range<T: PartialOrd + fmt::Display + Copy>(field: &str, v: T, lo: T, hi: T) -> Result<(), (String, String)> {
+        fn range<T: PartialOrd + fmt::Display + Copy>(
+            field: &str,
+            v: T,
+            lo: T,
+            hi: T,
+        ) -> Result<(), (String, String)> {
             if v >= lo && v <= hi {
                 Ok(())
             } else {
-                Err((field.to_string(), format!("{v} is out of range, expected {lo} ..= {hi}")))
+                Err((
+                    field.to_string(),
+                    format!("{v} is out of range, expected {lo} ..= {hi}"),
+                ))
             }
         }
         fn finite(field: &str, v: f32) -> Result<(), (String, String)> {
-            if v.is_finite() { Ok(()) } else { Err((field.to_string(), format!("{v} is not a finite number"))) }
+            if v.is_finite() {
+                Ok(())
+            } else {
+                Err((field.to_string(), format!("{v} is not a finite number")))
+            }
         }
         if self.schema_version != SCHEMA_VERSION {
-            return Err(("schema_version".into(), format!("{} is not supported, expected {SCHEMA_VERSION}", self.schema_version)));
+            return Err((
+                "schema_version".into(),
+                format!(
+                    "{} is not supported, expected {SCHEMA_VERSION}",
+                    self.schema_version
+                ),
+            ));
         }
         if self.name.trim().is_empty() {
             return Err(("name".into(), "must not be empty".into()));
@@ -414,7 +452,10 @@ impl WorldSpec {
         if g.base_height + g.hill_height > 48 {
             return Err((
                 "generator.hill_height".into(),
-                format!("base_height + hill_height = {} leaves no room for trees and houses, expected <= 48", g.base_height + g.hill_height),
+                format!(
+                    "base_height + hill_height = {} leaves no room for trees and houses, expected <= 48",
+                    g.base_height + g.hill_height
+                ),
             ));
         }
         finite("generator.hill_scale", g.hill_scale)?;
@@ -427,8 +468,14 @@ impl WorldSpec {
         }
         for name in self.palette.keys() {
             if Block::from_name(name).is_none_or(|b| b == Block::Air) {
-                let names: Vec<&str> = crate::block::MATERIALS[1..].iter().map(|m| m.name).collect();
-                return Err((format!("palette.{name}"), format!("unknown material, expected one of: {}", names.join(", "))));
+                let names: Vec<&str> = crate::block::MATERIALS[1..]
+                    .iter()
+                    .map(|m| m.name)
+                    .collect();
+                return Err((
+                    format!("palette.{name}"),
+                    format!("unknown material, expected one of: {}", names.join(", ")),
+                ));
             }
         }
         finite("sky.clouds", self.sky.clouds)?;
@@ -484,7 +531,11 @@ impl WorldSpec {
 }
 
 fn line_of_offset(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// The `[table]` header and key on a line, as a dotted field (`fog.end`).
@@ -503,7 +554,11 @@ fn field_at_line(text: &str, line: usize) -> Option<String> {
             if key.is_empty() {
                 return None;
             }
-            return Some(if table.is_empty() { key.to_string() } else { format!("{table}.{key}") });
+            return Some(if table.is_empty() {
+                key.to_string()
+            } else {
+                format!("{table}.{key}")
+            });
         }
     }
     None
@@ -522,7 +577,9 @@ fn line_of_field(text: &str, field: &str) -> Option<usize> {
             current = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
             continue;
         }
-        let Some((k, _)) = l.split_once('=') else { continue };
+        let Some((k, _)) = l.split_once('=') else {
+            continue;
+        };
         let k = k.trim().trim_matches('"');
         if current == table && k == key {
             return Some(i + 1);
@@ -589,16 +646,31 @@ end = 90.0
         let e = parse(&GOOD.replace("seed = 5\n", "")).unwrap_err();
         assert!(e.to_string().contains("seed"), "{e}");
         let e = parse(&format!("{GOOD}[sky]\nzenith = \"blue\"\n")).unwrap_err();
-        assert!(e.to_string().contains("sky.zenith") && e.to_string().contains("#rrggbb"), "{e}");
+        assert!(
+            e.to_string().contains("sky.zenith") && e.to_string().contains("#rrggbb"),
+            "{e}"
+        );
         let e = parse(&format!("{GOOD}[palette]\ngras = \"#00ff00\"\n")).unwrap_err();
-        assert!(e.to_string().contains("palette.gras") && e.line == Some(10), "{e}");
-        let s = parse(&format!("{GOOD}[palette]\ngrass = {{ top = \"#00ff00\" }}\n")).expect("valid palette");
+        assert!(
+            e.to_string().contains("palette.gras") && e.line == Some(10),
+            "{e}"
+        );
+        let s = parse(&format!(
+            "{GOOD}[palette]\ngrass = {{ top = \"#00ff00\" }}\n"
+        ))
+        .expect("valid palette");
         assert_eq!(s.material(Block::Grass).top, Rgb([0, 255, 0]));
     }
 
     #[test]
     fn malformed_toml_is_an_error_not_a_panic() {
-        for text in ["", "[[[", "schema_version = ", "\u{0}\u{1}", "schema_version = 2\nname=\"x\"\n[generator]\nkind=\"flat\"\nseed=1"] {
+        for text in [
+            "",
+            "[[[",
+            "schema_version = ",
+            "\u{0}\u{1}",
+            "schema_version = 2\nname=\"x\"\n[generator]\nkind=\"flat\"\nseed=1",
+        ] {
             assert!(parse(text).is_err(), "{text:?}");
         }
     }

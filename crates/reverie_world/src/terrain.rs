@@ -34,7 +34,11 @@ pub struct ChunkBlocks {
 
 impl ChunkBlocks {
     fn empty(cx: i32, cz: i32) -> ChunkBlocks {
-        ChunkBlocks { cx, cz, data: vec![0; CHUNK_VOLUME] }
+        ChunkBlocks {
+            cx,
+            cz,
+            data: vec![0; CHUNK_VOLUME],
+        }
     }
 
     /// Index of local block (lx, y, lz).
@@ -73,8 +77,14 @@ impl ChunkBlocks {
 
     /// Fills the box [x0, x1] × [y0, y1] × [z0, z1] (inclusive).
     fn fill(&mut self, (x0, y0, z0): (i32, i32, i32), (x1, y1, z1): (i32, i32, i32), b: Block) {
-        let (lx0, lx1) = ((x0 - self.cx * CHUNK).max(0), (x1 - self.cx * CHUNK).min(CHUNK - 1));
-        let (lz0, lz1) = ((z0 - self.cz * CHUNK).max(0), (z1 - self.cz * CHUNK).min(CHUNK - 1));
+        let (lx0, lx1) = (
+            (x0 - self.cx * CHUNK).max(0),
+            (x1 - self.cx * CHUNK).min(CHUNK - 1),
+        );
+        let (lz0, lz1) = (
+            (z0 - self.cz * CHUNK).max(0),
+            (z1 - self.cz * CHUNK).min(CHUNK - 1),
+        );
         for lz in lz0..=lz1 {
             for lx in lx0..=lx1 {
                 for y in y0.max(0)..=y1.min(HEIGHT - 1) {
@@ -120,7 +130,11 @@ impl Column {
             return Block::Stone;
         }
         if y < self.water_top {
-            return if self.frozen && y == self.water_top - 1 { Block::Ice } else { Block::Water };
+            return if self.frozen && y == self.water_top - 1 {
+                Block::Ice
+            } else {
+                Block::Water
+            };
         }
         Block::Air
     }
@@ -159,7 +173,10 @@ impl Generator {
         for (i, s) in seeds.iter_mut().enumerate() {
             *s = mix64(spec.seed ^ (i as u64 + 1).wrapping_mul(0xA076_1D64_78BD_642F));
         }
-        Generator { spec: spec.clone(), seeds }
+        Generator {
+            spec: spec.clone(),
+            seeds,
+        }
     }
 
     /// The spec this generator follows.
@@ -177,7 +194,15 @@ impl Generator {
         let g = &self.spec;
         let (xf, zf) = (x as f32, z as f32);
         let s = &self.seeds;
-        let mut c = Column { ground: g.base_height, surface: Block::Grass, subsoil: Block::Dirt, water_top: 0, frozen: false, strata: 0, marked: false };
+        let mut c = Column {
+            ground: g.base_height,
+            surface: Block::Grass,
+            subsoil: Block::Dirt,
+            water_top: 0,
+            frozen: false,
+            strata: 0,
+            marked: false,
+        };
         if self.out_of_bounds(x, z) {
             c.ground = HEIGHT - 4;
             c.surface = Block::Stone;
@@ -188,15 +213,23 @@ impl Generator {
         match g.kind {
             GeneratorKind::Flat => {}
             GeneratorKind::Meadow => {
-                let mut h = g.base_height as f32 + hill * fbm(s[0], xf, zf, g.hill_scale, 4) + 1.5 * fbm(s[1], xf, zf, 14.0, 2);
+                let mut h = g.base_height as f32
+                    + hill * fbm(s[0], xf, zf, g.hill_scale, 4)
+                    + 1.5 * fbm(s[1], xf, zf, 14.0, 2);
                 let pond = fbm(s[2], xf, zf, 44.0, 3);
                 if pond > 0.28 {
                     h = h.min(g.base_height as f32) - (pond - 0.28) * 45.0;
                 }
-                c.ground = (h.round() as i32).clamp(g.water_level - 4, HEIGHT - 16).max(1);
+                c.ground = (h.round() as i32)
+                    .clamp(g.water_level - 4, HEIGHT - 16)
+                    .max(1);
                 if c.ground <= g.water_level {
                     c.water_top = g.water_level;
-                    c.surface = if c.ground >= g.water_level - 1 { Block::Sand } else { Block::Dirt };
+                    c.surface = if c.ground >= g.water_level - 1 {
+                        Block::Sand
+                    } else {
+                        Block::Dirt
+                    };
                     c.subsoil = Block::Sand;
                 } else if c.ground <= g.water_level + 1 {
                     c.surface = Block::Sand;
@@ -227,7 +260,9 @@ impl Generator {
                 }
             }
             GeneratorKind::Forest => {
-                let mut h = g.base_height as f32 + hill * fbm(s[0], xf, zf, g.hill_scale, 4) + 2.0 * fbm(s[1], xf, zf, 12.0, 2);
+                let mut h = g.base_height as f32
+                    + hill * fbm(s[0], xf, zf, g.hill_scale, 4)
+                    + 2.0 * fbm(s[1], xf, zf, 12.0, 2);
                 let rock = fbm(s[2], xf, zf, 22.0, 2);
                 c.surface = Block::Snow;
                 if rock > 0.3 {
@@ -245,7 +280,8 @@ impl Generator {
             GeneratorKind::Village => {
                 let (px, pz) = (x.div_euclid(PLOT), z.div_euclid(PLOT));
                 let (cx, cz) = (px * PLOT + PLOT / 2, pz * PLOT + PLOT / 2);
-                let h = g.base_height as f32 + 0.3 * hill * fbm(s[0], cx as f32, cz as f32, g.hill_scale, 3);
+                let h = g.base_height as f32
+                    + 0.3 * hill * fbm(s[0], cx as f32, cz as f32, g.hill_scale, 3);
                 c.ground = (h.round() as i32).clamp(1, HEIGHT - 20);
                 let (lx, lz) = (x - px * PLOT, z - pz * PLOT);
                 if lx < ROAD || lz < ROAD {
@@ -278,15 +314,23 @@ impl Generator {
             GeneratorKind::Flat => {}
             GeneratorKind::Meadow => {
                 self.scatter(&mut out, 7, 3, 0.42, 4, |g, o, x, z, h| g.oak(o, x, z, h));
-                self.scatter(&mut out, 23, 2, 0.30, 5, |g, o, x, z, h| g.boulder(o, x, z, h));
+                self.scatter(&mut out, 23, 2, 0.30, 5, |g, o, x, z, h| {
+                    g.boulder(o, x, z, h)
+                });
             }
             GeneratorKind::Canyon => {
-                self.scatter(&mut out, 9, 1, 0.30, 4, |g, o, x, z, h| g.cactus(o, x, z, h));
-                self.scatter(&mut out, 29, 2, 0.35, 5, |g, o, x, z, h| g.boulder(o, x, z, h));
+                self.scatter(&mut out, 9, 1, 0.30, 4, |g, o, x, z, h| {
+                    g.cactus(o, x, z, h)
+                });
+                self.scatter(&mut out, 29, 2, 0.35, 5, |g, o, x, z, h| {
+                    g.boulder(o, x, z, h)
+                });
             }
             GeneratorKind::Forest => {
                 self.scatter(&mut out, 5, 3, 0.55, 4, |g, o, x, z, h| g.pine(o, x, z, h));
-                self.scatter(&mut out, 31, 2, 0.25, 5, |g, o, x, z, h| g.boulder(o, x, z, h));
+                self.scatter(&mut out, 31, 2, 0.25, 5, |g, o, x, z, h| {
+                    g.boulder(o, x, z, h)
+                });
             }
             GeneratorKind::Village => self.village(&mut out),
         }
@@ -295,9 +339,20 @@ impl Generator {
 
     /// Places features on a jittered grid of `cell`-sized cells (one candidate each, with
     /// probability `p × feature_density`) whose footprint (radius `reach`) can touch the chunk.
-    fn scatter(&self, out: &mut ChunkBlocks, cell: i32, reach: i32, p: f32, stream: usize, place: impl Fn(&Generator, &mut ChunkBlocks, i32, i32, u64)) {
+    fn scatter(
+        &self,
+        out: &mut ChunkBlocks,
+        cell: i32,
+        reach: i32,
+        p: f32,
+        stream: usize,
+        place: impl Fn(&Generator, &mut ChunkBlocks, i32, i32, u64),
+    ) {
         let (x0, z0) = (out.cx * CHUNK - reach, out.cz * CHUNK - reach);
-        let (x1, z1) = (out.cx * CHUNK + CHUNK - 1 + reach, out.cz * CHUNK + CHUNK - 1 + reach);
+        let (x1, z1) = (
+            out.cx * CHUNK + CHUNK - 1 + reach,
+            out.cz * CHUNK + CHUNK - 1 + reach,
+        );
         let seed = self.seeds[stream];
         for gz in z0.div_euclid(cell)..=z1.div_euclid(cell) {
             for gx in x0.div_euclid(cell)..=x1.div_euclid(cell) {
@@ -366,7 +421,11 @@ impl Generator {
         if c.marked || !matches!(c.surface, Block::Sand | Block::RedSand) {
             return;
         }
-        o.fill((x, c.ground, z), (x, c.ground + 1 + (h % 3) as i32, z), Block::Cactus);
+        o.fill(
+            (x, c.ground, z),
+            (x, c.ground + 1 + (h % 3) as i32, z),
+            Block::Cactus,
+        );
     }
 
     fn boulder(&self, o: &mut ChunkBlocks, x: i32, z: i32, h: u64) {
@@ -429,7 +488,12 @@ impl Generator {
                 } else if r < 0.6 * d.min(1.6) + 0.3 {
                     self.well(o, bx + PLOT / 2, bz + PLOT / 2, g);
                 } else {
-                    self.oak(o, bx + 8 + ((h >> 30) % 8) as i32, bz + 8 + ((h >> 40) % 8) as i32, h);
+                    self.oak(
+                        o,
+                        bx + 8 + ((h >> 30) % 8) as i32,
+                        bz + 8 + ((h >> 40) % 8) as i32,
+                        h,
+                    );
                 }
             }
         }
@@ -452,7 +516,8 @@ impl Generator {
         let x0 = bx + ROAD + 2 + ((h >> 8) % (PLOT - ROAD - 4 - w) as u64) as i32;
         let z0 = bz + ROAD + 2 + ((h >> 16) % (PLOT - ROAD - 4 - d) as u64) as i32;
         let (x1, z1) = (x0 + w - 1, z0 + d - 1);
-        let wall = [Block::StoneBrick, Block::Cobblestone, Block::Plaster][((h >> 24) % 3) as usize];
+        let wall =
+            [Block::StoneBrick, Block::Cobblestone, Block::Plaster][((h >> 24) % 3) as usize];
         let top = g + 3; // walls span g..=top
         // Foundation and floor.
         o.fill((x0, g - 3, z0), (x1, g - 2, z1), Block::Cobblestone);
@@ -491,7 +556,11 @@ impl Generator {
         let half = if along_x { (d + 2) / 2 } else { (w + 2) / 2 };
         for k in 0..=half {
             let y = top + 1 + k;
-            let (ax0, ax1, az0, az1) = if along_x { (x0 - 1, x1 + 1, z0 - 1 + k, z1 + 1 - k) } else { (x0 - 1 + k, x1 + 1 - k, z0 - 1, z1 + 1) };
+            let (ax0, ax1, az0, az1) = if along_x {
+                (x0 - 1, x1 + 1, z0 - 1 + k, z1 + 1 - k)
+            } else {
+                (x0 - 1 + k, x1 + 1 - k, z0 - 1, z1 + 1)
+            };
             if ax0 > ax1 || az0 > az1 {
                 break;
             }
@@ -500,11 +569,20 @@ impl Generator {
         // Furniture: a lantern, a bookshelf along the back, a table.
         o.set(x0 + 1, g, z0 + 1, Block::Lantern);
         o.set(x1 - 1, g, z1 - 1, Block::Lantern);
-        let (bsx, bsz) = if dz == z0 { (x0 + 2, z1 - 1) } else { (x0 + 2, z0 + 1) };
+        let (bsx, bsz) = if dz == z0 {
+            (x0 + 2, z1 - 1)
+        } else {
+            (x0 + 2, z0 + 1)
+        };
         if dx != x0 && dx != x1 {
             o.fill((bsx, g, bsz), (bsx + 1, g + 1, bsz), Block::Bookshelf);
         }
-        o.set((x0 + x1) / 2, g, (z0 + z1) / 2 + i32::from(dz == z1) - i32::from(dz == z0), Block::Planks);
+        o.set(
+            (x0 + x1) / 2,
+            g,
+            (z0 + z1) / 2 + i32::from(dz == z1) - i32::from(dz == z0),
+            Block::Planks,
+        );
     }
 }
 
@@ -514,12 +592,26 @@ mod tests {
     use crate::spec::GeneratorSpec;
 
     fn spec(kind: GeneratorKind) -> GeneratorSpec {
-        GeneratorSpec { kind, seed: 9, base_height: 24, hill_height: 8, hill_scale: 64.0, water_level: 21, feature_density: 1.0, size: 0 }
+        GeneratorSpec {
+            kind,
+            seed: 9,
+            base_height: 24,
+            hill_height: 8,
+            hill_scale: 64.0,
+            water_level: 21,
+            feature_density: 1.0,
+            size: 0,
+        }
     }
 
     #[test]
     fn chunks_are_deterministic_and_order_free() {
-        for kind in [GeneratorKind::Meadow, GeneratorKind::Canyon, GeneratorKind::Forest, GeneratorKind::Village] {
+        for kind in [
+            GeneratorKind::Meadow,
+            GeneratorKind::Canyon,
+            GeneratorKind::Forest,
+            GeneratorKind::Village,
+        ] {
             let g = Generator::new(&spec(kind));
             let a = g.chunk(3, -2);
             let _ = g.chunk(-7, 11);
@@ -535,7 +627,12 @@ mod tests {
         let mut roofs = 0;
         for cz in -4..4 {
             for cx in -4..4 {
-                roofs += g.chunk(cx, cz).data.iter().filter(|&&b| b == Block::Roof.id()).count();
+                roofs += g
+                    .chunk(cx, cz)
+                    .data
+                    .iter()
+                    .filter(|&&b| b == Block::Roof.id())
+                    .count();
             }
         }
         assert!(roofs > 500, "expected houses, found {roofs} roof blocks");

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use glam::Vec3;
 
 use crate::block::Block;
-use crate::terrain::{CHUNK, ChunkBlocks, Generator, HEIGHT};
 use crate::spec::{MAX_VIEW_DISTANCE, WorldSpec};
+use crate::terrain::{CHUNK, ChunkBlocks, Generator, HEIGHT};
 
 /// Chunks per side of the resident window.
 pub const WINDOW_CHUNKS: i32 = 16;
@@ -123,7 +123,12 @@ impl World {
         }
         self.slots[slot_of(cx, cz)] = Some((cx, cz));
         // Re-apply edits that fall in this chunk.
-        let edits: Vec<_> = self.edits.range((x0, i32::MIN, i32::MIN)..(x0 + CHUNK, i32::MIN, i32::MIN)).filter(|((_, _, z), _)| (z0..z0 + CHUNK).contains(z)).map(|(k, v)| (*k, *v)).collect();
+        let edits: Vec<_> = self
+            .edits
+            .range((x0, i32::MIN, i32::MIN)..(x0 + CHUNK, i32::MIN, i32::MIN))
+            .filter(|((_, _, z), _)| (z0..z0 + CHUNK).contains(z))
+            .map(|(k, v)| (*k, *v))
+            .collect();
         for ((x, y, z), b) in edits {
             self.blocks[index(x, y, z)] = b.id();
         }
@@ -144,7 +149,10 @@ impl World {
         let mut m = 0;
         for qz in 0..CHUNK / COARSE {
             for qx in 0..CHUNK / COARSE {
-                m = m.max(self.coarse_top[coarse_index(cx * CHUNK + qx * COARSE, cz * CHUNK + qz * COARSE)]);
+                m = m.max(
+                    self.coarse_top
+                        [coarse_index(cx * CHUNK + qx * COARSE, cz * CHUNK + qz * COARSE)],
+                );
             }
         }
         self.chunk_top[slot_of(cx, cz)] = m;
@@ -210,13 +218,19 @@ impl World {
 
     /// Height of the ground (first free y above the highest solid block) at (x, z), if resident.
     pub fn column_top(&self, x: i32, z: i32) -> Option<i32> {
-        self.is_resident(x, z).then(|| i32::from(self.col_top[col_index(x, z)]))
+        self.is_resident(x, z)
+            .then(|| i32::from(self.col_top[col_index(x, z)]))
     }
 
     /// Raw access for the ray caster: block ids and the column, coarse-cell and chunk tops.
     #[inline]
     pub(crate) fn raw(&self) -> Raw<'_> {
-        Raw { blocks: &self.blocks, col_top: &self.col_top, coarse_top: &self.coarse_top, chunk_top: &self.chunk_top }
+        Raw {
+            blocks: &self.blocks,
+            col_top: &self.col_top,
+            coarse_top: &self.coarse_top,
+            chunk_top: &self.chunk_top,
+        }
     }
 
     /// One above the highest solid block anywhere in the window.
@@ -234,33 +248,48 @@ impl World {
             let h = hash2(seed, attempt, 0x5a);
             let angle = unit(h) * std::f32::consts::TAU;
             let r = radius * unit(hash2(seed, attempt, 0x5b)).sqrt();
-            let (x, z) = ((angle.cos() * r).floor() as i32, (angle.sin() * r).floor() as i32);
+            let (x, z) = (
+                (angle.cos() * r).floor() as i32,
+                (angle.sin() * r).floor() as i32,
+            );
             if let Some(p) = self.spawn_at(x, z) {
                 return p;
             }
         }
         // Nothing suitable found: stand on top of whatever is at the origin.
         let chunk = self.generator.chunk(0, 0);
-        let top = (0..HEIGHT).rev().find(|&y| chunk.get(0, y, 0).is_some_and(Block::is_solid)).unwrap_or(0);
+        let top = (0..HEIGHT)
+            .rev()
+            .find(|&y| chunk.get(0, y, 0).is_some_and(Block::is_solid))
+            .unwrap_or(0);
         Vec3::new(0.5, (top + 1) as f32, 0.5)
     }
 
     fn spawn_at(&self, x: i32, z: i32) -> Option<Vec3> {
-        let chunk = self.generator.chunk(x.div_euclid(CHUNK), z.div_euclid(CHUNK));
+        let chunk = self
+            .generator
+            .chunk(x.div_euclid(CHUNK), z.div_euclid(CHUNK));
         let at = |y: i32| chunk.get(x, y, z).unwrap_or(Block::Air);
         let top = (0..HEIGHT).rev().find(|&y| at(y).is_solid())?;
         let ground = at(top);
         if self.spec.spawn.avoid_water && matches!(ground, Block::Water | Block::Ice) {
             return None;
         }
-        if matches!(ground, Block::Leaves | Block::PineLeaves | Block::Cactus | Block::Roof | Block::Lantern) || top + 3 >= HEIGHT {
+        if matches!(
+            ground,
+            Block::Leaves | Block::PineLeaves | Block::Cactus | Block::Roof | Block::Lantern
+        ) || top + 3 >= HEIGHT
+        {
             return None;
         }
         // Room to stand (the whole 3×3 around must be free at head height, so we don't start in a wall).
         for dz in -1..=1 {
             for dx in -1..=1 {
                 for dy in 1..=2 {
-                    if chunk.get(x + dx, top + dy, z + dz).is_some_and(Block::is_solid) {
+                    if chunk
+                        .get(x + dx, top + dy, z + dz)
+                        .is_some_and(Block::is_solid)
+                    {
                         return None;
                     }
                 }
@@ -326,7 +355,9 @@ mod tests {
 
     pub(crate) fn flat_world() -> World {
         let text = "schema_version = 1\nname = \"flat\"\n[generator]\nkind = \"flat\"\nseed = 1\nbase_height = 20\n";
-        World::new(Arc::new(WorldSpec::parse(text, Path::new("flat.toml")).expect("valid")))
+        World::new(Arc::new(
+            WorldSpec::parse(text, Path::new("flat.toml")).expect("valid"),
+        ))
     }
 
     #[test]
@@ -340,7 +371,11 @@ mod tests {
         // Move far away and back: the chunk is regenerated, the edit re-applied.
         w.ensure_loaded(Vec3::new(2000.0, 30.0, 0.0));
         assert!(!w.is_resident(3, 3));
-        assert_eq!(w.block(3, 20, 3), Block::Stone, "non-resident reads as stone");
+        assert_eq!(
+            w.block(3, 20, 3),
+            Block::Stone,
+            "non-resident reads as stone"
+        );
         w.ensure_loaded(Vec3::new(0.0, 30.0, 0.0));
         assert_eq!(w.block(3, 20, 3), Block::Planks);
     }

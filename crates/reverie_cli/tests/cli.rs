@@ -1,0 +1,329 @@
+//! The `reverie` binary on bad input: clear errors naming the file, field, flag or line; exit code 1
+//! or 2, never a panic; nothing already written is lost.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn reverie(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reverie"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run reverie: {e}"))
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs, expects failure without a panic, returns stderr.
+fn fails(args: &[&str]) -> String {
+    let out = reverie(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(
+        matches!(out.status.code(), Some(1 | 2)),
+        "{args:?}: exit {:?}\n{stderr}",
+        out.status.code()
+    );
+    assert!(!stderr.contains("panicked"), "{args:?} panicked:\n{stderr}");
+    stderr
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn bad_flags_name_the_flag() {
+    let t = tmp();
+    let out = t.path().join("d");
+    let out = out.to_str().unwrap_or_default();
+    let e = fails(&[
+        "datagen",
+        "--world",
+        "worlds/meadow.toml",
+        "--resolution",
+        "0x128",
+        "--out",
+        out,
+    ]);
+    assert!(e.contains("resolution") && e.contains("0x128"), "{e}");
+    let e = fails(&[
+        "datagen",
+        "--world",
+        "worlds/meadow.toml",
+        "--resolution",
+        "banana",
+        "--out",
+        out,
+    ]);
+    assert!(e.contains("resolution"), "{e}");
+    let e = fails(&[
+        "datagen",
+        "--world",
+        "worlds/meadow.toml",
+        "--fov",
+        "500",
+        "--out",
+        out,
+    ]);
+    assert!(e.contains("fov") && e.contains("500"), "{e}");
+    let e = fails(&[
+        "datagen",
+        "--world",
+        "worlds/meadow.toml",
+        "--policy",
+        "teleport",
+        "--out",
+        out,
+    ]);
+    assert!(e.contains("--policy") && e.contains("teleport"), "{e}");
+    let e = fails(&[
+        "datagen",
+        "--world",
+        "worlds/meadow.toml",
+        "--policy",
+        "loop-and-return:60",
+        "--steps",
+        "100",
+        "--out",
+        out,
+    ]);
+    assert!(e.contains("--steps"), "{e}");
+    let e = fails(&[
+        "datagen",
+        "--world",
+        "worlds/meadow.toml",
+        "--episodes=-3",
+        "--out",
+        out,
+    ]);
+    assert!(e.contains("episodes"), "{e}");
+    assert!(!Path::new(out).exists(), "nothing written on bad flags");
+}
+
+#[test]
+fn bad_world_specs_name_file_line_and_field() {
+    let t = tmp();
+    let out = t.path().join("d");
+    let out = out.to_str().unwrap_or_default();
+    let missing = fails(&["datagen", "--world", "worlds/nope.toml", "--out", out]);
+    assert!(missing.contains("worlds/nope.toml"), "{missing}");
+    let good = std::fs::read_to_string(root().join("worlds/meadow.toml")).unwrap_or_default();
+    for (edit, needle) in [
+        (good.replace("seed = 1", "seed = 1\nsed = 2"), "sed"),
+        (good.replace("end = 100.0", "end = 500.0"), "fog.end"),
+        (
+            good.replace("zenith = \"#3d6fc8\"", "zenith = 12"),
+            "sky.zenith",
+        ),
+        (good.replace("[sky]", "[sky"), "unclosed"),
+        (good.replace("kind = \"meadow\"", "kind = \"moon\""), "moon"),
+        ("\u{0}\u{ff}garbage".to_string(), "bad.toml"),
+    ] {
+        let path = t.path().join("bad.toml");
+        std::fs::write(&path, &edit).unwrap_or_else(|e| panic!("{e}"));
+        let e = fails(&[
+            "datagen",
+            "--world",
+            path.to_str().unwrap_or_default(),
+            "--out",
+            out,
+        ]);
+        assert!(
+            e.contains("bad.toml") && e.contains(needle),
+            "expected {needle}: {e}"
+        );
+    }
+}
+
+#[test]
+fn bad_action_scripts_name_the_line() {
+    let t = tmp();
+    let script = t.path().join("s.jsonl");
+    std::fs::write(
+        &script,
+        "{\"keys\": \"forward\", \"ticks\": 3}\n# fine\n{\"keys\": \"fly\"}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let gif = t.path().join("c.gif");
+    let e = fails(&[
+        "render",
+        "--world",
+        "worlds/meadow.toml",
+        "--actions",
+        script.to_str().unwrap_or_default(),
+        "--out",
+        gif.to_str().unwrap_or_default(),
+    ]);
+    assert!(e.contains("s.jsonl:3") && e.contains("fly"), "{e}");
+    std::fs::write(&script, "not json at all\n").unwrap_or_else(|e| panic!("{e}"));
+    let e = fails(&[
+        "render",
+        "--world",
+        "worlds/meadow.toml",
+        "--actions",
+        script.to_str().unwrap_or_default(),
+        "--out",
+        gif.to_str().unwrap_or_default(),
+    ]);
+    assert!(e.contains("s.jsonl:1"), "{e}");
+    assert!(!gif.exists());
+}
+
+#[test]
+fn existing_and_unwritable_outputs_are_refused_and_kept() {
+    let t = tmp();
+    let dir = t.path().join("mine");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("keep.txt"), b"precious").unwrap_or_else(|e| panic!("{e}"));
+    let e = fails(&[
+        "datagen",
+        "--world",
+        "worlds/meadow.toml",
+        "--episodes",
+        "1",
+        "--steps",
+        "2",
+        "--out",
+        dir.to_str().unwrap_or_default(),
+    ]);
+    assert!(e.contains("mine") && e.contains("--resume"), "{e}");
+    let e = fails(&[
+        "datagen",
+        "--world",
+        "worlds/meadow.toml",
+        "--episodes",
+        "1",
+        "--steps",
+        "2",
+        "--overwrite",
+        "--out",
+        dir.to_str().unwrap_or_default(),
+    ]);
+    assert!(e.contains("keep.txt"), "{e}");
+    assert_eq!(
+        std::fs::read(dir.join("keep.txt")).unwrap_or_default(),
+        b"precious"
+    );
+    // Under a regular file: cannot be created.
+    let under_file = dir.join("keep.txt").join("out");
+    let e = fails(&[
+        "datagen",
+        "--world",
+        "worlds/meadow.toml",
+        "--episodes",
+        "1",
+        "--steps",
+        "2",
+        "--out",
+        under_file.to_str().unwrap_or_default(),
+    ]);
+    assert!(e.contains("keep.txt/out"), "{e}");
+    let e = fails(&[
+        "render",
+        "--world",
+        "worlds/meadow.toml",
+        "--actions",
+        "examples/scripts/tour.jsonl",
+        "--out",
+        under_file
+            .with_extension("gif")
+            .to_str()
+            .unwrap_or_default(),
+    ]);
+    assert!(e.contains("keep.txt/out.gif"), "{e}");
+    // An existing clip is not replaced without --overwrite.
+    let gif = t.path().join("clip.gif");
+    std::fs::write(&gif, b"old").unwrap_or_else(|e| panic!("{e}"));
+    let e = fails(&[
+        "render",
+        "--world",
+        "worlds/meadow.toml",
+        "--actions",
+        "examples/scripts/tour.jsonl",
+        "--out",
+        gif.to_str().unwrap_or_default(),
+    ]);
+    assert!(e.contains("--overwrite"), "{e}");
+    assert_eq!(std::fs::read(&gif).unwrap_or_default(), b"old");
+}
+
+#[test]
+fn datagen_and_render_work_end_to_end() {
+    let t = tmp();
+    let out = t.path().join("ds");
+    let o = reverie(&[
+        "datagen",
+        "--world",
+        "worlds/village.toml",
+        "--episodes",
+        "2",
+        "--steps",
+        "6",
+        "--resolution",
+        "24x16",
+        "--out",
+        out.to_str().unwrap_or_default(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("frames/min"));
+    let o = reverie(&[
+        "datagen",
+        "--world",
+        "worlds/village.toml",
+        "--episodes",
+        "2",
+        "--steps",
+        "6",
+        "--resolution",
+        "24x16",
+        "--resume",
+        "--out",
+        out.to_str().unwrap_or_default(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("wrote 0 episodes (2 already there)"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = reverie(&["inspect", out.to_str().unwrap_or_default()]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("2 of 2 episodes"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let gif = t.path().join("c.gif");
+    let o = reverie(&[
+        "render",
+        "--world",
+        "worlds/canyon.toml",
+        "--actions",
+        "examples/scripts/tour.jsonl",
+        "--resolution",
+        "32x32",
+        "--out",
+        gif.to_str().unwrap_or_default(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        std::fs::read(&gif)
+            .unwrap_or_default()
+            .starts_with(b"GIF89a")
+    );
+    let pngs = t.path().join("pngs");
+    let o = reverie(&[
+        "render",
+        "--world",
+        "worlds/forest.toml",
+        "--actions",
+        "examples/scripts/tour.jsonl",
+        "--resolution",
+        "16x16",
+        "--out",
+        pngs.to_str().unwrap_or_default(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(pngs.join("frame_00000.png").exists());
+}

@@ -1,0 +1,379 @@
+//! Oracle integration tests: bundled worlds, determinism, the ray caster, episodes and datasets.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use reverie_core::glam::Vec3;
+use reverie_core::{Action, Frame, Intrinsics, Keys, Pose};
+use reverie_world::datagen::{self, DatagenConfig, Existing};
+use reverie_world::dataset::{Dataset, EpisodeReader, episode_path};
+use reverie_world::episode::{self, EpisodeStart};
+use reverie_world::policy::PolicyKind;
+use reverie_world::{Renderer, World, WorldSpec};
+
+const WORLDS: [&str; 4] = ["meadow", "canyon", "forest", "village"];
+
+fn world_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../worlds")
+        .join(format!("{name}.toml"))
+}
+
+fn spec(name: &str) -> WorldSpec {
+    WorldSpec::load(&world_path(name)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn k(w: u32, h: u32) -> Intrinsics {
+    Intrinsics::from_vfov_deg(w, h, 70.0).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Renders an episode of `policy` and returns each frame's hash.
+fn episode_hashes(spec: &WorldSpec, policy: &PolicyKind, seed: u64, steps: usize) -> Vec<u64> {
+    let spec = Arc::new(spec.clone());
+    let mut world = World::new(spec.clone());
+    let renderer = Renderer::new(&spec);
+    let mut p = policy.build(seed);
+    let mut hashes = Vec::new();
+    episode::run(
+        &mut world,
+        &renderer,
+        &k(48, 32),
+        p.as_mut(),
+        EpisodeStart { seed, steps },
+        |_, f: &Frame, _| {
+            hashes.push(f.content_hash());
+            Ok::<(), ()>(())
+        },
+    )
+    .unwrap_or_else(|()| panic!("sink never fails"));
+    hashes
+}
+
+#[test]
+fn bundled_worlds_load_and_differ() {
+    let mut kinds = std::collections::BTreeSet::new();
+    for name in WORLDS {
+        let s = spec(name);
+        kinds.insert(format!("{:?}", s.generator.kind));
+    }
+    assert_eq!(kinds.len(), 4, "four worlds of different kinds");
+}
+
+#[test]
+fn same_seed_gives_identical_frames_and_another_seed_does_not() {
+    for name in WORLDS {
+        let s = spec(name);
+        let a = episode_hashes(&s, &PolicyKind::RandomWalk, 5, 30);
+        let b = episode_hashes(&s, &PolicyKind::RandomWalk, 5, 30);
+        assert_eq!(a, b, "{name}: same seed must give the same frames");
+        let c = episode_hashes(&s, &PolicyKind::RandomWalk, 6, 30);
+        assert_ne!(a, c, "{name}: another seed must differ");
+        let mut other = s.clone();
+        other.generator.seed += 1;
+        assert_ne!(
+            a,
+            episode_hashes(&other, &PolicyKind::RandomWalk, 5, 30),
+            "{name}: another world seed must differ"
+        );
+    }
+}
+
+#[test]
+fn frames_have_sky_ground_depth_and_texture() {
+    for name in WORLDS {
+        let s = Arc::new(spec(name));
+        let mut world = World::new(s.clone());
+        let eye = world.find_spawn(1) + Vec3::new(0.0, 1.62, 0.0);
+        let f =
+            Renderer::new(&s).render_frame(&mut world, &Pose::new(eye, 0.3, -0.1), &k(64, 64), 0);
+        let sky = f.depth_m.iter().filter(|d| d.is_infinite()).count();
+        let near = f
+            .depth_m
+            .iter()
+            .filter(|d| d.is_finite() && **d > 0.0 && **d < 110.0)
+            .count();
+        assert!(
+            sky > 0 && near > 64 * 64 / 4,
+            "{name}: sky {sky}, surfaces {near}"
+        );
+        // The bottom row sees the ground a couple of metres away.
+        let bottom = f.depth_m[63 * 64 + 32];
+        assert!(
+            bottom > 0.5 && bottom < 20.0,
+            "{name}: ground depth {bottom}"
+        );
+        let distinct: std::collections::BTreeSet<&[u8]> = f.rgb.chunks_exact(3).collect();
+        assert!(
+            distinct.len() > 200,
+            "{name}: textured, {} colours",
+            distinct.len()
+        );
+    }
+}
+
+#[test]
+fn depth_is_planar_and_metric() {
+    // On flat ground, the ground's planar depth along the optical axis at pitch p is h / sin(-p).
+    let text = "schema_version = 1\nname = \"flat\"\n[generator]\nkind = \"flat\"\nseed = 1\nbase_height = 20\n";
+    let s =
+        Arc::new(WorldSpec::parse(text, Path::new("flat.toml")).unwrap_or_else(|e| panic!("{e}")));
+    let mut world = World::new(s.clone());
+    let pitch = -0.5f32;
+    let pose = Pose::new(Vec3::new(0.5, 21.62, 0.5), 0.0, pitch);
+    let f = Renderer::new(&s).render_frame(&mut world, &pose, &k(65, 65), 0);
+    let centre = f.depth_m[32 * 65 + 32];
+    let expected = 1.62 / (-pitch).sin();
+    assert!(
+        (centre - expected).abs() < 0.02,
+        "depth {centre} vs {expected}"
+    );
+}
+
+#[test]
+fn loop_and_return_comes_back_to_the_start_pose() {
+    let s = Arc::new(spec("meadow"));
+    let mut world = World::new(s.clone());
+    let renderer = Renderer::new(&s);
+    let kind = PolicyKind::LoopAndReturn { out_secs: 4.0 };
+    let mut p = kind.build(3);
+    let mut poses = Vec::new();
+    episode::run(
+        &mut world,
+        &renderer,
+        &k(16, 16),
+        p.as_mut(),
+        EpisodeStart {
+            seed: 3,
+            steps: kind.min_steps() + 48,
+        },
+        |_, f, _| {
+            poses.push(f.pose);
+            Ok::<(), ()>(())
+        },
+    )
+    .unwrap_or_else(|()| panic!("sink never fails"));
+    let report = p.report();
+    let returned = report["returned_tick"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("did not return: {report}"));
+    let (start, back) = (poses[0], poses[returned as usize]);
+    assert!(
+        (start.position - back.position).length() < 0.25,
+        "{start:?} vs {back:?}"
+    );
+    assert!(
+        (start.yaw_rad - back.yaw_rad).abs() < 1e-4
+            && (start.pitch_rad - back.pitch_rad).abs() < 1e-4
+    );
+    let far = poses
+        .iter()
+        .map(|p| (p.position - start.position).length())
+        .fold(0.0, f32::max);
+    assert!(far > 3.0, "went out {far} blocks");
+}
+
+#[test]
+fn script_policy_replays_actions() {
+    let s = Arc::new(spec("village"));
+    let mut world = World::new(s.clone());
+    let script = vec![Action::keys(Keys::FORWARD); 10];
+    let kind = PolicyKind::Script {
+        path: "t".into(),
+        actions: Arc::new(script),
+    };
+    let mut p = kind.build(0);
+    let mut seen = Vec::new();
+    episode::run(
+        &mut world,
+        &Renderer::new(&s),
+        &k(8, 8),
+        p.as_mut(),
+        EpisodeStart { seed: 1, steps: 14 },
+        |_, _, a| {
+            seen.push(*a);
+            Ok::<(), ()>(())
+        },
+    )
+    .unwrap_or_else(|()| panic!("sink never fails"));
+    assert_eq!(seen[0], Action::IDLE);
+    assert!(seen[1..11].iter().all(|a| a.keys == Keys::FORWARD));
+    assert!(seen[11..].iter().all(|a| *a == Action::IDLE));
+}
+
+fn config(out: &Path, episodes: usize, existing: Existing) -> DatagenConfig {
+    DatagenConfig {
+        world_file: world_path("forest"),
+        spec: spec("forest"),
+        seed: 3,
+        policy: PolicyKind::Mixed,
+        episodes,
+        steps: 12,
+        intrinsics: k(32, 24),
+        fov_deg: 70.0,
+        out: out.to_path_buf(),
+        existing,
+        threads: 2,
+    }
+}
+
+#[test]
+fn dataset_round_trip_matches_a_fresh_render() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = tmp.path().join("ds");
+    let cfg = config(&out, 3, Existing::Refuse);
+    let summary = datagen::generate(&cfg, &|| {}).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((summary.written, summary.frames), (3, 36));
+    let ds = Dataset::open(&out).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ds.episodes.len(), 3);
+    // Episode 1, re-run by hand, equals what was stored.
+    let ep_seed = reverie_core::seed::derive(3, &[1]);
+    let spec = Arc::new(cfg.spec.clone());
+    let mut world = World::new(spec.clone());
+    let mut policy = cfg.policy.build(ep_seed);
+    let mut frames = Vec::new();
+    episode::run(
+        &mut world,
+        &Renderer::new(&spec),
+        &cfg.intrinsics,
+        policy.as_mut(),
+        EpisodeStart {
+            seed: ep_seed,
+            steps: 12,
+        },
+        |_, f, a| {
+            frames.push((f.clone(), *a));
+            Ok::<(), ()>(())
+        },
+    )
+    .unwrap_or_else(|()| panic!("sink never fails"));
+    let w = ds.window(1, 4, 5).unwrap_or_else(|e| panic!("{e}"));
+    let px = 32 * 24;
+    for (j, (f, a)) in frames[4..9].iter().enumerate() {
+        assert_eq!(&w.rgb[j * px * 3..(j + 1) * px * 3], &f.rgb[..]);
+        for (got, want) in w.depth_m[j * px..(j + 1) * px].iter().zip(&f.depth_m) {
+            assert!(
+                got == want || (got - want).abs() <= want.abs() * 1e-3,
+                "{got} vs {want}"
+            );
+        }
+        assert_eq!(w.poses[j], f.pose);
+        assert_eq!(w.actions[j], *a);
+    }
+    // The file is standard safetensors.
+    let bytes = std::fs::read(episode_path(&out, 0)).unwrap_or_else(|e| panic!("{e}"));
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        st.tensor("rgb").unwrap_or_else(|e| panic!("{e}")).shape(),
+        &[12, 24, 32, 3]
+    );
+    assert_eq!(
+        st.tensor("depth").unwrap_or_else(|e| panic!("{e}")).dtype(),
+        safetensors::Dtype::F16
+    );
+    assert!(
+        ds.window(1, 10, 5).is_err(),
+        "window past the end is an error"
+    );
+}
+
+#[test]
+fn datagen_refuses_resumes_and_never_counts_partial_episodes() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = tmp.path().join("ds");
+    datagen::generate(&config(&out, 2, Existing::Refuse), &|| {}).unwrap_or_else(|e| panic!("{e}"));
+    let before = std::fs::read(episode_path(&out, 0)).unwrap_or_else(|e| panic!("{e}"));
+    // An existing dataset is refused without --resume / --overwrite, and left as it was.
+    let e = datagen::generate(&config(&out, 2, Existing::Refuse), &|| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--resume") && e.contains("ds"), "{e}");
+    assert_eq!(
+        std::fs::read(episode_path(&out, 0)).unwrap_or_default(),
+        before
+    );
+    // Resume with more episodes would change the manifest: refused, naming the field.
+    let e = datagen::generate(&config(&out, 3, Existing::Resume), &|| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("episodes"), "{e}");
+    // A crash mid-episode leaves a .partial, which is not an episode; resume redoes only that one.
+    std::fs::remove_file(episode_path(&out, 1)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        reverie_world::imageio::partial_path(&episode_path(&out, 1)),
+        b"half",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        Dataset::open(&out)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .episodes
+            .len(),
+        1
+    );
+    let s = datagen::generate(&config(&out, 2, Existing::Resume), &|| {})
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((s.written, s.skipped), (1, 1));
+    assert_eq!(
+        std::fs::read(episode_path(&out, 0)).unwrap_or_default(),
+        before,
+        "finished episodes are kept"
+    );
+    // Same seed, same bytes.
+    let again = tmp.path().join("again");
+    datagen::generate(&config(&again, 2, Existing::Refuse), &|| {})
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        std::fs::read(episode_path(&again, 0)).unwrap_or_default(),
+        before
+    );
+    // --overwrite refuses a directory holding other things.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(other.join("notes.txt"), b"mine").unwrap_or_else(|e| panic!("{e}"));
+    let e = datagen::generate(&config(&other, 1, Existing::Overwrite), &|| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("notes.txt"), "{e}");
+    assert_eq!(
+        std::fs::read(other.join("notes.txt")).unwrap_or_default(),
+        b"mine"
+    );
+}
+
+#[test]
+fn corrupt_episode_files_are_rejected_cleanly() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = tmp.path().join("ds");
+    datagen::generate(&config(&out, 1, Existing::Refuse), &|| {}).unwrap_or_else(|e| panic!("{e}"));
+    let good = std::fs::read(episode_path(&out, 0)).unwrap_or_else(|e| panic!("{e}"));
+    let bad = tmp.path().join("bad.safetensors");
+    let mut cases: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        good[..7].to_vec(),
+        good[..100].to_vec(),
+        good[..good.len() / 2].to_vec(),
+    ];
+    let mut flipped = good.clone();
+    flipped[20] = b'!';
+    cases.push(flipped);
+    let mut huge = good.clone();
+    huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+    cases.push(huge);
+    let mut rng = 12345u64;
+    for _ in 0..50 {
+        let mut noise = good[..2048].to_vec();
+        for b in noise.iter_mut().skip(8) {
+            rng = reverie_core::seed::mix64(rng);
+            *b = rng as u8;
+        }
+        cases.push(noise);
+    }
+    for (i, bytes) in cases.iter().enumerate() {
+        std::fs::write(&bad, bytes).unwrap_or_else(|e| panic!("{e}"));
+        let e = EpisodeReader::open(&bad)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bad.safetensors"), "case {i}: {e}");
+    }
+}
