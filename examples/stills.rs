@@ -3,6 +3,8 @@
 //!
 //! `cargo run --release --example stills -- [OUT_DIR] [WIDTHxHEIGHT]`
 
+#![allow(clippy::print_stderr)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

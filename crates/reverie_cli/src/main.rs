@@ -223,7 +223,7 @@ fn run(cli: Cli) -> Result<()> {
             let done = AtomicU64::new(0);
             let tick = || {
                 let n = done.fetch_add(1, Ordering::Relaxed);
-                if n % 64 == 0 {
+                if n.is_multiple_of(64) {
                     pb.set_position(n);
                 }
             };

@@ -83,7 +83,7 @@ impl Keys {
                     names.join(", ")
                 ));
             };
-            keys = keys | *k;
+            keys |= *k;
         }
         Ok(keys)
     }

@@ -251,7 +251,7 @@ fn texel(
             }
         }
         Pattern::Books => {
-            if y < 2 || y > 13 || y == 7 || y == 8 {
+            if !(2..=13).contains(&y) || y == 7 || y == 8 {
                 scale(top, grain * 0.9)
             } else {
                 const COVERS: [[f32; 3]; 5] = [
