@@ -377,3 +377,137 @@ fn corrupt_episode_files_are_rejected_cleanly() {
         assert!(e.contains("bad.safetensors"), "case {i}: {e}");
     }
 }
+
+#[test]
+fn no_cracks_between_blocks() {
+    // No downward ray may slip between blocks: a sky pixel looking down whose neighbours above and
+    // below both see a surface nearby is a crack.
+    for name in WORLDS {
+        let s = Arc::new(spec(name));
+        let mut world = World::new(s.clone());
+        let r = Renderer::new(&s);
+        let (w, h) = (96usize, 96usize);
+        let mut cracks = 0;
+        for seed in 0..6u64 {
+            let eye = world.find_spawn(seed) + Vec3::new(0.0, 1.62, 0.0);
+            for i in 0..16 {
+                let pitch = [-0.9, -0.3, -0.05][i % 3];
+                let pose = Pose::new(eye, i as f32 * 0.3927 + 0.01 * seed as f32, pitch);
+                let f = r.render_frame(&mut world, &pose, &k(w as u32, h as u32), 0);
+                for y in 1..h - 1 {
+                    for x in 0..w {
+                        let near = |yy: usize| f.depth_m[yy * w + x] < 30.0;
+                        let kk = k(w as u32, h as u32);
+                        let d = pose
+                            .world_from_camera()
+                            .transform_vector3(kk.ray_camera(x as f32, y as f32));
+                        if d.y < 0.0
+                            && f.depth_m[y * w + x].is_infinite()
+                            && near(y - 1)
+                            && near(y + 1)
+                        {
+                            cracks += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            cracks, 0,
+            "{name}: {cracks} pixels see the sky through a crack"
+        );
+    }
+}
+
+/// A plain 3D DDA over `World::block`, the reference for the accelerated ray caster.
+fn reference_trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<(f32, [i32; 3])> {
+    let mut v = [o.x.floor() as i32, o.y.floor() as i32, o.z.floor() as i32];
+    let step = [
+        d.x.signum() as i32,
+        d.y.signum() as i32,
+        d.z.signum() as i32,
+    ];
+    let (oa, da) = (o.to_array(), d.to_array());
+    let mut t_next = [0.0f32; 3];
+    let mut t_delta = [0.0f32; 3];
+    for a in 0..3 {
+        t_delta[a] = if da[a] == 0.0 {
+            f32::INFINITY
+        } else {
+            1.0 / da[a].abs()
+        };
+        t_next[a] = if da[a] > 0.0 {
+            ((v[a] + 1) as f32 - oa[a]) / da[a]
+        } else if da[a] < 0.0 {
+            (v[a] as f32 - oa[a]) / da[a]
+        } else {
+            f32::INFINITY
+        };
+    }
+    let mut t = 0.0;
+    loop {
+        if world.is_solid(v[0], v[1], v[2]) && v[1] < 64 {
+            return Some((t, v));
+        }
+        let a = if t_next[0] < t_next[1] && t_next[0] < t_next[2] {
+            0
+        } else if t_next[1] < t_next[2] {
+            1
+        } else {
+            2
+        };
+        t = t_next[a];
+        if t > t_max || v[1] >= 64 && step[1] >= 0 {
+            return None;
+        }
+        v[a] += step[a];
+        t_next[a] += t_delta[a];
+    }
+}
+
+#[test]
+fn accelerated_trace_matches_a_plain_dda() {
+    let mut mismatches = Vec::new();
+    for name in WORLDS {
+        let s = Arc::new(spec(name));
+        let mut world = World::new(s.clone());
+        let eye = world.find_spawn(7) + Vec3::new(0.0, 1.62, 0.0);
+        world.ensure_loaded(eye);
+        let mut h = 99u64;
+        for _ in 0..20_000 {
+            let mut r = || {
+                h = reverie_core::seed::mix64(h);
+                (h >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+            };
+            let o = eye + Vec3::new(r() * 3.0, r() * 1.0, r() * 3.0);
+            let d = Vec3::new(r(), r() * 0.6 - 0.2, r()).normalize();
+            if world.is_solid(o.x.floor() as i32, o.y.floor() as i32, o.z.floor() as i32) {
+                continue;
+            }
+            let got = reverie_world::render::trace(&world, o, d, 90.0).map(|h| (h.t, h.voxel));
+            let want = reference_trace(&world, o, d, 90.0);
+            let same = match (got, want) {
+                (Some((a, va)), Some((b, vb))) => (a - b).abs() < 1e-3 || va == vb,
+                (None, None) => true,
+                (None, Some((b, _))) => b > 89.9,
+                (Some((a, _)), None) => a > 89.9,
+            };
+            if !same {
+                mismatches.push(format!(
+                    "{name}: o {o:?} d {d:?}: got {got:?}, want {want:?}"
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches, e.g.\n{}",
+        mismatches.len(),
+        mismatches
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
