@@ -1,5 +1,8 @@
 //! Oracle benchmarks: ray caster frames/s at 128×128 and 256×256 on one thread (every bundled world,
-//! a ring of headings and pitches), and dataset generation frames/s on two threads.
+//! a ring of headings and pitches), and dataset generation frames/s on two threads (elements are
+//! frames: criterion's `elem/s`).
+//!
+//! `cargo bench --bench oracle` (or `make bench`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -65,5 +68,36 @@ fn ray_caster(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, ray_caster);
+/// `reverie datagen`'s engine: 4 episodes × 48 ticks at 128×128 on two threads, written to disk.
+fn datagen_two_threads(c: &mut Criterion) {
+    use reverie::world::datagen::{self, DatagenConfig, Existing};
+    use reverie::world::policy::PolicyKind;
+    let tmp = match tempfile::tempdir() {
+        Ok(t) => t,
+        Err(e) => panic!("{e}"),
+    };
+    let mut group = c.benchmark_group("datagen_128x128_2threads");
+    group.sample_size(10);
+    for name in WORLDS {
+        let spec = load(name);
+        let cfg = DatagenConfig {
+            world_file: format!("worlds/{name}.toml").into(),
+            seed: spec.generator.seed,
+            spec: (*spec).clone(),
+            policy: PolicyKind::RandomWalk,
+            episodes: 4,
+            steps: 48,
+            intrinsics: Intrinsics::from_vfov_deg(128, 128, 70.0).unwrap_or_else(|e| panic!("{e}")),
+            fov_deg: 70.0,
+            out: tmp.path().join(name),
+            existing: Existing::Overwrite,
+            threads: 2,
+        };
+        group.throughput(Throughput::Elements((cfg.episodes * cfg.steps) as u64));
+        group.bench_function(name, |b| b.iter(|| datagen::generate(&cfg, &|| {}).unwrap_or_else(|e| panic!("{e}"))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, ray_caster, datagen_two_threads);
 criterion_main!(benches);
