@@ -234,6 +234,13 @@ impl Renderer {
         let Some(hit) = trace(world, o, d, self.fog_end) else {
             return (self.sky(o, d), f32::INFINITY);
         };
+        let depth = hit.t * d.dot(forward);
+        let fog = ((hit.t - self.fog_start) / (self.fog_end - self.fog_start)).clamp(0.0, 1.0);
+        let fog = fog * fog * (3.0 - 2.0 * fog);
+        if fog > 0.995 {
+            // Lost in the fog: shading could not change the pixel by more than a level.
+            return (self.fog, depth);
+        }
         let p = o + d * hit.t;
         let n = hit.face.normal();
         let [vx, vy, vz] = hit.voxel;
@@ -283,7 +290,8 @@ impl Renderer {
                 Face::PosX | Face::NegX => 0.82,
                 Face::PosZ | Face::NegZ => 0.7,
             };
-            let ao = ambient_occlusion(world, hit, a, b);
+            // Deep in the fog, occlusion detail is invisible: use its typical value.
+            let ao = if fog < 0.6 { ambient_occlusion(world, hit, a, b) } else { 0.9 };
             tex * (self.ambient * (ao * face_light) + direct)
         };
         if hit.block == Block::Water as u8 && hit.face == Face::PosY {
@@ -291,9 +299,7 @@ impl Renderer {
             let sky = self.sky(p, Vec3::new(d.x, -d.y, d.z));
             color = color.lerp(sky, fresnel);
         }
-        let fog = ((hit.t - self.fog_start) / (self.fog_end - self.fog_start)).clamp(0.0, 1.0);
-        let fog = fog * fog * (3.0 - 2.0 * fog);
-        (color.lerp(self.fog, fog), hit.t * d.dot(forward))
+        (color.lerp(self.fog, fog), depth)
     }
 
     /// Sky colour along unit ray `d` from `o`: gradient, sun, clouds.
@@ -449,7 +455,9 @@ pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
     let mut entered: Option<Face> = None;
     // Whether the ray stays at or above `top` from t until it leaves the cell (or t_max).
     let above = |t: f32, t_exit: f32, top: u8| {
-        fmin(o.y + dy * t, o.y + dy * fmin(t_exit, t_max)) >= f32::from(top)
+        // For a falling ray the lowest point is at the exit, for a rising one at the entry.
+        let t_low = if dy < 0.0 { fmin(t_exit, t_max) } else { t };
+        o.y + dy * t_low >= f32::from(top)
     };
     loop {
         // Level 2: the chunk.
@@ -476,6 +484,8 @@ pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
                 let (qx, qz) = (ix >> COARSE_SHIFT, iz >> COARSE_SHIFT);
                 // Level 0: columns.
                 let (step_tx, step_tz) = (inv_x.abs(), inv_z.abs());
+                let face_x = if ray.sx > 0 { Face::NegX } else { Face::PosX };
+                let face_z = if ray.sz > 0 { Face::NegZ } else { Face::PosZ };
                 let mut tnx = ((ix + ray.ax) as f32 - o.x) * inv_x;
                 let mut tnz = ((iz + ray.az) as f32 - o.z) * inv_z;
                 loop {
@@ -502,20 +512,15 @@ pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
                         return None;
                     }
                     t = tn;
-                    if tnx < tnz {
-                        ix += ray.sx;
-                        tnx += step_tx;
-                        entered = Some(if ray.sx > 0 { Face::NegX } else { Face::PosX });
-                        if ix >> COARSE_SHIFT != qx {
-                            break;
-                        }
-                    } else {
-                        iz += ray.sz;
-                        tnz += step_tz;
-                        entered = Some(if ray.sz > 0 { Face::NegZ } else { Face::PosZ });
-                        if iz >> COARSE_SHIFT != qz {
-                            break;
-                        }
+                    // Branch-free step (which axis comes next is a coin toss for diagonal rays).
+                    let step_x = tnx < tnz;
+                    ix += if step_x { ray.sx } else { 0 };
+                    iz += if step_x { 0 } else { ray.sz };
+                    tnx += if step_x { step_tx } else { 0.0 };
+                    tnz += if step_x { 0.0 } else { step_tz };
+                    entered = Some(if step_x { face_x } else { face_z });
+                    if ((ix >> COARSE_SHIFT) ^ qx) | ((iz >> COARSE_SHIFT) ^ qz) != 0 {
+                        break;
                     }
                 }
             }
