@@ -43,8 +43,47 @@ fn main() -> anyhow::Result<()> {
             imageio::write_png(&path, w, h, &frame.rgb)?;
             eprintln!("wrote {}", path.display());
         }
+        if name == "village"
+            && let Some(pose) = inside_a_house(&mut world, feet)
+        {
+            let frame = renderer.render_frame(&mut world, &pose, &k, 0);
+            let path = out.join("village_inside.png");
+            imageio::write_png(&path, w, h, &frame.rgb)?;
+            eprintln!("wrote {}", path.display());
+        }
     }
     Ok(())
+}
+
+/// A view inside the house nearest to `near`: standing three blocks from a bookshelf, facing it.
+fn inside_a_house(world: &mut World, near: Vec3) -> Option<Pose> {
+    use reverie::world::Block;
+    world.ensure_loaded(near);
+    let (cx, cz) = (near.x as i32, near.z as i32);
+    for r in 0..64 {
+        for z in cz - r..=cz + r {
+            for x in cx - r..=cx + r {
+                if (x - cx).abs() != r && (z - cz).abs() != r {
+                    continue;
+                }
+                let Some(top) = world.column_top(x, z) else { continue };
+                for y in 1..top {
+                    if world.block(x, y, z) != Block::Bookshelf || world.block(x, y - 1, z) != Block::Planks {
+                        continue;
+                    }
+                    for (dx, dz) in [(0, 3), (0, -3), (3, 0), (-3, 0)] {
+                        let (px, pz) = (x + dx, z + dz);
+                        if !world.is_solid(px, y, pz) && !world.is_solid(px, y + 1, pz) && world.is_solid(px, y - 1, pz) {
+                            let eye = Vec3::new(px as f32 + 0.5, y as f32 + 1.62, pz as f32 + 0.5);
+                            let yaw = (-dx as f32).atan2(dz as f32);
+                            return Some(Pose::new(eye, yaw, -0.1));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    None
 }
 
 fn luminance_variance(rgb: &[u8]) -> f64 {
