@@ -94,7 +94,9 @@ fn datagen_two_threads(c: &mut Criterion) {
             threads: 2,
         };
         group.throughput(Throughput::Elements((cfg.episodes * cfg.steps) as u64));
-        group.bench_function(name, |b| b.iter(|| datagen::generate(&cfg, &|| {}).unwrap_or_else(|e| panic!("{e}"))));
+        group.bench_function(name, |b| {
+            b.iter(|| datagen::generate(&cfg, &|| {}).unwrap_or_else(|e| panic!("{e}")))
+        });
     }
     group.finish();
 }

@@ -66,14 +66,21 @@ fn inside_a_house(world: &mut World, near: Vec3) -> Option<Pose> {
                 if (x - cx).abs() != r && (z - cz).abs() != r {
                     continue;
                 }
-                let Some(top) = world.column_top(x, z) else { continue };
+                let Some(top) = world.column_top(x, z) else {
+                    continue;
+                };
                 for y in 1..top {
-                    if world.block(x, y, z) != Block::Bookshelf || world.block(x, y - 1, z) != Block::Planks {
+                    if world.block(x, y, z) != Block::Bookshelf
+                        || world.block(x, y - 1, z) != Block::Planks
+                    {
                         continue;
                     }
                     for (dx, dz) in [(0, 3), (0, -3), (3, 0), (-3, 0)] {
                         let (px, pz) = (x + dx, z + dz);
-                        if !world.is_solid(px, y, pz) && !world.is_solid(px, y + 1, pz) && world.is_solid(px, y - 1, pz) {
+                        if !world.is_solid(px, y, pz)
+                            && !world.is_solid(px, y + 1, pz)
+                            && world.is_solid(px, y - 1, pz)
+                        {
                             let eye = Vec3::new(px as f32 + 0.5, y as f32 + 1.62, pz as f32 + 0.5);
                             let yaw = (-dx as f32).atan2(dz as f32);
                             return Some(Pose::new(eye, yaw, -0.1));

@@ -291,7 +291,11 @@ impl Renderer {
                 Face::PosZ | Face::NegZ => 0.7,
             };
             // Deep in the fog, occlusion detail is invisible: use its typical value.
-            let ao = if fog < 0.6 { ambient_occlusion(world, hit, a, b) } else { 0.9 };
+            let ao = if fog < 0.6 {
+                ambient_occlusion(world, hit, a, b)
+            } else {
+                0.9
+            };
             tex * (self.ambient * (ao * face_light) + direct)
         };
         if hit.block == Block::Water as u8 && hit.face == Face::PosY {
