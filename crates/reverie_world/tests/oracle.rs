@@ -392,7 +392,7 @@ fn no_cracks_between_blocks() {
             let eye = world.find_spawn(seed) + Vec3::new(0.0, 1.62, 0.0);
             for i in 0..16 {
                 let pitch = [-0.9, -0.3, -0.05][i % 3];
-                let pose = Pose::new(eye, i as f32 * 0.3927 + 0.01 * seed as f32, pitch);
+                let pose = Pose::new(eye, i as f32 * 0.39 + 0.01 * seed as f32, pitch);
                 let f = r.render_frame(&mut world, &pose, &k(w as u32, h as u32), 0);
                 for y in 1..h - 1 {
                     for x in 0..w {
