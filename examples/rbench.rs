@@ -27,7 +27,15 @@ fn main() -> anyhow::Result<()> {
             let r = Renderer::new(&spec);
             let eye = world.find_spawn(spec.generator.seed) + Vec3::new(0.0, 1.62, 0.0);
             let k = Intrinsics::from_vfov_deg(128, 128, 70.0)?;
-            let poses: Vec<Pose> = (0..24).map(|i| Pose::new(eye, (i % 8) as f32 * std::f32::consts::FRAC_PI_4, [-0.35, 0.0, 0.25][i / 8])).collect();
+            let poses: Vec<Pose> = (0..24)
+                .map(|i| {
+                    Pose::new(
+                        eye,
+                        (i % 8) as f32 * std::f32::consts::FRAC_PI_4,
+                        [-0.35, 0.0, 0.25][i / 8],
+                    )
+                })
+                .collect();
             let mut f = Frame::new(128, 128, poses[0], 0);
             r.render_into(&mut world, &k, &mut f);
             let t = Instant::now();
@@ -36,7 +44,11 @@ fn main() -> anyhow::Result<()> {
                 r.render_into(&mut world, &k, &mut f);
             }
             let dt = t.elapsed().as_secs_f64();
-            println!("{name:<8} shadows={shadows:<5}: {:>4.0} frames/s ({:.0} ns/pixel)", frames as f64 / dt, dt / frames as f64 / 16384.0 * 1e9);
+            println!(
+                "{name:<8} shadows={shadows:<5}: {:>4.0} frames/s ({:.0} ns/pixel)",
+                frames as f64 / dt,
+                dt / frames as f64 / 16384.0 * 1e9
+            );
         }
     }
     Ok(())

@@ -30,6 +30,23 @@ fn fails(args: &[&str]) -> String {
     stderr
 }
 
+/// `datagen` of one two-tick episode of the meadow into `out`, plus `extra` flags.
+fn tiny_datagen<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "datagen",
+        "--world",
+        "worlds/meadow.toml",
+        "--episodes",
+        "1",
+        "--steps",
+        "2",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
 }
@@ -178,30 +195,12 @@ fn existing_and_unwritable_outputs_are_refused_and_kept() {
     let dir = t.path().join("mine");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.join("keep.txt"), b"precious").unwrap_or_else(|e| panic!("{e}"));
-    let e = fails(&[
-        "datagen",
-        "--world",
-        "worlds/meadow.toml",
-        "--episodes",
-        "1",
-        "--steps",
-        "2",
-        "--out",
-        dir.to_str().unwrap_or_default(),
-    ]);
+    let e = fails(&tiny_datagen(dir.to_str().unwrap_or_default(), &[]));
     assert!(e.contains("mine") && e.contains("--resume"), "{e}");
-    let e = fails(&[
-        "datagen",
-        "--world",
-        "worlds/meadow.toml",
-        "--episodes",
-        "1",
-        "--steps",
-        "2",
-        "--overwrite",
-        "--out",
+    let e = fails(&tiny_datagen(
         dir.to_str().unwrap_or_default(),
-    ]);
+        &["--overwrite"],
+    ));
     assert!(e.contains("keep.txt"), "{e}");
     assert_eq!(
         std::fs::read(dir.join("keep.txt")).unwrap_or_default(),
@@ -209,17 +208,7 @@ fn existing_and_unwritable_outputs_are_refused_and_kept() {
     );
     // Under a regular file: cannot be created.
     let under_file = dir.join("keep.txt").join("out");
-    let e = fails(&[
-        "datagen",
-        "--world",
-        "worlds/meadow.toml",
-        "--episodes",
-        "1",
-        "--steps",
-        "2",
-        "--out",
-        under_file.to_str().unwrap_or_default(),
-    ]);
+    let e = fails(&tiny_datagen(under_file.to_str().unwrap_or_default(), &[]));
     assert!(e.contains("keep.txt/out"), "{e}");
     let e = fails(&[
         "render",
