@@ -363,45 +363,65 @@ fn to_u8(v: f32) -> u8 {
     (v.min(1.0) * 255.0 + 0.5) as u8
 }
 
-/// Smooth ambient occlusion at face coordinates (a, b) of a hit (Minecraft-style vertex AO).
+/// Smooth ambient occlusion at face coordinates (a, b) of a hit (Minecraft-style vertex AO): the
+/// 3×3 cells in the plane in front of the face darken its four corners, interpolated bilinearly.
 fn ambient_occlusion(world: &World, hit: Hit, a: f32, b: f32) -> f32 {
     let blocks = world.raw().blocks;
     let [vx, vy, vz] = hit.voxel;
     let n = hit.face.normal();
     let (cx, cy, cz) = (vx + n.x as i32, vy + n.y as i32, vz + n.z as i32);
-    // Tangent axes (U, V) as unit integer offsets.
-    let (ua, va): ([i32; 3], [i32; 3]) = match hit.face {
-        Face::PosX | Face::NegX => ([0, 0, 1], [0, 1, 0]),
-        Face::PosZ | Face::NegZ => ([1, 0, 0], [0, 1, 0]),
-        Face::PosY | Face::NegY => ([1, 0, 0], [0, 0, 1]),
-    };
-    let solid = |i: i32, j: i32| -> f32 {
-        let (x, y, z) = (
-            cx + ua[0] * i + va[0] * j,
-            cy + ua[1] * i + va[1] * j,
-            cz + ua[2] * i + va[2] * j,
-        );
+    // occ[j][i]: whether the cell at tangent offsets (i - 1, j - 1) is solid. Tangent axes: U = z,
+    // V = y on x faces; U = x, V = y on z faces; U = x, V = z on y faces.
+    let solid = |x: i32, y: i32, z: i32| -> u8 {
         if y < 0 {
-            1.0
+            1
         } else if y >= HEIGHT {
-            0.0
+            0
         } else {
-            f32::from(u8::from(blocks[index(x, y, z)] != 0))
+            u8::from(blocks[index(x, y, z)] != 0)
         }
     };
-    let (s_u0, s_u1, s_v0, s_v1) = (solid(-1, 0), solid(1, 0), solid(0, -1), solid(0, 1));
-    let corner = |su: f32, sv: f32, c: f32| -> f32 {
-        let occ = if su > 0.0 && sv > 0.0 {
-            3.0
+    let mut occ = [[0u8; 3]; 3];
+    match hit.face {
+        Face::PosY | Face::NegY => {
+            if !(0..HEIGHT).contains(&cy) {
+                return 1.0;
+            }
+            for (j, row) in occ.iter_mut().enumerate() {
+                let z = (cz + j as i32 - 1) & 255;
+                for (i, cell) in row.iter_mut().enumerate() {
+                    let x = (cx + i as i32 - 1) & 255;
+                    *cell = u8::from(blocks[((((z << 8) | x) as usize) << 6) | cy as usize] != 0);
+                }
+            }
+        }
+        Face::PosX | Face::NegX => {
+            for (j, row) in occ.iter_mut().enumerate() {
+                for (i, cell) in row.iter_mut().enumerate() {
+                    *cell = solid(cx, cy + j as i32 - 1, cz + i as i32 - 1);
+                }
+            }
+        }
+        Face::PosZ | Face::NegZ => {
+            for (j, row) in occ.iter_mut().enumerate() {
+                for (i, cell) in row.iter_mut().enumerate() {
+                    *cell = solid(cx + i as i32 - 1, cy + j as i32 - 1, cz);
+                }
+            }
+        }
+    }
+    const LIGHT: [f32; 4] = [1.0, 0.81, 0.62, 0.43];
+    let corner = |su: u8, sv: u8, c: u8| -> f32 {
+        LIGHT[if su & sv == 1 {
+            3
         } else {
-            su + sv + c
-        };
-        1.0 - 0.19 * occ
+            (su + sv + c) as usize
+        }]
     };
-    let c00 = corner(s_u0, s_v0, solid(-1, -1));
-    let c10 = corner(s_u1, s_v0, solid(1, -1));
-    let c01 = corner(s_u0, s_v1, solid(-1, 1));
-    let c11 = corner(s_u1, s_v1, solid(1, 1));
+    let c00 = corner(occ[1][0], occ[0][1], occ[0][0]);
+    let c10 = corner(occ[1][2], occ[0][1], occ[0][2]);
+    let c01 = corner(occ[1][0], occ[2][1], occ[2][0]);
+    let c11 = corner(occ[1][2], occ[2][1], occ[2][2]);
     let bottom = c00 + (c10 - c00) * a;
     let top = c01 + (c11 - c01) * a;
     bottom + (top - bottom) * b
