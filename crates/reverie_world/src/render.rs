@@ -31,6 +31,7 @@ const _: () = assert!(1 << COARSE_SHIFT == COARSE);
 
 /// Which face of a block a ray hit (its outward normal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Face {
     /// Normal +x.
     PosX,
@@ -201,13 +202,14 @@ impl Renderer {
         let covered = world.covers(pose.position);
         let o = pose.position;
         let pixel_angle = 1.0 / k.fy;
+        let mut faces = FaceCache::new();
         for (row, v) in rows.enumerate() {
             for u in 0..k.width {
                 let d = rot
                     .transform_vector3(k.ray_camera(u as f32, v as f32))
                     .normalize();
                 let (color, depth) = if covered {
-                    self.shade_ray(world, o, d, forward, pixel_angle)
+                    self.shade_ray(world, &mut faces, o, d, forward, pixel_angle)
                 } else {
                     (self.sky(o, d), f32::INFINITY)
                 };
@@ -226,6 +228,7 @@ impl Renderer {
     fn shade_ray(
         &self,
         world: &World,
+        faces: &mut FaceCache,
         o: Vec3,
         d: Vec3,
         forward: Vec3,
@@ -279,10 +282,12 @@ impl Renderer {
         {
             tex * 1.15
         } else {
+            let face = faces.get(world, hit);
             let ndl = n.dot(self.sun_dir);
-            let lit = ndl > 0.0
-                && !(self.shadows
-                    && trace(world, p + n * 1e-3, self.sun_dir, SHADOW_DISTANCE).is_some());
+            // Shadows are sampled at the centres of a 4×4 grid on each face (a quarter block, four
+            // texels), once per frame: neighbouring pixels on the same face share the ray.
+            let lit =
+                ndl > 0.0 && (!self.shadows || face.sun_visible(world, hit, self.sun_dir, a, b));
             let direct = if lit { self.sun * ndl } else { Vec3::ZERO };
             let face_light = match hit.face {
                 Face::PosY => 1.0,
@@ -290,12 +295,10 @@ impl Renderer {
                 Face::PosX | Face::NegX => 0.82,
                 Face::PosZ | Face::NegZ => 0.7,
             };
-            // Deep in the fog, occlusion detail is invisible: use its typical value.
-            let ao = if fog < 0.6 {
-                ambient_occlusion(world, hit, a, b)
-            } else {
-                0.9
-            };
+            let [c00, c10, c01, c11] = face.ao;
+            let bottom = c00 + (c10 - c00) * a;
+            let top = c01 + (c11 - c01) * a;
+            let ao = bottom + (top - bottom) * b;
             tex * (self.ambient * (ao * face_light) + direct)
         };
         if hit.block == Block::Water as u8 && hit.face == Face::PosY {
@@ -363,9 +366,10 @@ fn to_u8(v: f32) -> u8 {
     (v.min(1.0) * 255.0 + 0.5) as u8
 }
 
-/// Smooth ambient occlusion at face coordinates (a, b) of a hit (Minecraft-style vertex AO): the
-/// 3×3 cells in the plane in front of the face darken its four corners, interpolated bilinearly.
-fn ambient_occlusion(world: &World, hit: Hit, a: f32, b: f32) -> f32 {
+/// Ambient occlusion at the four corners of a hit face (Minecraft-style vertex AO), in the order
+/// (a, b) = (0, 0), (1, 0), (0, 1), (1, 1): the 3×3 cells in the plane in front of the face darken
+/// the corners they touch. Shading interpolates them bilinearly.
+fn ao_corners(world: &World, hit: Hit) -> [f32; 4] {
     let blocks = world.raw().blocks;
     let [vx, vy, vz] = hit.voxel;
     let n = hit.face.normal();
@@ -385,7 +389,7 @@ fn ambient_occlusion(world: &World, hit: Hit, a: f32, b: f32) -> f32 {
     match hit.face {
         Face::PosY | Face::NegY => {
             if !(0..HEIGHT).contains(&cy) {
-                return 1.0;
+                return [1.0; 4];
             }
             for (j, row) in occ.iter_mut().enumerate() {
                 let z = (cz + j as i32 - 1) & 255;
@@ -422,9 +426,88 @@ fn ambient_occlusion(world: &World, hit: Hit, a: f32, b: f32) -> f32 {
     let c10 = corner(occ[1][2], occ[0][1], occ[0][2]);
     let c01 = corner(occ[1][0], occ[2][1], occ[2][0]);
     let c11 = corner(occ[1][2], occ[2][1], occ[2][2]);
-    let bottom = c00 + (c10 - c00) * a;
-    let top = c01 + (c11 - c01) * a;
-    bottom + (top - bottom) * b
+    [c00, c10, c01, c11]
+}
+
+/// Per-frame, per-thread memory of the faces hit so far: their corner occlusion and which of their
+/// 4×4 shadow samples are known and lit. Every value is a pure function of (block, face, sample),
+/// so the picture does not depend on the order pixels are drawn in or on collisions in the table.
+struct FaceCache {
+    entries: Vec<FaceEntry>,
+}
+
+#[derive(Clone, Copy)]
+struct FaceEntry {
+    key: u32,
+    ao: [f32; 4],
+    known: u16,
+    lit: u16,
+}
+
+const FACE_CACHE_BITS: u32 = 11;
+
+impl FaceCache {
+    fn new() -> FaceCache {
+        FaceCache {
+            entries: vec![
+                FaceEntry {
+                    key: u32::MAX,
+                    ao: [1.0; 4],
+                    known: 0,
+                    lit: 0
+                };
+                1 << FACE_CACHE_BITS
+            ],
+        }
+    }
+
+    /// The entry of the face `hit` is on, filled in on first use.
+    fn get(&mut self, world: &World, hit: Hit) -> &mut FaceEntry {
+        let [x, y, z] = hit.voxel;
+        // Window-relative coordinates are unique within the view distance.
+        let key = (x & 255) as u32
+            | ((z & 255) as u32) << 8
+            | ((y & 63) as u32) << 16
+            | (hit.face as u32) << 22;
+        let slot = (key.wrapping_mul(0x9E37_79B1) >> (32 - FACE_CACHE_BITS)) as usize;
+        let e = &mut self.entries[slot];
+        if e.key != key {
+            *e = FaceEntry {
+                key,
+                ao: ao_corners(world, hit),
+                known: 0,
+                lit: 0,
+            };
+        }
+        e
+    }
+}
+
+impl FaceEntry {
+    /// Whether the sun is visible from the shadow sample of face coordinates (a, b).
+    fn sun_visible(&mut self, world: &World, hit: Hit, sun: Vec3, a: f32, b: f32) -> bool {
+        let (sa, sb) = (((a * 4.0) as u32).min(3), ((b * 4.0) as u32).min(3));
+        let bit = 1u16 << (sb * 4 + sa);
+        if self.known & bit == 0 {
+            let [vx, vy, vz] = hit.voxel;
+            let (ca, cb) = ((sa as f32 + 0.5) * 0.25, (sb as f32 + 0.5) * 0.25);
+            let (x, y, z) = (vx as f32, vy as f32, vz as f32);
+            const OUT: f32 = 1e-3;
+            let p = match hit.face {
+                Face::PosX => Vec3::new(x + 1.0 + OUT, y + cb, z + ca),
+                Face::NegX => Vec3::new(x - OUT, y + cb, z + ca),
+                Face::PosZ => Vec3::new(x + ca, y + cb, z + 1.0 + OUT),
+                Face::NegZ => Vec3::new(x + ca, y + cb, z - OUT),
+                Face::PosY => Vec3::new(x + ca, y + 1.0 + OUT, z + cb),
+                Face::NegY => Vec3::new(x + ca, y - OUT, z + cb),
+            };
+            self.known |= bit;
+            if trace(world, p, sun, SHADOW_DISTANCE).is_none() {
+                self.lit |= bit;
+            }
+        }
+        self.lit & bit != 0
+    }
 }
 
 /// Casts unit ray `d` from `o` through the resident window up to distance `t_max`.
