@@ -16,7 +16,7 @@ use crate::block::{BLOCK_KINDS, Block};
 use crate::spec::{MAX_VIEW_DISTANCE, WorldSpec};
 use crate::terrain::HEIGHT;
 use crate::texture::{FaceGroup, Textures};
-use crate::world::{COARSE, World, chunk_slot, coarse_index, col_index, index};
+use crate::world::{BLOCKS_LEN, COARSE, World, chunk_slot, coarse_index, col_index, index};
 
 /// Height of the cloud layer, in blocks.
 const CLOUD_HEIGHT: f32 = 110.0;
@@ -86,6 +86,7 @@ pub struct Renderer {
     fog_end: f32,
     sun_dir: Vec3,
     sun: Vec3,
+    sun_glow: Vec3,
     ambient: Vec3,
     shadows: bool,
     cloud_cover: f32,
@@ -124,6 +125,7 @@ impl Renderer {
             fog_end: spec.fog.end.min(MAX_VIEW_DISTANCE),
             sun_dir: spec.sun_direction(),
             sun: v(spec.sun.color) * spec.sun.strength,
+            sun_glow: v(spec.sun.color).normalize_or_zero() * 1.4,
             ambient: (zenith * 0.35 + Vec3::splat(0.65)) * spec.sun.ambient * 1.25,
             shadows: spec.sun.shadows,
             cloud_cover: spec.sky.clouds,
@@ -203,11 +205,12 @@ impl Renderer {
         let o = pose.position;
         let pixel_angle = 1.0 / k.fy;
         let mut faces = FaceCache::new();
+        // Camera rays are affine in the pixel column: step the unnormalised direction along a row.
+        let du = rot.transform_vector3(Vec3::new(1.0 / k.fx, 0.0, 0.0));
         for (row, v) in rows.enumerate() {
+            let row_start = rot.transform_vector3(k.ray_camera(0.0, v as f32));
             for u in 0..k.width {
-                let d = rot
-                    .transform_vector3(k.ray_camera(u as f32, v as f32))
-                    .normalize();
+                let d = (row_start + du * u as f32).normalize();
                 let (color, depth) = if covered {
                     self.shade_ray(world, &mut faces, o, d, forward, pixel_angle)
                 } else {
@@ -318,8 +321,10 @@ impl Renderer {
         }
         let sd = d.dot(self.sun_dir);
         if sd > 0.0 {
-            let sun_color = self.sun.normalize_or_zero() * 1.4;
-            c += sun_color * (0.35 * sd.powi(64) + 0.08 * sd.powi(6));
+            let sd2 = sd * sd;
+            let sd6 = sd2 * sd2 * sd2;
+            let sd64 = (sd6 * sd2).powi(8);
+            c += self.sun_glow * (0.35 * sd64 + 0.08 * sd6);
             if sd > 0.9993 {
                 c = Vec3::new(1.0, 0.98, 0.9);
             }
@@ -395,7 +400,7 @@ fn ao_corners(world: &World, hit: Hit) -> [f32; 4] {
                 let z = (cz + j as i32 - 1) & 255;
                 for (i, cell) in row.iter_mut().enumerate() {
                     let x = (cx + i as i32 - 1) & 255;
-                    *cell = u8::from(blocks[((((z << 8) | x) as usize) << 6) | cy as usize] != 0);
+                    *cell = u8::from(blocks[((((z << 8) | x) as usize) << 6) | (cy & 63) as usize] != 0);
                 }
             }
         }
@@ -705,7 +710,7 @@ fn ffloor(v: f32) -> i32 {
 /// The first solid block the ray meets inside column `ci` between t0 and t1.
 #[inline]
 fn column_hit(
-    blocks: &[u8],
+    blocks: &[u8; BLOCKS_LEN],
     ci: usize,
     top: i32,
     o: Vec3,
@@ -721,11 +726,11 @@ fn column_hit(
     if fmin(y0, y1) >= top as f32 {
         return None;
     }
-    let base = ci << 6;
+    let base = (ci & 0xffff) << 6;
     let hit = |t: f32, y: i32, face: Face| {
         Some(Hit {
             t,
-            block: blocks[base + y as usize],
+            block: blocks[base | (y & 63) as usize],
             face,
             voxel: [ix, y, iz],
         })
@@ -742,10 +747,10 @@ fn column_hit(
             if iy < 0 {
                 return None;
             }
-            if blocks[base + iy as usize] != 0 {
+            if blocks[base | (iy & 63) as usize] != 0 {
                 return hit(ty, iy, Face::PosY);
             }
-        } else if iy >= 0 && blocks[base + iy as usize] != 0 {
+        } else if iy >= 0 && blocks[base | (iy & 63) as usize] != 0 {
             return hit(t0, iy, entered.unwrap_or(Face::PosY));
         }
         loop {
@@ -762,7 +767,7 @@ fn column_hit(
                     voxel: [ix, 0, iz],
                 });
             }
-            if blocks[base + iy as usize] != 0 {
+            if blocks[base | (iy & 63) as usize] != 0 {
                 return hit(ty, iy, Face::PosY);
             }
         }
@@ -770,7 +775,7 @@ fn column_hit(
         if iy >= top {
             return None;
         }
-        if iy >= 0 && blocks[base + iy as usize] != 0 {
+        if iy >= 0 && blocks[base | (iy & 63) as usize] != 0 {
             return hit(t0, iy, entered.unwrap_or(Face::NegY));
         }
         loop {
@@ -782,7 +787,7 @@ fn column_hit(
             if ty >= t1 {
                 return None;
             }
-            if iy >= 0 && blocks[base + iy as usize] != 0 {
+            if iy >= 0 && blocks[base | (iy & 63) as usize] != 0 {
                 return hit(ty, iy, Face::NegY);
             }
         }

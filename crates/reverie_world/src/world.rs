@@ -28,13 +28,13 @@ const COARSE_SIDE: i32 = WINDOW / COARSE;
 pub struct World {
     spec: Arc<WorldSpec>,
     generator: Generator,
-    blocks: Vec<u8>,
+    blocks: Box<[u8; BLOCKS_LEN]>,
     /// Per column: one above the highest solid block (0 if none).
-    col_top: Vec<u8>,
+    col_top: Box<[u8; COLUMNS_LEN]>,
     /// Per 4×4 coarse cell: max of `col_top`.
-    coarse_top: Vec<u8>,
+    coarse_top: Box<[u8; COARSE_LEN]>,
     /// Per chunk slot: max of `col_top` over the chunk.
-    chunk_top: Vec<u8>,
+    chunk_top: Box<[u8; CHUNKS_LEN]>,
     /// Which chunk each of the 16×16 slots holds.
     slots: Vec<Option<(i32, i32)>>,
     /// Chunk the window is centred on.
@@ -52,10 +52,10 @@ impl World {
         World {
             spec,
             generator,
-            blocks: vec![0; (WINDOW * WINDOW * HEIGHT) as usize],
-            col_top: vec![0; (WINDOW * WINDOW) as usize],
-            coarse_top: vec![0; (COARSE_SIDE * COARSE_SIDE) as usize],
-            chunk_top: vec![0; (WINDOW_CHUNKS * WINDOW_CHUNKS) as usize],
+            blocks: zeroed(),
+            col_top: zeroed(),
+            coarse_top: zeroed(),
+            chunk_top: zeroed(),
             slots: vec![None; (WINDOW_CHUNKS * WINDOW_CHUNKS) as usize],
             center: None,
             max_top: 0,
@@ -299,17 +299,31 @@ impl World {
     }
 }
 
+pub(crate) const BLOCKS_LEN: usize = (WINDOW * WINDOW * HEIGHT) as usize;
+const COLUMNS_LEN: usize = (WINDOW * WINDOW) as usize;
+const COARSE_LEN: usize = (COARSE_SIDE * COARSE_SIDE) as usize;
+const CHUNKS_LEN: usize = (WINDOW_CHUNKS * WINDOW_CHUNKS) as usize;
+
+/// A zeroed fixed-size array on the heap. Fixed sizes let the compiler see that masked indices are
+/// in bounds, so the ray caster's inner loops carry no bounds checks.
+fn zeroed<const N: usize>() -> Box<[u8; N]> {
+    match vec![0u8; N].into_boxed_slice().try_into() {
+        Ok(b) => b,
+        Err(_) => unreachable!("a vec of N bytes is N bytes"),
+    }
+}
+
 /// Borrowed window arrays for the ray caster.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Raw<'a> {
     /// Block ids, [`index`].
-    pub blocks: &'a [u8],
+    pub blocks: &'a [u8; BLOCKS_LEN],
     /// Per column, [`col_index`]: one above the highest solid block.
-    pub col_top: &'a [u8],
+    pub col_top: &'a [u8; COLUMNS_LEN],
     /// Per 4×4 cell, [`coarse_index`].
-    pub coarse_top: &'a [u8],
+    pub coarse_top: &'a [u8; COARSE_LEN],
     /// Per chunk slot, [`chunk_slot`].
-    pub chunk_top: &'a [u8],
+    pub chunk_top: &'a [u8; CHUNKS_LEN],
 }
 
 /// Slot of the chunk holding block column (x, z).
@@ -334,7 +348,8 @@ fn slot_of(cx: i32, cz: i32) -> usize {
 /// Index into the window's block array.
 #[inline]
 pub(crate) fn index(x: i32, y: i32, z: i32) -> usize {
-    ((((z & MASK) << 8) | (x & MASK)) as usize) << 6 | y as usize
+    // Callers keep 0 <= y < HEIGHT; the mask makes the bound visible to the compiler.
+    ((((z & MASK) << 8) | (x & MASK)) as usize) << 6 | (y & (HEIGHT - 1)) as usize
 }
 
 /// Index into the window's per-column array.
