@@ -571,10 +571,16 @@ pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
         let t_low = if dy < 0.0 { fmin(t_exit, t_max) } else { t };
         o.y + dy * t_low >= f32::from(top)
     };
+    // A cell can only be skipped if the ray is above its top where it is now: test that first, and
+    // only then work out where the ray leaves the cell.
+    let here_above = |t: f32, top: u8| o.y + dy * t >= f32::from(top);
     loop {
         // Level 2: the chunk.
-        let (t2, x_first) = ray.cell_exit(ix, iz, CHUNK_SHIFT);
-        if above(t, t2, raw.chunk_top[chunk_slot(ix, iz)]) {
+        let top2 = raw.chunk_top[chunk_slot(ix, iz)];
+        let exit2 = if here_above(t, top2) { Some(ray.cell_exit(ix, iz, CHUNK_SHIFT)) } else { None };
+        if let Some((t2, x_first)) = exit2
+            && above(t, t2, top2)
+        {
             if t2 >= t_max {
                 return None;
             }
@@ -585,8 +591,11 @@ pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
         let (cx2, cz2) = (ix >> CHUNK_SHIFT, iz >> CHUNK_SHIFT);
         'chunk: loop {
             // Level 1: the 4×4 cell.
-            let (t1, x_first) = ray.cell_exit(ix, iz, COARSE_SHIFT);
-            if above(t, t1, raw.coarse_top[coarse_index(ix, iz)]) {
+            let top1 = raw.coarse_top[coarse_index(ix, iz)];
+            let exit1 = if here_above(t, top1) { Some(ray.cell_exit(ix, iz, COARSE_SHIFT)) } else { None };
+            if let Some((t1, x_first)) = exit1
+                && above(t, t1, top1)
+            {
                 if t1 >= t_max {
                     return None;
                 }
