@@ -400,7 +400,9 @@ fn ao_corners(world: &World, hit: Hit) -> [f32; 4] {
                 let z = (cz + j as i32 - 1) & 255;
                 for (i, cell) in row.iter_mut().enumerate() {
                     let x = (cx + i as i32 - 1) & 255;
-                    *cell = u8::from(blocks[((((z << 8) | x) as usize) << 6) | (cy & 63) as usize] != 0);
+                    *cell = u8::from(
+                        blocks[((((z << 8) | x) as usize) << 6) | (cy & 63) as usize] != 0,
+                    );
                 }
             }
         }
@@ -577,7 +579,11 @@ pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
     loop {
         // Level 2: the chunk.
         let top2 = raw.chunk_top[chunk_slot(ix, iz)];
-        let exit2 = if here_above(t, top2) { Some(ray.cell_exit(ix, iz, CHUNK_SHIFT)) } else { None };
+        let exit2 = if here_above(t, top2) {
+            Some(ray.cell_exit(ix, iz, CHUNK_SHIFT))
+        } else {
+            None
+        };
         if let Some((t2, x_first)) = exit2
             && above(t, t2, top2)
         {
@@ -592,7 +598,11 @@ pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
         'chunk: loop {
             // Level 1: the 4×4 cell.
             let top1 = raw.coarse_top[coarse_index(ix, iz)];
-            let exit1 = if here_above(t, top1) { Some(ray.cell_exit(ix, iz, COARSE_SHIFT)) } else { None };
+            let exit1 = if here_above(t, top1) {
+                Some(ray.cell_exit(ix, iz, COARSE_SHIFT))
+            } else {
+                None
+            };
             if let Some((t1, x_first)) = exit1
                 && above(t, t1, top1)
             {
@@ -609,6 +619,17 @@ pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
                 let face_z = if ray.sz > 0 { Face::NegZ } else { Face::PosZ };
                 let mut tnx = ((ix + ray.ax) as f32 - o.x) * inv_x;
                 let mut tnz = ((iz + ray.az) as f32 - o.z) * inv_z;
+                // The first column beyond this cell on each axis.
+                let ix_out = if ray.sx > 0 {
+                    (qx + 1) << COARSE_SHIFT
+                } else {
+                    (qx << COARSE_SHIFT) - 1
+                };
+                let iz_out = if ray.sz > 0 {
+                    (qz + 1) << COARSE_SHIFT
+                } else {
+                    (qz << COARSE_SHIFT) - 1
+                };
                 loop {
                     let tn = fmin(tnx, tnz);
                     let ci = col_index(ix, iz);
@@ -640,7 +661,7 @@ pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
                     tnx += if step_x { step_tx } else { 0.0 };
                     tnz += if step_x { 0.0 } else { step_tz };
                     entered = Some(if step_x { face_x } else { face_z });
-                    if ((ix >> COARSE_SHIFT) ^ qx) | ((iz >> COARSE_SHIFT) ^ qz) != 0 {
+                    if (ix == ix_out) | (iz == iz_out) {
                         break;
                     }
                 }
@@ -809,7 +830,21 @@ mod tests {
 
     #[test]
     fn ffloor_matches_floor() {
-        for v in [-3.5f32, -3.0, -2.999, -0.5, -0.0, 0.0, 0.2, 0.99999, 1.0, 63.5, 255.9, -4_000_000.5, 4_000_000.0] {
+        for v in [
+            -3.5f32,
+            -3.0,
+            -2.999,
+            -0.5,
+            -0.0,
+            0.0,
+            0.2,
+            0.99999,
+            1.0,
+            63.5,
+            255.9,
+            -4_000_000.5,
+            4_000_000.0,
+        ] {
             assert_eq!(ffloor(v), v.floor() as i32, "{v}");
         }
         let mut x = 1u64;
