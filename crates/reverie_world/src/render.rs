@@ -522,6 +522,17 @@ impl FaceEntry {
 /// Three levels: 16×16 chunks, 4×4 cells and single columns. At each level a cell whose tallest
 /// column lies below the ray over the whole stretch the ray spends in it is skipped in one step.
 pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
+    // One copy of the walk for falling rays and one for rising ones: the inner loops then test
+    // the right end of each stretch without a per-step choice.
+    if d.y < 0.0 {
+        trace_dir::<true>(world, o, d, t_max)
+    } else {
+        trace_dir::<false>(world, o, d, t_max)
+    }
+}
+
+#[inline(always)]
+fn trace_dir<const FALLING: bool>(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
     let raw = world.raw();
     let nudge = |v: f32| {
         if v.abs() < 1e-7 {
@@ -570,7 +581,7 @@ pub fn trace(world: &World, o: Vec3, d: Vec3, t_max: f32) -> Option<Hit> {
     // Whether the ray stays at or above `top` from t until it leaves the cell (or t_max).
     let above = |t: f32, t_exit: f32, top: u8| {
         // For a falling ray the lowest point is at the exit, for a rising one at the entry.
-        let t_low = if dy < 0.0 { fmin(t_exit, t_max) } else { t };
+        let t_low = if FALLING { fmin(t_exit, t_max) } else { t };
         o.y + dy * t_low >= f32::from(top)
     };
     // A cell can only be skipped if the ray is above its top where it is now: test that first, and
