@@ -47,6 +47,22 @@ fn tiny_datagen<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
+/// Renders the example tour in `world` at `resolution` to `out`, expecting success.
+fn render_tour(world: &str, resolution: &str, out: &str) {
+    let o = reverie(&[
+        "render",
+        "--world",
+        world,
+        "--actions",
+        "examples/scripts/tour.jsonl",
+        "--resolution",
+        resolution,
+        "--out",
+        out,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))
 }
@@ -284,35 +300,21 @@ fn datagen_and_render_work_end_to_end() {
         String::from_utf8_lossy(&o.stdout)
     );
     let gif = t.path().join("c.gif");
-    let o = reverie(&[
-        "render",
-        "--world",
+    render_tour(
         "worlds/canyon.toml",
-        "--actions",
-        "examples/scripts/tour.jsonl",
-        "--resolution",
         "32x32",
-        "--out",
         gif.to_str().unwrap_or_default(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    );
     assert!(
         std::fs::read(&gif)
             .unwrap_or_default()
             .starts_with(b"GIF89a")
     );
     let pngs = t.path().join("pngs");
-    let o = reverie(&[
-        "render",
-        "--world",
+    render_tour(
         "worlds/forest.toml",
-        "--actions",
-        "examples/scripts/tour.jsonl",
-        "--resolution",
         "16x16",
-        "--out",
         pngs.to_str().unwrap_or_default(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    );
     assert!(pngs.join("frame_00000.png").exists());
 }
