@@ -72,67 +72,26 @@ fn bad_flags_name_the_flag() {
     let t = tmp();
     let out = t.path().join("d");
     let out = out.to_str().unwrap_or_default();
-    let e = fails(&[
-        "datagen",
-        "--world",
-        "worlds/meadow.toml",
-        "--resolution",
-        "0x128",
-        "--out",
-        out,
-    ]);
-    assert!(e.contains("resolution") && e.contains("0x128"), "{e}");
-    let e = fails(&[
-        "datagen",
-        "--world",
-        "worlds/meadow.toml",
-        "--resolution",
-        "banana",
-        "--out",
-        out,
-    ]);
-    assert!(e.contains("resolution"), "{e}");
-    let e = fails(&[
-        "datagen",
-        "--world",
-        "worlds/meadow.toml",
-        "--fov",
-        "500",
-        "--out",
-        out,
-    ]);
-    assert!(e.contains("fov") && e.contains("500"), "{e}");
-    let e = fails(&[
-        "datagen",
-        "--world",
-        "worlds/meadow.toml",
-        "--policy",
-        "teleport",
-        "--out",
-        out,
-    ]);
-    assert!(e.contains("--policy") && e.contains("teleport"), "{e}");
-    let e = fails(&[
-        "datagen",
-        "--world",
-        "worlds/meadow.toml",
-        "--policy",
-        "loop-and-return:60",
-        "--steps",
-        "100",
-        "--out",
-        out,
-    ]);
-    assert!(e.contains("--steps"), "{e}");
-    let e = fails(&[
-        "datagen",
-        "--world",
-        "worlds/meadow.toml",
-        "--episodes=-3",
-        "--out",
-        out,
-    ]);
-    assert!(e.contains("episodes"), "{e}");
+    let cases: [(&[&str], &[&str]); 6] = [
+        (&["--resolution", "0x128"], &["resolution", "0x128"]),
+        (&["--resolution", "banana"], &["resolution"]),
+        (&["--fov", "500"], &["fov", "500"]),
+        (&["--policy", "teleport"], &["--policy", "teleport"]),
+        (
+            &["--policy", "loop-and-return:60", "--steps", "100"],
+            &["--steps"],
+        ),
+        (&["--episodes=-3"], &["episodes"]),
+    ];
+    for (flags, needles) in cases {
+        let mut args = vec!["datagen", "--world", "worlds/meadow.toml", "--out", out];
+        args.extend_from_slice(flags);
+        let e = fails(&args);
+        assert!(
+            needles.iter().all(|n| e.contains(n)),
+            "{flags:?} should name {needles:?}: {e}"
+        );
+    }
     assert!(!Path::new(out).exists(), "nothing written on bad flags");
 }
 

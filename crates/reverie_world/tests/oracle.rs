@@ -8,7 +8,7 @@ use reverie_core::{Action, Frame, Intrinsics, Keys, Pose};
 use reverie_world::datagen::{self, DatagenConfig, Existing};
 use reverie_world::dataset::{Dataset, EpisodeReader, episode_path};
 use reverie_world::episode::{self, EpisodeStart};
-use reverie_world::policy::PolicyKind;
+use reverie_world::policy::{Policy, PolicyKind};
 use reverie_world::{Renderer, World, WorldSpec};
 
 const WORLDS: [&str; 4] = ["meadow", "canyon", "forest", "village"];
@@ -27,26 +27,38 @@ fn k(w: u32, h: u32) -> Intrinsics {
     Intrinsics::from_vfov_deg(w, h, 70.0).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Renders an episode of `policy` and returns each frame's hash.
-fn episode_hashes(spec: &WorldSpec, policy: &PolicyKind, seed: u64, steps: usize) -> Vec<u64> {
+/// Runs `policy` for an episode in a fresh world of `spec`; returns every frame and its action.
+fn record(
+    spec: &WorldSpec,
+    policy: &mut dyn Policy,
+    k: &Intrinsics,
+    start: EpisodeStart,
+) -> Vec<(Frame, Action)> {
     let spec = Arc::new(spec.clone());
     let mut world = World::new(spec.clone());
-    let renderer = Renderer::new(&spec);
-    let mut p = policy.build(seed);
-    let mut hashes = Vec::new();
+    let mut out = Vec::new();
     episode::run(
         &mut world,
-        &renderer,
-        &k(48, 32),
-        p.as_mut(),
-        EpisodeStart { seed, steps },
-        |_, f: &Frame, _| {
-            hashes.push(f.content_hash());
+        &Renderer::new(&spec),
+        k,
+        policy,
+        start,
+        |_, f, a| {
+            out.push((f.clone(), *a));
             Ok::<(), ()>(())
         },
     )
     .unwrap_or_else(|()| panic!("sink never fails"));
-    hashes
+    out
+}
+
+/// Renders an episode of `policy` and returns each frame's hash.
+fn episode_hashes(spec: &WorldSpec, policy: &PolicyKind, seed: u64, steps: usize) -> Vec<u64> {
+    let mut p = policy.build(seed);
+    record(spec, p.as_mut(), &k(48, 32), EpisodeStart { seed, steps })
+        .iter()
+        .map(|(f, _)| f.content_hash())
+        .collect()
 }
 
 #[test]
@@ -131,27 +143,16 @@ fn depth_is_planar_and_metric() {
 
 #[test]
 fn loop_and_return_comes_back_to_the_start_pose() {
-    let s = Arc::new(spec("meadow"));
-    let mut world = World::new(s.clone());
-    let renderer = Renderer::new(&s);
     let kind = PolicyKind::LoopAndReturn { out_secs: 4.0 };
     let mut p = kind.build(3);
-    let mut poses = Vec::new();
-    episode::run(
-        &mut world,
-        &renderer,
-        &k(16, 16),
-        p.as_mut(),
-        EpisodeStart {
-            seed: 3,
-            steps: kind.min_steps() + 48,
-        },
-        |_, f, _| {
-            poses.push(f.pose);
-            Ok::<(), ()>(())
-        },
-    )
-    .unwrap_or_else(|()| panic!("sink never fails"));
+    let start = EpisodeStart {
+        seed: 3,
+        steps: kind.min_steps() + 48,
+    };
+    let poses: Vec<_> = record(&spec("meadow"), p.as_mut(), &k(16, 16), start)
+        .iter()
+        .map(|(f, _)| f.pose)
+        .collect();
     let report = p.report();
     let returned = report["returned_tick"]
         .as_u64()
@@ -174,27 +175,21 @@ fn loop_and_return_comes_back_to_the_start_pose() {
 
 #[test]
 fn script_policy_replays_actions() {
-    let s = Arc::new(spec("village"));
-    let mut world = World::new(s.clone());
     let script = vec![Action::keys(Keys::FORWARD); 10];
     let kind = PolicyKind::Script {
         path: "t".into(),
         actions: Arc::new(script),
     };
     let mut p = kind.build(0);
-    let mut seen = Vec::new();
-    episode::run(
-        &mut world,
-        &Renderer::new(&s),
-        &k(8, 8),
+    let seen: Vec<Action> = record(
+        &spec("village"),
         p.as_mut(),
+        &k(8, 8),
         EpisodeStart { seed: 1, steps: 14 },
-        |_, _, a| {
-            seen.push(*a);
-            Ok::<(), ()>(())
-        },
     )
-    .unwrap_or_else(|()| panic!("sink never fails"));
+    .into_iter()
+    .map(|(_, a)| a)
+    .collect();
     assert_eq!(seen[0], Action::IDLE);
     assert!(seen[1..11].iter().all(|a| a.keys == Keys::FORWARD));
     assert!(seen[11..].iter().all(|a| *a == Action::IDLE));
@@ -227,25 +222,16 @@ fn dataset_round_trip_matches_a_fresh_render() {
     assert_eq!(ds.episodes.len(), 3);
     // Episode 1, re-run by hand, equals what was stored.
     let ep_seed = reverie_core::seed::derive(3, &[1]);
-    let spec = Arc::new(cfg.spec.clone());
-    let mut world = World::new(spec.clone());
     let mut policy = cfg.policy.build(ep_seed);
-    let mut frames = Vec::new();
-    episode::run(
-        &mut world,
-        &Renderer::new(&spec),
-        &cfg.intrinsics,
+    let frames = record(
+        &cfg.spec,
         policy.as_mut(),
+        &cfg.intrinsics,
         EpisodeStart {
             seed: ep_seed,
             steps: 12,
         },
-        |_, f, a| {
-            frames.push((f.clone(), *a));
-            Ok::<(), ()>(())
-        },
-    )
-    .unwrap_or_else(|()| panic!("sink never fails"));
+    );
     let w = ds.window(1, 4, 5).unwrap_or_else(|e| panic!("{e}"));
     let px = 32 * 24;
     for (j, (f, a)) in frames[4..9].iter().enumerate() {
