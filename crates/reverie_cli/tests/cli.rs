@@ -218,41 +218,34 @@ fn existing_and_unwritable_outputs_are_refused_and_kept() {
 fn datagen_and_render_work_end_to_end() {
     let t = tmp();
     let out = t.path().join("ds");
-    let o = reverie(&[
-        "datagen",
-        "--world",
-        "worlds/village.toml",
-        "--episodes",
-        "2",
-        "--steps",
-        "6",
-        "--resolution",
-        "24x16",
-        "--out",
-        out.to_str().unwrap_or_default(),
-    ]);
+    let out = out.to_str().unwrap_or_default();
+    let village = |extra: &[&str]| {
+        let mut args = vec![
+            "datagen",
+            "--world",
+            "worlds/village.toml",
+            "--episodes",
+            "2",
+            "--steps",
+            "6",
+            "--resolution",
+            "24x16",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        reverie(&args)
+    };
+    let o = village(&[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("frames/min"));
-    let o = reverie(&[
-        "datagen",
-        "--world",
-        "worlds/village.toml",
-        "--episodes",
-        "2",
-        "--steps",
-        "6",
-        "--resolution",
-        "24x16",
-        "--resume",
-        "--out",
-        out.to_str().unwrap_or_default(),
-    ]);
+    let o = village(&["--resume"]);
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("wrote 0 episodes (2 already there)"),
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
-    let o = reverie(&["inspect", out.to_str().unwrap_or_default()]);
+    let o = reverie(&["inspect", out]);
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("2 of 2 episodes"),
         "{}",

@@ -103,21 +103,6 @@ pub fn read_png(path: &Path) -> Result<(u32, u32, Vec<u8>), ImageError> {
     Ok((info.width, info.height, rgb))
 }
 
-/// Nearest-neighbour upscaling by an integer factor (for crisp low-resolution pictures).
-pub fn upscale(width: u32, height: u32, rgb: &[u8], factor: u32) -> Vec<u8> {
-    let f = factor.max(1) as usize;
-    let (w, h) = (width as usize, height as usize);
-    let mut out = vec![0; w * f * h * f * 3];
-    for y in 0..h * f {
-        for x in 0..w * f {
-            let s = ((y / f) * w + x / f) * 3;
-            let d = (y * w * f + x) * 3;
-            out[d..d + 3].copy_from_slice(&rgb[s..s + 3]);
-        }
-    }
-    out
-}
-
 /// Streams frames into an animated GIF (256-colour NeuQuant palette per frame).
 pub struct GifWriter {
     path: PathBuf,
@@ -191,5 +176,31 @@ impl Drop for GifWriter {
         if self.encoder.take().is_some() {
             let _ = std::fs::remove_file(partial_path(&self.path));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn png_round_trip_and_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("a.png");
+        let rgb: Vec<u8> = (0..4 * 3 * 3).map(|i| (i * 7) as u8).collect();
+        write_png(&path, 4, 3, &rgb).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            read_png(&path).unwrap_or_else(|e| panic!("{e}")),
+            (4, 3, rgb)
+        );
+        assert!(!partial_path(&path).exists());
+        std::fs::write(&path, b"not a png").unwrap_or_else(|e| panic!("{e}"));
+        assert!(read_png(&path).unwrap_err().to_string().contains("a.png"));
+        assert!(
+            write_png(&path, 4, 4, &[0; 3])
+                .unwrap_err()
+                .to_string()
+                .contains("a.png")
+        );
     }
 }

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use glam::Vec3;
 
 use crate::block::Block;
-use crate::spec::{MAX_VIEW_DISTANCE, WorldSpec};
+#[cfg(doc)]
+use crate::spec::MAX_VIEW_DISTANCE;
+use crate::spec::WorldSpec;
 use crate::terrain::{CHUNK, ChunkBlocks, Generator, HEIGHT};
 
 /// Chunks per side of the resident window.
@@ -104,9 +106,9 @@ impl World {
         self.max_top = self.coarse_top.iter().copied().max().unwrap_or(0);
     }
 
-    /// Whether a ray of [`MAX_VIEW_DISTANCE`] from `position` stays inside resident chunks.
+    /// Whether a ray of [`MAX_VIEW_DISTANCE`] from `position` stays inside resident chunks (the
+    /// window is centred on its chunk, so every edge is at least 112 blocks away).
     pub fn covers(&self, position: Vec3) -> bool {
-        let _ = MAX_VIEW_DISTANCE;
         self.center == Some((chunk_of(position.x), chunk_of(position.z)))
     }
 
@@ -339,6 +341,8 @@ fn chunk_of(v: f32) -> i32 {
 }
 
 const _: () = assert!(WINDOW_CHUNKS == 16 && CHUNK == 16);
+// The camera's chunk is at least 7 chunks from either edge of the window: rays must end before.
+const _: () = assert!((7 * CHUNK) as f32 > MAX_VIEW_DISTANCE);
 
 #[inline]
 fn slot_of(cx: i32, cz: i32) -> usize {
