@@ -11,9 +11,7 @@ use std::sync::Arc;
 use glam::Vec3;
 
 use crate::block::Block;
-#[cfg(doc)]
-use crate::spec::MAX_VIEW_DISTANCE;
-use crate::spec::WorldSpec;
+use crate::spec::{MAX_VIEW_DISTANCE, WorldSpec};
 use crate::terrain::{CHUNK, ChunkBlocks, Generator, HEIGHT};
 
 /// Chunks per side of the resident window.
