@@ -4,4 +4,5 @@
 //! the repository root can use them through one name. See `ARCHITECTURE.md` for the crate map.
 
 pub use reverie_core as core;
+pub use reverie_memory as memory;
 pub use reverie_world as world;

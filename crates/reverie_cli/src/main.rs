@@ -16,6 +16,8 @@ use reverie_world::imageio::{self, GifWriter};
 use reverie_world::policy::PolicyKind;
 use reverie_world::{Renderer, World, WorldSpec};
 
+mod memory_eval;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "reverie",
@@ -112,6 +114,41 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         episode: usize,
     },
+    /// Measure the spatial memory on oracle frames: same-pose and small-motion re-rendering, warping,
+    /// and loop-and-return revisits. Writes memory-eval.json and memory-eval.png (oracle | memory
+    /// render | warp | mask).
+    MemoryEval {
+        /// World spec.
+        #[arg(long, default_value = "worlds/meadow.toml")]
+        world: PathBuf,
+        /// World seed (evaluation seeds are >= 1,000,000).
+        #[arg(long, default_value_t = 1_000_000)]
+        seed: u64,
+        /// Frame size WIDTHxHEIGHT.
+        #[arg(long, default_value = "128x128")]
+        resolution: String,
+        /// Vertical field of view in degrees.
+        #[arg(long, default_value_t = 70.0)]
+        fov: f32,
+        /// Ticks in the probe episode.
+        #[arg(long, default_value_t = 480)]
+        steps: usize,
+        /// Probe every this many ticks.
+        #[arg(long, default_value_t = 24)]
+        probe_every: usize,
+        /// Loop-and-return lengths, seconds out (comma-separated; empty for none).
+        #[arg(long, default_value = "10,60,300", value_delimiter = ',')]
+        loops: Vec<f32>,
+        /// Memory configuration JSON (fields of reverie_memory::MemoryConfig; missing = default).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Memory bound in MiB (overrides the config's).
+        #[arg(long)]
+        bound_mib: Option<u64>,
+        /// Output directory.
+        #[arg(long, default_value = "target/reverie/memory-eval")]
+        out: PathBuf,
+    },
     /// List the bundled worlds.
     Worlds {
         /// Directory of world specs.
@@ -155,6 +192,26 @@ fn load_world(path: &Path, seed: Option<u64>) -> Result<WorldSpec> {
         spec.generator.seed = s;
     }
     Ok(spec)
+}
+
+fn memory_config(
+    path: Option<&Path>,
+    bound_mib: Option<u64>,
+) -> Result<reverie_memory::MemoryConfig> {
+    let mut config = match path {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a memory config", p.display()))?
+        }
+        None => reverie_memory::MemoryConfig::default(),
+    };
+    if let Some(m) = bound_mib {
+        config.bound_bytes = m.saturating_mul(1 << 20);
+    }
+    config.validate()?;
+    Ok(config)
 }
 
 fn camera(resolution: &str, fov: f32) -> Result<Intrinsics> {
@@ -321,6 +378,86 @@ fn run(cli: Cli) -> Result<()> {
                 g.finish()?;
                 say(&format!("wrote {}", path.display()));
             }
+            Ok(())
+        }
+        Command::MemoryEval {
+            world,
+            seed,
+            resolution,
+            fov,
+            steps,
+            probe_every,
+            loops,
+            config,
+            bound_mib,
+            out,
+        } => {
+            let k = camera(&resolution, fov)?;
+            let spec = load_world(&world, Some(seed))?;
+            let config = memory_config(config.as_deref(), bound_mib)?;
+            if steps < 2 || probe_every == 0 {
+                bail!("--steps must be at least 2 and --probe-every at least 1");
+            }
+            if let Some(bad) = loops
+                .iter()
+                .find(|s| !(s.is_finite() && **s > 0.0 && **s <= 3600.0))
+            {
+                bail!("--loops: {bad} is not a number of seconds in (0, 3600]");
+            }
+            let args = memory_eval::EvalArgs {
+                world_file: world.display().to_string(),
+                spec,
+                k,
+                fov_deg: fov,
+                steps,
+                probe_every,
+                loops,
+                config,
+            };
+            let r = memory_eval::eval(&args, &out, &|m| say(m))?;
+            say(&format!(
+                "same pose: {:.1} dB, coverage {:.1}% (n={})",
+                r.same_pose.psnr_mean_db,
+                100.0 * r.same_pose.coverage_mean,
+                r.same_pose.n
+            ));
+            for m in &r.motions {
+                say(&format!(
+                    "{:<18} warp {:.1} dB cov {:.1}% | render {:.1} dB cov {:.1}% (n={})",
+                    m.motion,
+                    m.warp.psnr_mean_db,
+                    100.0 * m.warp.coverage_mean,
+                    m.render.psnr_mean_db,
+                    100.0 * m.render.coverage_mean,
+                    m.render.n
+                ));
+            }
+            for l in &r.loops {
+                let f = |s: Option<memory_eval::Score>| match s {
+                    Some(s) => format!(
+                        "{} dB cov {:.1}%",
+                        s.psnr_db.map_or("-".into(), |p| format!("{p:.1}")),
+                        100.0 * s.coverage
+                    ),
+                    None => "never returned".into(),
+                };
+                say(&format!(
+                    "loop {} s: returned at tick {:?} ({:.0} s): render {} | warp {}",
+                    l.out_seconds,
+                    l.returned_tick,
+                    l.seconds_away,
+                    f(l.render),
+                    f(l.warp)
+                ));
+            }
+            say(&format!(
+                "per tick (one thread): write {:.2} ms + render {:.2} ms + warp {:.2} ms = {:.2} ms",
+                r.timings.write_ms, r.timings.render_ms, r.timings.warp_ms, r.timings.total_ms
+            ));
+            say(&format!(
+                "-> {}/memory-eval.json, memory-eval.png",
+                out.display()
+            ));
             Ok(())
         }
         Command::Worlds { dir } => {

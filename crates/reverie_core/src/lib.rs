@@ -6,6 +6,7 @@
 //! - [`Frame`]: an RGB image with metric depth, the pose it was seen from and its tick.
 //! - [`script`]: the JSONL action-script format (parse with line-numbered errors, write).
 //! - [`seed`]: deterministic seed derivation.
+//! - [`metrics`]: image comparison (masked PSNR, coverage).
 //!
 //! Conventions (used by the oracle, the memory and the model alike):
 //! - World frame: right-handed, **y up**, one unit = one block = one metre.
@@ -18,6 +19,7 @@
 pub mod action;
 pub mod error;
 pub mod frame;
+pub mod metrics;
 pub mod pose;
 pub mod script;
 pub mod seed;

@@ -1,0 +1,485 @@
+//! `reverie memory-eval` and `reverie memory-bench`: the spatial memory measured on oracle frames,
+//! where the truth is known.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use reverie_core::glam::Vec3;
+use reverie_core::metrics::{fraction, psnr_rgb8};
+use reverie_core::{Frame, Intrinsics, Pose, TICK_HZ};
+use reverie_memory::{MemoryConfig, SpatialMemory, View, warp};
+use reverie_world::episode::{self, EpisodeStart};
+use reverie_world::policy::PolicyKind;
+use reverie_world::{Renderer, World, WorldSpec, imageio};
+use serde::Serialize;
+
+/// PSNR over covered pixels and the covered share, for one comparison.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Score {
+    /// PSNR in dB over covered pixels (`null` in JSON if nothing was covered; 99 if identical).
+    pub psnr_db: Option<f64>,
+    /// Covered share of the pixels.
+    pub coverage: f64,
+}
+
+/// Compares a view with the oracle frame over the pixels the view covers.
+pub fn score(view: &View, truth: &Frame) -> Score {
+    let mask = view.mask();
+    Score {
+        psnr_db: psnr_rgb8(&view.rgb, &truth.rgb, Some(&mask)).map(|p| p.min(99.0)),
+        coverage: fraction(&mask),
+    }
+}
+
+/// Mean, minimum and count of a set of scores.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    /// Comparisons.
+    pub n: usize,
+    /// Mean PSNR (dB) over comparisons that covered anything.
+    pub psnr_mean_db: f64,
+    /// Worst PSNR (dB).
+    pub psnr_min_db: f64,
+    /// Mean coverage.
+    pub coverage_mean: f64,
+    /// Worst coverage.
+    pub coverage_min: f64,
+}
+
+fn summarise(scores: &[Score]) -> Summary {
+    let ps: Vec<f64> = scores.iter().filter_map(|s| s.psnr_db).collect();
+    let n = scores.len();
+    Summary {
+        n,
+        psnr_mean_db: ps.iter().sum::<f64>() / ps.len().max(1) as f64,
+        psnr_min_db: ps.iter().copied().fold(f64::INFINITY, f64::min),
+        coverage_mean: scores.iter().map(|s| s.coverage).sum::<f64>() / n.max(1) as f64,
+        coverage_min: scores
+            .iter()
+            .map(|s| s.coverage)
+            .fold(f64::INFINITY, f64::min),
+    }
+}
+
+/// A small pose change from a probe pose.
+#[derive(Clone, Copy, Debug)]
+enum Motion {
+    Forward,
+    Back,
+    Left,
+    Right,
+    TurnLeft,
+    TurnRight,
+}
+
+impl Motion {
+    const ALL: [Motion; 6] = [
+        Motion::Forward,
+        Motion::Back,
+        Motion::Left,
+        Motion::Right,
+        Motion::TurnLeft,
+        Motion::TurnRight,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Motion::Forward => "step_forward_1m",
+            Motion::Back => "step_back_1m",
+            Motion::Left => "step_left_1m",
+            Motion::Right => "step_right_1m",
+            Motion::TurnLeft => "turn_left_10deg",
+            Motion::TurnRight => "turn_right_10deg",
+        }
+    }
+
+    fn apply(self, p: &Pose) -> Pose {
+        let turn = 10f32.to_radians();
+        let (pos, yaw) = match self {
+            Motion::Forward => (p.position + p.heading(), p.yaw_rad),
+            Motion::Back => (p.position - p.heading(), p.yaw_rad),
+            Motion::Left => (p.position - p.right(), p.yaw_rad),
+            Motion::Right => (p.position + p.right(), p.yaw_rad),
+            Motion::TurnLeft => (p.position, p.yaw_rad - turn),
+            Motion::TurnRight => (p.position, p.yaw_rad + turn),
+        };
+        Pose::new(pos, yaw, p.pitch_rad)
+    }
+}
+
+/// Whether the eye can move in a straight line from `a` to `b` without entering a block.
+fn free_path(world: &World, a: Vec3, b: Vec3) -> bool {
+    let d = b - a;
+    let len = d.length();
+    if len < 1e-6 {
+        return true;
+    }
+    let inside =
+        |p: Vec3| world.is_solid(p.x.floor() as i32, p.y.floor() as i32, p.z.floor() as i32);
+    // Eye and the body below it (1.62 m tall walker): sample densely along the way.
+    let steps = (len / 0.05).ceil() as usize;
+    (0..=steps).all(|i| {
+        let p = a + d * (i as f32 / steps as f32);
+        !inside(p) && !inside(p - Vec3::Y * 1.0)
+    })
+}
+
+/// Per-motion results.
+#[derive(Clone, Debug, Serialize)]
+pub struct MotionResult {
+    /// e.g. `step_forward_1m`.
+    pub motion: &'static str,
+    /// The previous frame warped into the moved pose.
+    pub warp: Summary,
+    /// The memory (all frames so far) rendered at the moved pose.
+    pub render: Summary,
+}
+
+/// Loop-and-return result.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoopResult {
+    /// Seconds out before turning back.
+    pub out_seconds: f32,
+    /// The first tick back at the start pose (from the policy's report).
+    pub returned_tick: Option<u64>,
+    /// Seconds between the start and the return.
+    pub seconds_away: f32,
+    /// Memory render at the return pose (before the return frame is written) vs the oracle.
+    pub render: Option<Score>,
+    /// Previous frame warped into the return pose vs the oracle.
+    pub warp: Option<Score>,
+    /// Memory stats at the return.
+    pub stats: Option<reverie_memory::MemoryStats>,
+}
+
+/// Mean per-tick cost of the memory operations, in milliseconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Timings {
+    /// Ticks timed.
+    pub ticks: u64,
+    /// write, per tick.
+    pub write_ms: f64,
+    /// render at the new pose, per tick.
+    pub render_ms: f64,
+    /// warp of the previous frame, per tick.
+    pub warp_ms: f64,
+    /// The three together.
+    pub total_ms: f64,
+}
+
+/// The `memory-eval` report (written as JSON).
+#[derive(Debug, Serialize)]
+pub struct EvalReport {
+    /// World spec file.
+    pub world: String,
+    /// World seed.
+    pub seed: u64,
+    /// WIDTHxHEIGHT.
+    pub resolution: String,
+    /// Vertical field of view.
+    pub fov_deg: f32,
+    /// Memory configuration used.
+    pub config: MemoryConfig,
+    /// Ticks in the probe episode.
+    pub probe_steps: usize,
+    /// Render at the pose just written vs that frame.
+    pub same_pose: Summary,
+    /// One-block steps and 10° turns from each probe pose.
+    pub motions: Vec<MotionResult>,
+    /// Loop-and-return trajectories.
+    pub loops: Vec<LoopResult>,
+    /// Memory operation cost over the probe episode (one thread).
+    pub timings: Timings,
+    /// Memory stats at the end of the probe episode.
+    pub stats: reverie_memory::MemoryStats,
+}
+
+/// What `memory-eval` needs.
+#[derive(Debug)]
+pub struct EvalArgs {
+    /// World spec file (for the report).
+    pub world_file: String,
+    /// The world.
+    pub spec: WorldSpec,
+    /// Camera.
+    pub k: Intrinsics,
+    /// Field of view (for the report).
+    pub fov_deg: f32,
+    /// Probe episode length.
+    pub steps: usize,
+    /// Probe every this many ticks.
+    pub probe_every: usize,
+    /// Loop lengths in seconds.
+    pub loops: Vec<f32>,
+    /// Memory configuration.
+    pub config: MemoryConfig,
+}
+
+/// Rows of the PNG strip: oracle | memory render | warp | mask.
+struct Strip {
+    w: u32,
+    h: u32,
+    rows: Vec<Vec<u8>>,
+}
+
+impl Strip {
+    fn push(&mut self, truth: &Frame, render: &View, warped: &View) {
+        let (w, h) = (self.w as usize, self.h as usize);
+        let panels = [
+            truth.rgb.clone(),
+            render.rgb.clone(),
+            warped.rgb.clone(),
+            render.mask_rgb(),
+        ];
+        let mut row = vec![0u8; 4 * w * h * 3];
+        for (p, img) in panels.iter().enumerate() {
+            for y in 0..h {
+                let dst = (y * 4 * w + p * w) * 3;
+                row[dst..dst + w * 3].copy_from_slice(&img[y * w * 3..(y + 1) * w * 3]);
+            }
+        }
+        self.rows.push(row);
+    }
+
+    fn write(&self, path: &Path) -> Result<()> {
+        let data: Vec<u8> = self.rows.concat();
+        imageio::write_png(path, 4 * self.w, self.h * self.rows.len() as u32, &data)?;
+        Ok(())
+    }
+}
+
+/// Runs the evaluation; writes `memory-eval.json` and `memory-eval.png` into `out`.
+pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<EvalReport> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let spec = std::sync::Arc::new(args.spec.clone());
+    let renderer = Renderer::new(&spec);
+    let mut world = World::new(spec.clone());
+    let k = args.k;
+    let seed = spec.generator.seed;
+    let mut strip = Strip {
+        w: k.width,
+        h: k.height,
+        rows: Vec::new(),
+    };
+
+    // 1. Probe episode: a mixed-policy walk; at probe ticks, same pose and small motions.
+    progress(&format!("probe episode: {} ticks", args.steps));
+    let mut frames: Vec<Frame> = Vec::with_capacity(args.steps);
+    let mut policy = PolicyKind::Mixed.build(reverie_core::seed::derive(seed, &[0]));
+    episode::run(
+        &mut world,
+        &renderer,
+        &k,
+        policy.as_mut(),
+        EpisodeStart {
+            seed: reverie_core::seed::derive(seed, &[0]),
+            steps: args.steps,
+        },
+        |_, f, _| {
+            frames.push(f.clone());
+            Ok::<(), anyhow::Error>(())
+        },
+    )?;
+    let mut mem = SpatialMemory::new(args.config.clone())?;
+    let mut view = View::new(&k);
+    let mut warped = View::new(&k);
+    let mut same = Vec::new();
+    let mut per_motion: Vec<(Vec<Score>, Vec<Score>)> = vec![Default::default(); 6];
+    let mut timings = Timings::default();
+    let mut truth = Frame::new(k.width, k.height, Pose::default(), 0);
+    for (t, f) in frames.iter().enumerate() {
+        // The per-tick pipeline, timed: render + warp into this pose, then write this frame.
+        let t0 = Instant::now();
+        mem.render(&f.pose, &k, &mut view);
+        let t1 = Instant::now();
+        if t > 0 {
+            let p = &frames[t - 1];
+            warp(
+                &k,
+                &p.rgb,
+                &p.depth_m,
+                &p.pose,
+                &f.pose,
+                args.config.splat_scale,
+                &mut warped,
+            )?;
+        }
+        let t2 = Instant::now();
+        mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick)?;
+        let t3 = Instant::now();
+        if t > 0 {
+            timings.ticks += 1;
+            timings.render_ms += (t1 - t0).as_secs_f64() * 1e3;
+            timings.warp_ms += (t2 - t1).as_secs_f64() * 1e3;
+            timings.write_ms += (t3 - t2).as_secs_f64() * 1e3;
+        }
+        if t == 0 || t % args.probe_every != 0 {
+            continue;
+        }
+        mem.render(&f.pose, &k, &mut view);
+        same.push(score(&view, f));
+        if strip.rows.is_empty() {
+            warp(
+                &k,
+                &f.rgb,
+                &f.depth_m,
+                &f.pose,
+                &f.pose,
+                args.config.splat_scale,
+                &mut warped,
+            )?;
+            strip.push(f, &view, &warped);
+        }
+        for (m, motion) in Motion::ALL.iter().enumerate() {
+            let moved = motion.apply(&f.pose);
+            if !free_path(&world, f.pose.position, moved.position) {
+                continue;
+            }
+            truth.pose = moved;
+            world.ensure_loaded(moved.position);
+            renderer.render_into(&mut world, &k, &mut truth);
+            warp(
+                &k,
+                &f.rgb,
+                &f.depth_m,
+                &f.pose,
+                &moved,
+                args.config.splat_scale,
+                &mut warped,
+            )?;
+            mem.render(&moved, &k, &mut view);
+            per_motion[m].0.push(score(&warped, &truth));
+            per_motion[m].1.push(score(&view, &truth));
+            if t == args.probe_every * 2 && matches!(motion, Motion::Back | Motion::TurnRight) {
+                strip.push(&truth, &view, &warped);
+            }
+        }
+    }
+    let n = timings.ticks.max(1) as f64;
+    timings.render_ms /= n;
+    timings.warp_ms /= n;
+    timings.write_ms /= n;
+    timings.total_ms = timings.render_ms + timings.warp_ms + timings.write_ms;
+    let stats = mem.stats();
+    drop(mem);
+    drop(frames);
+    let motions = Motion::ALL
+        .iter()
+        .zip(&per_motion)
+        .map(|(m, (w, r))| MotionResult {
+            motion: m.name(),
+            warp: summarise(w),
+            render: summarise(r),
+        })
+        .collect();
+
+    // 2. Loop-and-return: out for S seconds and back; memory render at the moment of return.
+    let mut loops = Vec::new();
+    for (li, &secs) in args.loops.iter().enumerate() {
+        progress(&format!("loop-and-return: {secs} s out and back"));
+        let kind = PolicyKind::LoopAndReturn { out_secs: secs };
+        let ep_seed = reverie_core::seed::derive(seed, &[1 + li as u64]);
+        let mut policy = kind.build(ep_seed);
+        let mut mem = SpatialMemory::new(args.config.clone())?;
+        let mut prev: Option<Frame> = None;
+        let mut start: Option<Pose> = None;
+        let mut result = LoopResult {
+            out_seconds: secs,
+            returned_tick: None,
+            seconds_away: 0.0,
+            render: None,
+            warp: None,
+            stats: None,
+        };
+        let out_ticks = (secs * TICK_HZ as f32).round() as u64;
+        let run: Result<()> = episode::run(
+            &mut world,
+            &renderer,
+            &k,
+            policy.as_mut(),
+            EpisodeStart {
+                seed: ep_seed,
+                steps: kind.min_steps(),
+            },
+            |tick, f, _| {
+                if result.returned_tick.is_some() {
+                    return Ok(());
+                }
+                let s = *start.get_or_insert(f.pose);
+                let back = tick > out_ticks
+                    && f.pose.position.distance(s.position) <= 0.17
+                    && reverie_core::pose::wrap_angle(f.pose.yaw_rad - s.yaw_rad).abs() < 1e-5
+                    && (f.pose.pitch_rad - s.pitch_rad).abs() < 1e-5;
+                if back {
+                    mem.render(&f.pose, &k, &mut view);
+                    result.render = Some(score(&view, f));
+                    if let Some(p) = &prev {
+                        warp(
+                            &k,
+                            &p.rgb,
+                            &p.depth_m,
+                            &p.pose,
+                            &f.pose,
+                            args.config.splat_scale,
+                            &mut warped,
+                        )?;
+                        result.warp = Some(score(&warped, f));
+                    }
+                    result.returned_tick = Some(tick);
+                    result.seconds_away = tick as f32 / TICK_HZ as f32;
+                    result.stats = Some(mem.stats());
+                    strip.push(f, &view, &warped);
+                    return Ok(());
+                }
+                mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick)?;
+                match &mut prev {
+                    Some(p) => p.clone_from(f),
+                    None => prev = Some(f.clone()),
+                }
+                if tick % 2400 == 0 && tick > 0 {
+                    progress(&format!(
+                        "  tick {tick}, memory {:.0} MB",
+                        mem.bytes() as f64 / 1e6
+                    ));
+                }
+                Ok(())
+            },
+        );
+        run?;
+        // Cross-check with the policy's own account of when it returned (it notices one tick
+        // later, when it next acts).
+        let reported = policy.report()["returned_tick"].as_u64();
+        let agree = match (reported, result.returned_tick) {
+            (Some(a), Some(b)) => a.abs_diff(b) <= 1,
+            (None, None) => true,
+            _ => false,
+        };
+        if !agree {
+            anyhow::bail!(
+                "loop-and-return {secs} s: the policy reports return at {reported:?}, the evaluation saw {:?}",
+                result.returned_tick
+            );
+        }
+        loops.push(result);
+    }
+
+    let report = EvalReport {
+        world: args.world_file.clone(),
+        seed,
+        resolution: format!("{}x{}", k.width, k.height),
+        fov_deg: args.fov_deg,
+        config: args.config.clone(),
+        probe_steps: args.steps,
+        same_pose: summarise(&same),
+        motions,
+        loops,
+        timings,
+        stats,
+    };
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::write(out.join("memory-eval.json"), json)
+        .with_context(|| format!("writing {}", out.join("memory-eval.json").display()))?;
+    strip.write(&out.join("memory-eval.png"))?;
+    Ok(report)
+}

@@ -1,0 +1,191 @@
+//! Memory configuration: cell sizes, chunk size, the byte bound, splatting and keyframe policy.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{MemoryError, Result};
+
+/// How the memory stores and renders what it sees. All lengths in metres (= blocks).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoryConfig {
+    /// Edge of the finest cell. Each observed point goes into the cell level whose edge is at
+    /// most half its pixel footprint (so neighbouring pixels land in different cells), never
+    /// finer than this.
+    pub min_cell_m: f32,
+    /// Edge of a chunk, the unit of culling and eviction. At most 512 finest cells across.
+    pub chunk_m: f32,
+    /// Upper bound on resident bytes (cells, indices, sky panorama, keyframes). Least-recently
+    /// seen chunks are evicted to stay under it.
+    pub bound_bytes: u64,
+    /// Points farther than this (planar depth) are not stored, and chunks farther than this
+    /// are not rendered.
+    pub max_depth_m: f32,
+    /// Splat (tent) radius as a multiple of the pixel footprint a point was seen with: 1
+    /// interpolates between neighbouring samples like bilinear filtering; more closes bigger gaps
+    /// and blurs.
+    pub splat_scale: f32,
+    /// Largest splat half-width in pixels (points right in front of the camera).
+    pub max_splat_px: f32,
+    /// Observation count at which a cell's confidence saturates (and its running mean becomes a
+    /// moving average).
+    pub max_weight: u8,
+    /// Share of a new observation in a cell's position and colour (at least 1/count, so 0 is a
+    /// running mean and 1 keeps the latest observation; frames from a model are noisier than the
+    /// oracle's, and want less).
+    pub recency: f32,
+    /// Sky panorama resolution, texels per degree of azimuth and elevation.
+    pub sky_texels_per_degree: f32,
+    /// Keyframes kept for retrieval (0 turns keyframes off).
+    pub keyframes: usize,
+    /// A frame becomes a keyframe when its best view overlap with the kept ones is below this.
+    pub keyframe_novelty: f32,
+    /// Retrieval score penalty per minute of keyframe age.
+    pub age_penalty_per_min: f32,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            min_cell_m: 1.0 / 128.0,
+            chunk_m: 4.0,
+            bound_bytes: 256 << 20,
+            max_depth_m: 128.0,
+            splat_scale: 1.0,
+            max_splat_px: 12.0,
+            max_weight: 16,
+            recency: 1.0,
+            sky_texels_per_degree: 1.5,
+            keyframes: 32,
+            keyframe_novelty: 0.6,
+            age_penalty_per_min: 0.05,
+        }
+    }
+}
+
+/// Coarsest number of cell levels (level `l` has edge `min_cell_m · 2^l`).
+pub const MAX_LEVELS: u32 = 10;
+
+impl MemoryConfig {
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        fn bad(field: &'static str, value: impl ToString, expected: &str) -> MemoryError {
+            MemoryError::Config {
+                field,
+                value: value.to_string(),
+                expected: expected.to_string(),
+            }
+        }
+        let finite_in = |x: f32, lo: f32, hi: f32| x.is_finite() && x >= lo && x <= hi;
+        if !finite_in(self.min_cell_m, 1e-3, 1.0) {
+            return Err(bad("min_cell_m", self.min_cell_m, "expected 0.001 to 1 m"));
+        }
+        if !finite_in(self.chunk_m, 0.5, 64.0) {
+            return Err(bad("chunk_m", self.chunk_m, "expected 0.5 to 64 m"));
+        }
+        let across = self.chunk_m / self.min_cell_m;
+        if !(2.0..=512.0).contains(&across) {
+            return Err(bad(
+                "chunk_m",
+                self.chunk_m,
+                &format!(
+                    "expected 2 to 512 finest cells across a chunk, got {across:.0} (min_cell_m = {})",
+                    self.min_cell_m
+                ),
+            ));
+        }
+        if self.bound_bytes < crate::memory::MIN_BOUND_BYTES {
+            return Err(bad(
+                "bound_bytes",
+                self.bound_bytes,
+                &format!("expected at least {} bytes", crate::memory::MIN_BOUND_BYTES),
+            ));
+        }
+        if !finite_in(self.max_depth_m, 1.0, 4096.0) {
+            return Err(bad("max_depth_m", self.max_depth_m, "expected 1 to 4096 m"));
+        }
+        if !finite_in(self.splat_scale, 0.5, 4.0) {
+            return Err(bad("splat_scale", self.splat_scale, "expected 0.5 to 4"));
+        }
+        if !finite_in(self.max_splat_px, 1.0, 64.0) {
+            return Err(bad(
+                "max_splat_px",
+                self.max_splat_px,
+                "expected 1 to 64 pixels",
+            ));
+        }
+        if self.max_weight == 0 {
+            return Err(bad("max_weight", self.max_weight, "expected 1 to 255"));
+        }
+        if !finite_in(self.recency, 0.0, 1.0) {
+            return Err(bad("recency", self.recency, "expected 0 to 1"));
+        }
+        if !finite_in(self.sky_texels_per_degree, 0.1, 8.0) {
+            return Err(bad(
+                "sky_texels_per_degree",
+                self.sky_texels_per_degree,
+                "expected 0.1 to 8",
+            ));
+        }
+        if self.keyframes > 4096 {
+            return Err(bad("keyframes", self.keyframes, "expected at most 4096"));
+        }
+        if !finite_in(self.keyframe_novelty, 0.0, 1.0) {
+            return Err(bad(
+                "keyframe_novelty",
+                self.keyframe_novelty,
+                "expected 0 to 1",
+            ));
+        }
+        if !finite_in(self.age_penalty_per_min, 0.0, 100.0) {
+            return Err(bad(
+                "age_penalty_per_min",
+                self.age_penalty_per_min,
+                "expected 0 to 100",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Number of cell levels: the finest doubles until a cell fills a chunk (at most [`MAX_LEVELS`]).
+    pub fn levels(&self) -> u32 {
+        let across = (self.chunk_m / self.min_cell_m).max(1.0);
+        (across.log2().floor() as u32 + 1).clamp(1, MAX_LEVELS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_fields_are_named() {
+        MemoryConfig::default().validate().unwrap();
+        assert_eq!(MemoryConfig::default().levels(), 10);
+        let bad = MemoryConfig {
+            chunk_m: 16.0,
+            ..MemoryConfig::default()
+        };
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("chunk_m") && e.contains("2048"), "{e}");
+        let bad = MemoryConfig {
+            splat_scale: f32::NAN,
+            ..MemoryConfig::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("splat_scale")
+        );
+        let bad = MemoryConfig {
+            bound_bytes: 10,
+            ..MemoryConfig::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("bound_bytes")
+        );
+    }
+}

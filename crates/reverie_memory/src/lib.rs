@@ -1,0 +1,34 @@
+//! The spatial memory: what was seen, stored in 3D, so it can be shown again from any pose.
+//!
+//! - [`SpatialMemory::write`] unprojects a frame's pixels (RGB + planar depth + pose) into surfel
+//!   **cells** in a sparse hash of **chunks** (cubes of `chunk_m`). Each point goes to the cell
+//!   level whose edge is at most half the point's pixel footprint (levels double from
+//!   `min_cell_m`), so near surfaces are stored finely and far ones coarsely, and neighbouring
+//!   pixels land in different cells. A cell keeps a running mean position (quantised in its
+//!   chunk), mean colour, observation count (confidence), the footprint it was seen with and when
+//!   it was last seen. Sky pixels go into a direction-indexed **sky panorama**.
+//! - [`SpatialMemory::render`] draws the cells in view as z-buffered square splats sized by their
+//!   footprint, culling chunks against the frustum through a coarse region grid (cost follows
+//!   what is in view, not the memory's size), then fills the rest from the sky panorama.
+//! - [`warp`] forward-reprojects the previous frame into a new pose: the short-term path.
+//! - [`SpatialMemory::retrieve_keyframes`] ranks kept frames by view overlap minus age.
+//! - A byte bound with eviction of least-recently-seen chunks; [`SpatialMemory::stats`].
+//! - [`SpatialMemory::save`] / [`SpatialMemory::load`]: one versioned, checksummed file.
+//!
+//! No candle, no Bevy: this crate depends on `reverie_core` only.
+
+pub mod config;
+pub mod error;
+pub mod keyframe;
+pub mod memory;
+pub mod persist;
+mod sky;
+pub mod view;
+pub mod warp;
+
+pub use config::MemoryConfig;
+pub use error::{MemoryError, Result};
+pub use keyframe::{Keyframe, KeyframeMatch};
+pub use memory::{MemoryStats, SpatialMemory};
+pub use view::View;
+pub use warp::warp;

@@ -1,0 +1,720 @@
+//! [`SpatialMemory`]: the bounded 3D cache of everything seen — surfel cells in a sparse hash of
+//! chunks, a sky panorama for what lies at infinity, and keyframes for retrieval.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use glam::{IVec3, Vec3, Vec3A};
+use reverie_core::{Intrinsics, Pose};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{MAX_LEVELS, MemoryConfig};
+use crate::error::Result;
+use crate::keyframe::{KeyframeMatch, KeyframeStore};
+use crate::sky::Sky;
+use crate::view::{Splatter, View};
+use crate::warp::check_sizes;
+
+/// Smallest accepted memory bound.
+pub const MIN_BOUND_BYTES: u64 = 16 << 20;
+
+/// Chunks per region edge: the coarse grid the renderer walks to find chunks in view.
+const REGION: i32 = 8;
+/// Position quantisation steps across a chunk.
+const POS_STEPS: f32 = 65535.0;
+/// Footprint is stored as a multiple of the cell edge, in 1/32 steps.
+const FOOTPRINT_STEPS: f32 = 32.0;
+/// Splats are depth-tested this many of their footprints behind where they are, so that on one
+/// surface the finest cells win and coarser ones only fill what the fine ones leave open.
+const DEPTH_BIAS: f32 = 1.5;
+/// Confidence of pixels only the sky panorama covers.
+const SKY_CONFIDENCE: f32 = 0.5;
+/// Nothing closer than this to the eye is drawn.
+const NEAR_M: f32 = 0.05;
+
+/// One surfel cell: mean position (quantised within its chunk), mean colour, how often and when
+/// it was seen, its level and the pixel footprint it was seen with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub(crate) struct Cell {
+    pub(crate) pos: [u16; 3],
+    pub(crate) rgb: [u8; 3],
+    pub(crate) weight: u8,
+    pub(crate) level: u8,
+    pub(crate) footprint_q: u8,
+    pub(crate) last_seen: u32,
+}
+
+/// A cube of `chunk_m` edge holding the cells of every level that fall inside it.
+#[derive(Clone, Debug)]
+pub(crate) struct Chunk {
+    pub(crate) coord: IVec3,
+    /// Cells by level (the index maps a key to a position in its level's list).
+    pub(crate) cells: [Vec<Cell>; MAX_LEVELS as usize],
+    pub(crate) index: HashMap<u32, u32, FastHash>,
+    pub(crate) last_seen: u64,
+    bytes: usize,
+}
+
+impl Chunk {
+    pub(crate) fn new(coord: IVec3) -> Chunk {
+        let mut c = Chunk {
+            coord,
+            cells: Default::default(),
+            index: HashMap::with_hasher(FastHash),
+            last_seen: 0,
+            bytes: 0,
+        };
+        c.bytes = c.measure();
+        c
+    }
+
+    /// Heap and inline bytes (index: hashbrown buckets of 8-byte entries + 1 control byte).
+    fn measure(&self) -> usize {
+        let cap = self.index.capacity();
+        let buckets = if cap == 0 {
+            0
+        } else {
+            (cap * 8 / 7 + 1).next_power_of_two()
+        };
+        size_of::<Chunk>()
+            + self.cells.iter().map(Vec::capacity).sum::<usize>() * size_of::<Cell>()
+            + buckets * 9
+    }
+
+    /// Adds a cell under a new key (false if the key is taken).
+    pub(crate) fn insert(&mut self, key: u32, cell: Cell) -> bool {
+        if self.index.contains_key(&key) {
+            return false;
+        }
+        let list = &mut self.cells[cell.level as usize];
+        self.index.insert(key, list.len() as u32);
+        list.push(cell);
+        true
+    }
+
+    /// Number of cells.
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+}
+
+/// Multiply-rotate hashing for small integer keys (cells, chunk coordinates).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FastHash;
+
+#[derive(Debug, Default)]
+pub(crate) struct FastHasher(u64);
+
+impl BuildHasher for FastHash {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0)
+    }
+}
+
+impl Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        let h = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^ (h >> 31)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u32(b as u32);
+        }
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.0 = (self.0.rotate_left(23) ^ x as u64).wrapping_mul(0xA076_1D64_78BD_642F);
+    }
+    fn write_i32(&mut self, x: i32) {
+        self.write_u32(x as u32);
+    }
+}
+
+/// Counters and sizes; `hit_rate` is the share of rendered pixels the memory covered.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryStats {
+    /// Surfel cells resident.
+    pub cells: u64,
+    /// Chunks resident.
+    pub chunks: u64,
+    /// Resident bytes (cells, indices, bookkeeping, sky panorama, keyframes).
+    pub bytes: u64,
+    /// The configured bound.
+    pub bound_bytes: u64,
+    /// Keyframes kept.
+    pub keyframes: u64,
+    /// Points written (pixels with a surface in range).
+    pub points_written: u64,
+    /// Points that landed in an existing cell.
+    pub write_hits: u64,
+    /// Pixels rendered.
+    pub render_pixels: u64,
+    /// Rendered pixels the memory covered.
+    pub render_hits: u64,
+    /// `render_hits / render_pixels`.
+    pub hit_rate: f64,
+    /// Chunks evicted so far.
+    pub evicted_chunks: u64,
+    /// Eviction passes so far.
+    pub eviction_passes: u64,
+}
+
+/// The bounded 3D cache. See the crate docs for the design.
+#[derive(Debug)]
+pub struct SpatialMemory {
+    pub(crate) config: MemoryConfig,
+    levels: u32,
+    edge: [f32; MAX_LEVELS as usize],
+    across: [u32; MAX_LEVELS as usize],
+    pub(crate) slots: Vec<Option<Chunk>>,
+    free: Vec<u32>,
+    chunks: HashMap<IVec3, u32, FastHash>,
+    regions: HashMap<IVec3, Vec<u32>, FastHash>,
+    pub(crate) sky: Sky,
+    pub(crate) keyframes: KeyframeStore,
+    cell_bytes: usize,
+    cells: u64,
+    pub(crate) tick: u64,
+    pub(crate) counters: Counters,
+    render_pixels: AtomicU64,
+    render_hits: AtomicU64,
+}
+
+/// Persistent counters (saved with the memory).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counters {
+    pub(crate) points_written: u64,
+    pub(crate) write_hits: u64,
+    pub(crate) evicted_chunks: u64,
+    pub(crate) eviction_passes: u64,
+}
+
+impl SpatialMemory {
+    /// An empty memory (fails on an invalid config, naming the field).
+    pub fn new(config: MemoryConfig) -> Result<SpatialMemory> {
+        config.validate()?;
+        let levels = config.levels();
+        let mut edge = [0.0; MAX_LEVELS as usize];
+        let mut across = [1; MAX_LEVELS as usize];
+        for l in 0..levels as usize {
+            edge[l] = config.min_cell_m * (1u32 << l) as f32;
+            across[l] = ((config.chunk_m / edge[l]).ceil() as u32).clamp(1, 512);
+        }
+        Ok(SpatialMemory {
+            levels,
+            edge,
+            across,
+            slots: Vec::new(),
+            free: Vec::new(),
+            chunks: HashMap::with_hasher(FastHash),
+            regions: HashMap::with_hasher(FastHash),
+            sky: Sky::new(config.sky_texels_per_degree),
+            keyframes: KeyframeStore::new(config.keyframes),
+            cell_bytes: 0,
+            cells: 0,
+            tick: 0,
+            counters: Counters::default(),
+            render_pixels: AtomicU64::new(0),
+            render_hits: AtomicU64::new(0),
+            config,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MemoryConfig {
+        &self.config
+    }
+
+    /// The latest tick written.
+    pub fn tick(&self) -> u64 {
+        self.tick
+    }
+
+    /// Resident bytes: cells and their indices, chunk bookkeeping, sky panorama, keyframes.
+    pub fn bytes(&self) -> usize {
+        self.cell_bytes
+            + self.slots.capacity() * size_of::<Option<Chunk>>()
+            + self.free.capacity() * 4
+            + self.chunks.capacity() * 8 / 7 * (size_of::<(IVec3, u32)>() + 1)
+            + self.regions.capacity() * 8 / 7 * (size_of::<(IVec3, Vec<u32>)>() + 1)
+            + self
+                .regions
+                .values()
+                .map(|v| v.capacity() * 4)
+                .sum::<usize>()
+            + self.sky.bytes()
+            + self.keyframes.bytes()
+    }
+
+    /// Sizes and counters.
+    pub fn stats(&self) -> MemoryStats {
+        let render_pixels = self.render_pixels.load(Ordering::Relaxed);
+        let render_hits = self.render_hits.load(Ordering::Relaxed);
+        MemoryStats {
+            cells: self.cells,
+            chunks: self.chunks.len() as u64,
+            bytes: self.bytes() as u64,
+            bound_bytes: self.config.bound_bytes,
+            keyframes: self.keyframes.len() as u64,
+            points_written: self.counters.points_written,
+            write_hits: self.counters.write_hits,
+            render_pixels,
+            render_hits,
+            hit_rate: if render_pixels > 0 {
+                render_hits as f64 / render_pixels as f64
+            } else {
+                0.0
+            },
+            evicted_chunks: self.counters.evicted_chunks,
+            eviction_passes: self.counters.eviction_passes,
+        }
+    }
+
+    /// Stores a frame: every pixel with a surface within `max_depth_m` goes into the cell of its
+    /// level (by pixel footprint) in its chunk; sky pixels go into the sky panorama; the frame
+    /// may become a keyframe. Then least-recently-seen chunks are evicted to stay in the bound.
+    pub fn write(
+        &mut self,
+        k: &Intrinsics,
+        rgb: &[u8],
+        depth: &[f32],
+        pose: &Pose,
+        tick: u64,
+    ) -> Result<()> {
+        check_sizes(k, rgb, depth)?;
+        // Leave room for what one frame can add, so the bound also holds during the write.
+        let headroom = k.pixels() * 48;
+        let bound = self.config.bound_bytes as usize;
+        self.enforce_bound(bound.saturating_sub(headroom).max(bound / 2));
+        self.tick = tick;
+        let m = pose.world_from_camera();
+        let (rot, t) = (m.matrix3, m.translation);
+        let (fx, fy, cx, cy) = (k.fx, k.fy, k.cx, k.cy);
+        let w = k.width as usize;
+        let chunk_m = self.config.chunk_m;
+        let inv_chunk = 1.0 / chunk_m;
+        let q = POS_STEPS / chunk_m;
+        let max_depth = self.config.max_depth_m;
+        let max_weight = self.config.max_weight;
+        let recency = self.config.recency;
+        let inv_2min = 0.5 / self.config.min_cell_m;
+        let top = self.levels as i32 - 1;
+        let mut last: Option<(IVec3, u32)> = None;
+        let mut touched: Vec<u32> = Vec::new();
+        let mut points = 0u64;
+        let mut hits = 0u64;
+        for (i, &z) in depth.iter().enumerate() {
+            if !(z > 0.0) {
+                continue;
+            }
+            let (x, y) = ((i % w) as f32 + 0.5, (i / w) as f32 + 0.5);
+            let ray = Vec3A::new((x - cx) / fx, (y - cy) / fy, 1.0);
+            let colour = [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]];
+            if z.is_infinite() {
+                self.sky.write(Vec3::from(rot * ray).normalize(), colour);
+                continue;
+            }
+            if z > max_depth {
+                continue;
+            }
+            let p = rot * (ray * z) + t;
+            // Spacing between neighbouring pixels' points across the ray picks the level; the
+            // planar spacing (one pixel at depth z) sizes the splat, so that it is exactly one
+            // pixel when seen again from the same pose.
+            let footprint = z / fx;
+            let ratio = footprint * ray.length() * inv_2min;
+            let level = (((ratio.to_bits() >> 23) as i32) - 127).clamp(0, top) as usize;
+            let coord = (p * inv_chunk).floor();
+            let coord = IVec3::new(coord.x as i32, coord.y as i32, coord.z as i32);
+            let slot = match last {
+                Some((c, s)) if c == coord => s,
+                _ => {
+                    let s = self.slot_for(coord);
+                    if !touched.contains(&s) {
+                        touched.push(s);
+                    }
+                    last = Some((coord, s));
+                    s
+                }
+            };
+            let local = p - Vec3A::from(coord.as_vec3()) * chunk_m;
+            let edge = self.edge[level];
+            let n = self.across[level] - 1;
+            let inv_edge = 1.0 / edge;
+            let ix = ((local.x * inv_edge) as u32).min(n);
+            let iy = ((local.y * inv_edge) as u32).min(n);
+            let iz = ((local.z * inv_edge) as u32).min(n);
+            let key = ix | iy << 9 | iz << 18 | (level as u32) << 27;
+            let pos = [
+                (local.x * q).round().clamp(0.0, POS_STEPS) as u16,
+                (local.y * q).round().clamp(0.0, POS_STEPS) as u16,
+                (local.z * q).round().clamp(0.0, POS_STEPS) as u16,
+            ];
+            let fq = (footprint * inv_edge * FOOTPRINT_STEPS)
+                .round()
+                .clamp(1.0, 255.0) as u8;
+            points += 1;
+            let Some(chunk) = self.slots[slot as usize].as_mut() else {
+                continue;
+            };
+            chunk.last_seen = tick;
+            match chunk.index.get(&key) {
+                Some(&ci) => {
+                    hits += 1;
+                    let c = &mut chunk.cells[level][ci as usize];
+                    let wgt = c.weight.saturating_add(1).min(max_weight);
+                    c.weight = wgt;
+                    // Fixed-point share of the new observation (1/256 steps).
+                    let a = ((recency.max(1.0 / wgt as f32)) * 256.0).round() as i32;
+                    let mix = |old: i32, new: i32| -> i32 {
+                        old + ((new - old) * a + 128).div_euclid(256)
+                    };
+                    c.pos = [
+                        mix(c.pos[0] as i32, pos[0] as i32) as u16,
+                        mix(c.pos[1] as i32, pos[1] as i32) as u16,
+                        mix(c.pos[2] as i32, pos[2] as i32) as u16,
+                    ];
+                    c.rgb = [
+                        mix(c.rgb[0] as i32, colour[0] as i32).clamp(0, 255) as u8,
+                        mix(c.rgb[1] as i32, colour[1] as i32).clamp(0, 255) as u8,
+                        mix(c.rgb[2] as i32, colour[2] as i32).clamp(0, 255) as u8,
+                    ];
+                    c.footprint_q = mix(c.footprint_q as i32, fq as i32).clamp(1, 255) as u8;
+                    c.last_seen = tick as u32;
+                }
+                None => {
+                    let list = &mut chunk.cells[level];
+                    chunk.index.insert(key, list.len() as u32);
+                    list.push(Cell {
+                        pos,
+                        rgb: colour,
+                        weight: 1,
+                        level: level as u8,
+                        footprint_q: fq,
+                        last_seen: tick as u32,
+                    });
+                    self.cells += 1;
+                }
+            }
+        }
+        for s in touched {
+            if let Some(chunk) = self.slots[s as usize].as_mut() {
+                let b = chunk.measure();
+                self.cell_bytes = self.cell_bytes + b - chunk.bytes;
+                chunk.bytes = b;
+            }
+        }
+        self.counters.points_written += points;
+        self.counters.write_hits += hits;
+        if self.config.keyframes > 0 {
+            self.keyframes.consider(
+                k,
+                rgb,
+                depth,
+                pose,
+                tick,
+                self.config.keyframe_novelty,
+                self.config.keyframes,
+            );
+        }
+        self.enforce_bound(bound);
+        Ok(())
+    }
+
+    /// The slot of the chunk at `coord`, created if missing.
+    fn slot_for(&mut self, coord: IVec3) -> u32 {
+        if let Some(&s) = self.chunks.get(&coord) {
+            return s;
+        }
+        let chunk = Chunk::new(coord);
+        self.cell_bytes += chunk.bytes;
+        let s = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(chunk);
+                s
+            }
+            None => {
+                self.slots.push(Some(chunk));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.chunks.insert(coord, s);
+        self.regions
+            .entry(coord.div_euclid(IVec3::splat(REGION)))
+            .or_default()
+            .push(s);
+        s
+    }
+
+    /// Adds a whole chunk (used by the loader). Returns false if the coordinate is taken.
+    pub(crate) fn insert_chunk(&mut self, mut chunk: Chunk) -> bool {
+        if self.chunks.contains_key(&chunk.coord) {
+            return false;
+        }
+        let s = self.slot_for(chunk.coord);
+        self.cell_bytes -= size_of::<Chunk>(); // slot_for counted an empty chunk
+        chunk.bytes = chunk.measure();
+        self.cell_bytes += chunk.bytes;
+        self.cells += chunk.len() as u64;
+        self.slots[s as usize] = Some(chunk);
+        true
+    }
+
+    fn remove_slot(&mut self, s: u32) {
+        let Some(chunk) = self.slots[s as usize].take() else {
+            return;
+        };
+        self.chunks.remove(&chunk.coord);
+        let region = chunk.coord.div_euclid(IVec3::splat(REGION));
+        if let Some(list) = self.regions.get_mut(&region) {
+            list.retain(|&x| x != s);
+            if list.is_empty() {
+                self.regions.remove(&region);
+            }
+        }
+        self.cell_bytes -= chunk.bytes;
+        self.cells -= chunk.len() as u64;
+        self.free.push(s);
+        self.counters.evicted_chunks += 1;
+    }
+
+    /// Evicts least-recently-seen chunks until resident bytes are at most 90 % of `target`
+    /// (when over `target`; the slack makes passes rare).
+    fn enforce_bound(&mut self, target: usize) {
+        if self.bytes() <= target {
+            return;
+        }
+        self.counters.eviction_passes += 1;
+        let goal = target - target / 10;
+        let mut order: Vec<(u64, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(s, c)| c.as_ref().map(|c| (c.last_seen, s as u32)))
+            .collect();
+        order.sort_unstable();
+        for (_, s) in order {
+            if self.bytes() <= goal {
+                break;
+            }
+            self.remove_slot(s);
+        }
+        self.regions.shrink_to_fit();
+    }
+
+    /// Renders the memory into `pose`: tent-weighted splats of the cells in view (chunks culled
+    /// against the frustum, found through a coarse region grid, so the cost follows what is in
+    /// view and not the memory's size), see-through to the sky panorama where thin.
+    ///
+    /// Level of detail: in a chunk whose nearest point is at distance `d`, a pixel spans about
+    /// `d / fx` metres; levels more than one step finer than that are thinned (every 4th, 16th,
+    /// ... cell, drawn 2×, 4×, ... wider), so far-away detail seen from close up costs what its
+    /// pixels are worth.
+    pub fn render(&self, pose: &Pose, k: &Intrinsics, out: &mut View) {
+        out.reset(k);
+        let cam = pose.camera_from_world();
+        let (rot, t) = (cam.matrix3, cam.translation);
+        let chunk_m = self.config.chunk_m;
+        let max_depth = self.config.max_depth_m;
+        let max_r = self.config.max_splat_px;
+        let (fx, fy, cx, cy) = (k.fx, k.fy, k.cx, k.cy);
+        let (wf, hf) = (k.width as f32, k.height as f32);
+        // Side planes of the frustum in the camera frame (inside: n · p >= 0).
+        let planes = [
+            Vec3A::new(fx, 0.0, cx).normalize(),
+            Vec3A::new(-fx, 0.0, wf - cx).normalize(),
+            Vec3A::new(0.0, fy, cy).normalize(),
+            Vec3A::new(0.0, -fy, hf - cy).normalize(),
+        ];
+        let radius = chunk_m * 0.5 * 3f32.sqrt();
+        let mut footprint_px = [0.0f32; MAX_LEVELS as usize];
+        let mut footprint_m = [0.0f32; MAX_LEVELS as usize];
+        for l in 0..self.levels as usize {
+            footprint_px[l] = self.config.splat_scale * fx * self.edge[l] / FOOTPRINT_STEPS;
+            footprint_m[l] = DEPTH_BIAS * self.edge[l] / FOOTPRINT_STEPS;
+        }
+        let mut conf_of = [0.0f32; 256];
+        for (wgt, c) in conf_of.iter_mut().enumerate().skip(1) {
+            *c = 1.0 - 0.5f32.powi(wgt as i32);
+        }
+        // Fresh samples outweigh older ones where they overlap (the world may have changed, and
+        // the latest view is the sharpest record of what is in front of the camera).
+        let newest = self.tick as u32;
+        let mut gain_of = [0.0f32; 16];
+        for (age, g) in gain_of.iter_mut().enumerate() {
+            *g = (1.0 / (1.0 + age as f32 * 0.5)).max(0.25);
+        }
+        let scale = chunk_m / POS_STEPS;
+        let rot_q = rot * scale;
+        let inv_2min_fx = 0.5 / (self.config.min_cell_m * fx);
+        let top = self.levels as i32 - 1;
+        let mut splatter = Splatter::new(out);
+        let mut draw_chunk = |chunk: &Chunk| {
+            let origin = Vec3A::from(chunk.coord.as_vec3()) * chunk_m;
+            let centre = rot * (origin + Vec3A::splat(0.5 * chunk_m)) + t;
+            if centre.z < -radius || centre.z - radius > max_depth {
+                return;
+            }
+            if planes.iter().any(|n| n.dot(centre) < -radius) {
+                return;
+            }
+            // The level a point at the chunk's nearest distance would be written at.
+            let near = (centre.length() - radius).max(NEAR_M);
+            let ratio = near * inv_2min_fx;
+            let needed = ((ratio.to_bits() >> 23) as i32 - 127).clamp(0, top);
+            let b = rot * origin + t;
+            for (level, cells) in chunk.cells.iter().enumerate() {
+                if cells.is_empty() {
+                    continue;
+                }
+                let thin = (needed - 1 - level as i32).max(0) as u32;
+                let stride = 1usize << (2 * thin);
+                let grow = (1u32 << thin) as f32;
+                let fp_px = footprint_px[level] * grow;
+                let fp_m = footprint_m[level];
+                for c in cells.iter().step_by(stride) {
+                    let p =
+                        rot_q * Vec3A::new(c.pos[0] as f32, c.pos[1] as f32, c.pos[2] as f32) + b;
+                    if p.z < NEAR_M {
+                        continue;
+                    }
+                    let inv = 1.0 / p.z;
+                    let fq = c.footprint_q as f32;
+                    splatter.splat(
+                        fx * p.x * inv + cx,
+                        fy * p.y * inv + cy,
+                        p.z,
+                        fp_m * fq,
+                        (fp_px * fq * inv).min(max_r),
+                        gain_of[(newest.wrapping_sub(c.last_seen) as usize).min(15)],
+                        c.rgb,
+                        conf_of[c.weight as usize],
+                    );
+                }
+            }
+        };
+        // Regions the frustum's bounding box touches (or all regions, if that is fewer).
+        let wfc = pose.world_from_camera();
+        let mut lo = Vec3::from(wfc.translation);
+        let mut hi = lo;
+        for (u, v) in [(0.0, 0.0), (wf, 0.0), (0.0, hf), (wf, hf)] {
+            let corner = wfc.transform_point3(Vec3::new(
+                (u - cx) / fx * max_depth,
+                (v - cy) / fy * max_depth,
+                max_depth,
+            ));
+            lo = lo.min(corner);
+            hi = hi.max(corner);
+        }
+        let region_m = chunk_m * REGION as f32;
+        let rlo = (lo / region_m).floor().as_ivec3();
+        let rhi = (hi / region_m).floor().as_ivec3();
+        let span = (rhi - rlo + IVec3::ONE).as_i64vec3();
+        let volume = span.x * span.y * span.z;
+        let mut draw_region = |list: &Vec<u32>| {
+            for &s in list {
+                if let Some(chunk) = self.slots[s as usize].as_ref() {
+                    draw_chunk(chunk);
+                }
+            }
+        };
+        if volume > self.regions.len() as i64 {
+            for (key, list) in &self.regions {
+                if key.cmpge(rlo).all() && key.cmple(rhi).all() {
+                    draw_region(list);
+                }
+            }
+        } else {
+            for z in rlo.z..=rhi.z {
+                for y in rlo.y..=rhi.y {
+                    for x in rlo.x..=rhi.x {
+                        if let Some(list) = self.regions.get(&IVec3::new(x, y, z)) {
+                            draw_region(list);
+                        }
+                    }
+                }
+            }
+        }
+        // The sky behind wherever the surfaces drawn are thin or absent.
+        let w = k.width as usize;
+        for i in 0..out.confidence.len() {
+            if out.surface_weight(i) >= 1.0 {
+                continue;
+            }
+            let (x, y) = ((i % w) as f32 + 0.5, (i / w) as f32 + 0.5);
+            let d = wfc
+                .matrix3
+                .mul_vec3(Vec3::new((x - cx) / fx, (y - cy) / fy, 1.0))
+                .normalize();
+            if let Some(c) = self.sky.read(d) {
+                out.add_sky(i, c, 1.0);
+            }
+        }
+        out.resolve(SKY_CONFIDENCE);
+        let hits = out.confidence.iter().filter(|&&c| c > 0.0).count() as u64;
+        self.render_pixels
+            .fetch_add(out.confidence.len() as u64, Ordering::Relaxed);
+        self.render_hits.fetch_add(hits, Ordering::Relaxed);
+    }
+
+    /// Keyframes ranked by view overlap with `pose` minus an age penalty, best first.
+    /// `query_depth` (e.g. from [`SpatialMemory::render`] or [`crate::warp`]) makes the overlap
+    /// measure surfaces actually in view; without it the frustum is sampled at 1–64 m.
+    pub fn retrieve_keyframes(
+        &self,
+        pose: &Pose,
+        k: &Intrinsics,
+        query_depth: Option<&[f32]>,
+        max: usize,
+    ) -> Vec<KeyframeMatch> {
+        self.keyframes.retrieve(
+            pose,
+            k,
+            query_depth,
+            self.tick,
+            self.config.age_penalty_per_min,
+            max,
+        )
+    }
+
+    /// A kept keyframe by index (from [`SpatialMemory::retrieve_keyframes`]).
+    pub fn keyframe(&self, index: usize) -> Option<&crate::Keyframe> {
+        self.keyframes.get(index)
+    }
+
+    /// Iterates over resident chunks (for persistence).
+    pub(crate) fn chunks(&self) -> impl Iterator<Item = &Chunk> {
+        self.slots.iter().flatten()
+    }
+
+    /// Cell edge per level and cells across a chunk per level (for load-time validation).
+    pub(crate) fn grid(&self) -> (u32, &[u32]) {
+        (self.levels, &self.across[..self.levels as usize])
+    }
+
+    /// Finishes a load: bookkeeping from the loaded parts, then the bound.
+    pub(crate) fn after_load(&mut self) {
+        self.enforce_bound(self.config.bound_bytes as usize);
+    }
+}
+
+impl SpatialMemory {
+    #[doc(hidden)]
+    pub fn debug_cells_near(&self, p: Vec3, radius: f32) -> Vec<(Vec3, u8, u8, u8)> {
+        let mut out = Vec::new();
+        for ch in self.chunks() {
+            let origin = ch.coord.as_vec3() * self.config.chunk_m;
+            for c in ch.cells.iter().flatten() {
+                let q = origin
+                    + Vec3::new(c.pos[0] as f32, c.pos[1] as f32, c.pos[2] as f32)
+                        * (self.config.chunk_m / POS_STEPS);
+                if q.distance(p) < radius {
+                    out.push((q, c.level, c.footprint_q, c.weight));
+                }
+            }
+        }
+        out
+    }
+}

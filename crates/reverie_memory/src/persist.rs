@@ -1,0 +1,421 @@
+//! Saving and loading the whole memory: a versioned, checksummed single file.
+//!
+//! Layout (little-endian): `b"RVRMEM\r\n"`, format version `u32`, flags `u32` (0), payload length
+//! `u64`, CRC-32 (IEEE) of the payload `u32`, then the payload: the config as JSON (`u32` length +
+//! bytes), the tick and counters, the chunks (coordinate, last-seen tick, cells with their keys),
+//! the sky panorama and the keyframes. The loader checks the length and the checksum first and
+//! then validates every count and value against what remains and what the config allows, so a
+//! truncated, corrupt or hostile file gives an error naming the file, never a panic or a huge
+//! allocation.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use glam::IVec3;
+use reverie_core::{Intrinsics, Pose};
+
+use crate::config::MemoryConfig;
+use crate::error::{MemoryError, Result};
+use crate::keyframe::Keyframe;
+use crate::memory::{Cell, Chunk, Counters, SpatialMemory};
+
+const MAGIC: &[u8; 8] = b"RVRMEM\r\n";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER: usize = 8 + 4 + 4 + 8 + 4;
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib and PNG use).
+pub fn crc32(data: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut t = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+                k += 1;
+            }
+            t[i] = c;
+            i += 1;
+        }
+        t
+    };
+    let mut c = !0u32;
+    for &b in data {
+        c = TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
+impl SpatialMemory {
+    /// Writes the whole memory to `path` (via `path.partial`, renamed when complete).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let payload = self.encode();
+        let mut bytes = Vec::with_capacity(HEADER + payload.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&crc32(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        let io = |source| MemoryError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".partial");
+        let tmp = PathBuf::from(tmp);
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(&bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        drop(f);
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Reads a memory written by [`SpatialMemory::save`].
+    pub fn load(path: &Path) -> Result<SpatialMemory> {
+        let bytes = std::fs::read(path).map_err(|source| MemoryError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        SpatialMemory::from_bytes(&bytes).map_err(|message| MemoryError::Corrupt {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Decodes a memory file's bytes; the error says what is wrong.
+    pub fn from_bytes(bytes: &[u8]) -> std::result::Result<SpatialMemory, String> {
+        if bytes.len() < HEADER {
+            return Err(format!(
+                "truncated: {} bytes, shorter than the {HEADER}-byte header",
+                bytes.len()
+            ));
+        }
+        if &bytes[..8] != MAGIC {
+            return Err("not a Reverie memory file (bad magic)".into());
+        }
+        let mut r = Reader {
+            b: &bytes[8..HEADER],
+            at: 8,
+        };
+        let version = r.u32()?;
+        if version != FORMAT_VERSION {
+            return Err(format!(
+                "format version {version}; this build reads version {FORMAT_VERSION}"
+            ));
+        }
+        let flags = r.u32()?;
+        if flags != 0 {
+            return Err(format!("unknown flags {flags:#x}"));
+        }
+        let len = r.u64()?;
+        let crc = r.u32()?;
+        let payload = &bytes[HEADER..];
+        if len != payload.len() as u64 {
+            return Err(format!(
+                "truncated or padded: header says {len} payload bytes, file has {}",
+                payload.len()
+            ));
+        }
+        let actual = crc32(payload);
+        if actual != crc {
+            return Err(format!(
+                "checksum mismatch (stored {crc:#010x}, computed {actual:#010x}): the file is corrupt"
+            ));
+        }
+        decode(payload)
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let config = serde_json::to_vec(&self.config).unwrap_or_default();
+        put_u32(&mut out, config.len() as u32);
+        out.extend_from_slice(&config);
+        put_u64(&mut out, self.tick);
+        let c = self.counters;
+        for v in [
+            c.points_written,
+            c.write_hits,
+            c.evicted_chunks,
+            c.eviction_passes,
+        ] {
+            put_u64(&mut out, v);
+        }
+        let chunks: Vec<&Chunk> = self.chunks().collect();
+        put_u64(&mut out, chunks.len() as u64);
+        for chunk in chunks {
+            for v in chunk.coord.to_array() {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            put_u64(&mut out, chunk.last_seen);
+            put_u32(&mut out, chunk.len() as u32);
+            let mut keys: Vec<Vec<u32>> = chunk.cells.iter().map(|l| vec![0; l.len()]).collect();
+            for (&key, &i) in &chunk.index {
+                keys[(key >> 27) as usize][i as usize] = key;
+            }
+            let cells = chunk.cells.iter().flatten();
+            for (cell, key) in cells.zip(keys.into_iter().flatten()) {
+                put_u32(&mut out, key);
+                for p in cell.pos {
+                    out.extend_from_slice(&p.to_le_bytes());
+                }
+                out.extend_from_slice(&cell.rgb);
+                out.extend_from_slice(&[cell.weight, cell.level, cell.footprint_q]);
+                put_u32(&mut out, cell.last_seen);
+            }
+        }
+        put_u32(&mut out, self.sky.width);
+        put_u32(&mut out, self.sky.height);
+        for t in &self.sky.texels {
+            for v in t {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        put_u32(&mut out, self.keyframes.frames.len() as u32);
+        for f in &self.keyframes.frames {
+            let k = f.intrinsics;
+            put_u32(&mut out, k.width);
+            put_u32(&mut out, k.height);
+            for v in [k.fx, k.fy, k.cx, k.cy] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            for v in f.pose.to_array() {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            put_u64(&mut out, f.tick);
+            out.extend_from_slice(&f.rgb);
+            for d in &f.depth_m {
+                out.extend_from_slice(&d.to_le_bytes());
+            }
+        }
+        out
+    }
+}
+
+const CELL_BYTES: usize = 4 + 6 + 3 + 3 + 4;
+
+fn decode(payload: &[u8]) -> std::result::Result<SpatialMemory, String> {
+    let mut r = Reader {
+        b: payload,
+        at: HEADER,
+    };
+    let n = r.u32()? as usize;
+    let json = r.take(n, "config")?;
+    let config: MemoryConfig = serde_json::from_slice(json).map_err(|e| format!("config: {e}"))?;
+    let mut mem = SpatialMemory::new(config).map_err(|e| e.to_string())?;
+    mem.tick = r.u64()?;
+    mem.counters = Counters {
+        points_written: r.u64()?,
+        write_hits: r.u64()?,
+        evicted_chunks: r.u64()?,
+        eviction_passes: r.u64()?,
+    };
+    let (levels, across) = {
+        let (l, a) = mem.grid();
+        (l, a.to_vec())
+    };
+    let max_weight = mem.config.max_weight;
+    let chunk_count = r.u64()?;
+    // Every chunk takes at least 24 bytes: refuse counts the rest of the file cannot hold.
+    if chunk_count > (r.remaining() / 24) as u64 {
+        return Err(format!(
+            "at byte {}: {chunk_count} chunks cannot fit in the {} bytes left",
+            r.at,
+            r.remaining()
+        ));
+    }
+    for _ in 0..chunk_count {
+        let coord = IVec3::new(r.i32()?, r.i32()?, r.i32()?);
+        if coord.abs().max_element() > 1 << 28 {
+            return Err(format!("at byte {}: chunk {coord} is out of range", r.at));
+        }
+        let mut chunk = Chunk::new(coord);
+        chunk.last_seen = r.u64()?;
+        let cells = r.u32()? as usize;
+        if cells > r.remaining() / CELL_BYTES {
+            return Err(format!(
+                "at byte {}: chunk {coord} claims {cells} cells, more than the file holds",
+                r.at
+            ));
+        }
+        chunk.index.reserve(cells);
+        for _ in 0..cells {
+            let at = r.at;
+            let key = r.u32()?;
+            let pos = [r.u16()?, r.u16()?, r.u16()?];
+            let rgb = [r.u8()?, r.u8()?, r.u8()?];
+            let (weight, level, footprint_q) = (r.u8()?, r.u8()?, r.u8()?);
+            let last_seen = r.u32()?;
+            let key_level = key >> 27;
+            let n = across.get(key_level as usize).copied().unwrap_or(0);
+            let coords_ok = (key & 511) < n && (key >> 9 & 511) < n && (key >> 18 & 511) < n;
+            if key_level >= levels
+                || level as u32 != key_level
+                || !coords_ok
+                || weight == 0
+                || weight > max_weight
+                || footprint_q == 0
+            {
+                return Err(format!("at byte {at}: invalid cell in chunk {coord}"));
+            }
+            let cell = Cell {
+                pos,
+                rgb,
+                weight,
+                level,
+                footprint_q,
+                last_seen,
+            };
+            if !chunk.insert(key, cell) {
+                return Err(format!("at byte {at}: duplicate cell in chunk {coord}"));
+            }
+        }
+        if !mem.insert_chunk(chunk) {
+            return Err(format!("at byte {}: chunk {coord} appears twice", r.at));
+        }
+    }
+    let (w, h) = (r.u32()?, r.u32()?);
+    if (w, h) != (mem.sky.width, mem.sky.height) {
+        return Err(format!(
+            "at byte {}: sky panorama is {w}x{h}, the config calls for {}x{}",
+            r.at, mem.sky.width, mem.sky.height
+        ));
+    }
+    for t in mem.sky.texels.iter_mut() {
+        for v in t.iter_mut() {
+            let x = r.f32()?;
+            if !(x.is_finite() && x >= 0.0) {
+                return Err(format!("at byte {}: sky texel value {x}", r.at - 4));
+            }
+            *v = x;
+        }
+    }
+    let frames = r.u32()? as usize;
+    if frames > mem.config.keyframes {
+        return Err(format!(
+            "{frames} keyframes, more than the config's {}",
+            mem.config.keyframes
+        ));
+    }
+    for _ in 0..frames {
+        let at = r.at;
+        let (width, height) = (r.u32()?, r.u32()?);
+        reverie_core::pose::check_resolution(width, height)
+            .map_err(|e| format!("at byte {at}: keyframe {e}"))?;
+        let k = Intrinsics {
+            width,
+            height,
+            fx: r.f32()?,
+            fy: r.f32()?,
+            cx: r.f32()?,
+            cy: r.f32()?,
+        };
+        let mut a = [0.0f32; 5];
+        for v in &mut a {
+            *v = r.f32()?;
+        }
+        let finite = [k.fx, k.fy, k.cx, k.cy]
+            .iter()
+            .chain(&a)
+            .all(|v| v.is_finite());
+        if !finite || k.fx <= 0.0 || k.fy <= 0.0 {
+            return Err(format!(
+                "at byte {at}: keyframe camera or pose is not finite"
+            ));
+        }
+        let tick = r.u64()?;
+        let n = k.pixels();
+        let rgb = r.take(3 * n, "keyframe rgb")?.to_vec();
+        let raw = r.take(4 * n, "keyframe depth")?;
+        let depth_m = raw
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        mem.keyframes.frames.push(Keyframe {
+            intrinsics: k,
+            pose: Pose::from_array(a),
+            tick,
+            rgb,
+            depth_m,
+        });
+    }
+    if r.remaining() != 0 {
+        return Err(format!("{} unexpected bytes at the end", r.remaining()));
+    }
+    mem.after_load();
+    Ok(mem)
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// Bounds-checked little-endian reader; `at` is the absolute file offset for messages.
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn remaining(&self) -> usize {
+        self.b.len()
+    }
+    fn take(&mut self, n: usize, what: &str) -> std::result::Result<&'a [u8], String> {
+        if n > self.b.len() {
+            return Err(format!(
+                "truncated at byte {}: {what} needs {n} bytes, {} left",
+                self.at,
+                self.b.len()
+            ));
+        }
+        let (head, tail) = self.b.split_at(n);
+        self.b = tail;
+        self.at += n;
+        Ok(head)
+    }
+    fn arr<const N: usize>(&mut self) -> std::result::Result<[u8; N], String> {
+        let s = self.take(N, "a value")?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+    fn u8(&mut self) -> std::result::Result<u8, String> {
+        Ok(self.arr::<1>()?[0])
+    }
+    fn u16(&mut self) -> std::result::Result<u16, String> {
+        Ok(u16::from_le_bytes(self.arr()?))
+    }
+    fn u32(&mut self) -> std::result::Result<u32, String> {
+        Ok(u32::from_le_bytes(self.arr()?))
+    }
+    fn i32(&mut self) -> std::result::Result<i32, String> {
+        Ok(i32::from_le_bytes(self.arr()?))
+    }
+    fn u64(&mut self) -> std::result::Result<u64, String> {
+        Ok(u64::from_le_bytes(self.arr()?))
+    }
+    fn f32(&mut self) -> std::result::Result<f32, String> {
+        Ok(f32::from_le_bytes(self.arr()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+}
