@@ -1,10 +1,14 @@
 //! The spatial memory on oracle frames: re-rendering, warping, eviction, persistence.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::sync::Arc;
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use reverie::core::metrics::psnr_rgb8;
 use reverie::core::{Frame, Intrinsics, Pose};
+use reverie::memory::persist::crc32;
 use reverie::memory::{MemoryConfig, SpatialMemory, View, warp};
 use reverie::world::episode::{self, EpisodeStart};
 use reverie::world::policy::PolicyKind;
@@ -59,4 +63,261 @@ fn same_pose_rerender_reproduces_one_frame() {
     let p = covered_psnr(&v, f);
     assert!(p >= 35.0, "same-pose PSNR {p:.2} dB");
     assert!(v.coverage() >= 0.98, "coverage {}", v.coverage());
+}
+
+#[test]
+fn warp_to_the_same_pose_is_the_identity() {
+    let (_, _, frames) = episode("village", 1_000_002, 1);
+    let f = &frames[0];
+    let k = k128();
+    let mut v = View::new(&k);
+    warp(&k, &f.rgb, &f.depth_m, &f.pose, &f.pose, 1.0, &mut v).unwrap();
+    assert!(v.coverage() >= 0.999, "coverage {}", v.coverage());
+    assert!(covered_psnr(&v, f) >= 45.0, "PSNR {}", covered_psnr(&v, f));
+    // Depth is the front-most sample of the surface blended at a pixel (within 6 %).
+    let mut exact = 0;
+    for i in 0..k.pixels() {
+        if f.depth_m[i].is_finite() {
+            let err = (v.depth_m[i] - f.depth_m[i]).abs() / f.depth_m[i];
+            assert!(
+                err <= 0.07,
+                "pixel {i}: {} vs {}",
+                v.depth_m[i],
+                f.depth_m[i]
+            );
+            exact += (err < 1e-3) as usize;
+        } else {
+            assert!(v.depth_m[i].is_infinite());
+        }
+    }
+    assert!(exact as f64 >= 0.9 * f.depth_m.iter().filter(|d| d.is_finite()).count() as f64);
+}
+
+#[test]
+fn small_pose_changes_stay_close() {
+    // Memory filled along a walk; render and warp one block ahead and 10° to the side of the
+    // last pose, against the oracle there. Thresholds sit a few dB under what memory-eval
+    // measures, to catch regressions.
+    let (mut w, r, frames) = episode("meadow", 1_000_003, 121);
+    let k = k128();
+    let mut mem = SpatialMemory::new(MemoryConfig::default()).unwrap();
+    for f in &frames {
+        mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick).unwrap();
+    }
+    let last = frames.last().unwrap();
+    let p = last.pose;
+    let mut checked = 0;
+    for moved in [
+        Pose::new(p.position, p.yaw_rad + 10f32.to_radians(), p.pitch_rad),
+        Pose::new(p.position + p.heading(), p.yaw_rad, p.pitch_rad),
+    ] {
+        if w.is_solid(
+            moved.position.x.floor() as i32,
+            moved.position.y.floor() as i32,
+            moved.position.z.floor() as i32,
+        ) {
+            continue;
+        }
+        let truth = r.render_frame(&mut w, &moved, &k, 0);
+        let mut v = View::new(&k);
+        mem.render(&moved, &k, &mut v);
+        assert!(v.coverage() >= 0.85, "render coverage {}", v.coverage());
+        assert!(
+            covered_psnr(&v, &truth) >= 20.0,
+            "render PSNR {}",
+            covered_psnr(&v, &truth)
+        );
+        warp(
+            &k,
+            &last.rgb,
+            &last.depth_m,
+            &last.pose,
+            &moved,
+            1.0,
+            &mut v,
+        )
+        .unwrap();
+        assert!(v.coverage() >= 0.7, "warp coverage {}", v.coverage());
+        assert!(
+            covered_psnr(&v, &truth) >= 20.0,
+            "warp PSNR {}",
+            covered_psnr(&v, &truth)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 1);
+}
+
+#[test]
+fn eviction_keeps_the_bound() {
+    let (_, _, frames) = episode("forest", 1_000_004, 240);
+    let k = k128();
+    let config = MemoryConfig {
+        bound_bytes: reverie::memory::memory::MIN_BOUND_BYTES,
+        ..MemoryConfig::default()
+    };
+    let bound = config.bound_bytes as usize;
+    let mut mem = SpatialMemory::new(config).unwrap();
+    let mut v = View::new(&k);
+    for f in &frames {
+        mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick).unwrap();
+        assert!(
+            mem.bytes() <= bound,
+            "{} bytes over the {bound} bound",
+            mem.bytes()
+        );
+        mem.render(&f.pose, &k, &mut v);
+    }
+    let s = mem.stats();
+    assert!(s.evicted_chunks > 0 && s.eviction_passes > 0, "{s:?}");
+    // What was just seen survives eviction (least recently seen goes first).
+    let f = frames.last().unwrap();
+    mem.render(&f.pose, &k, &mut v);
+    assert!(
+        v.coverage() >= 0.98,
+        "coverage after eviction {}",
+        v.coverage()
+    );
+    assert!(s.hit_rate > 0.5, "{s:?}");
+}
+
+fn filled_memory() -> (SpatialMemory, Vec<Frame>) {
+    let (_, _, frames) = episode("canyon", 1_000_005, 40);
+    let k = k128();
+    let mut mem = SpatialMemory::new(MemoryConfig::default()).unwrap();
+    for f in &frames {
+        mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick).unwrap();
+    }
+    (mem, frames)
+}
+
+#[test]
+fn save_load_render_is_identical() {
+    let (mem, frames) = filled_memory();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("session.rvrmem");
+    mem.save(&path).unwrap();
+    let loaded = SpatialMemory::load(&path).unwrap();
+    let (a, b) = (mem.stats(), loaded.stats());
+    assert_eq!(
+        (a.cells, a.chunks, a.keyframes),
+        (b.cells, b.chunks, b.keyframes)
+    );
+    assert_eq!(loaded.tick(), mem.tick());
+    assert_eq!(loaded.config(), mem.config());
+    let k = k128();
+    for f in [&frames[0], &frames[20], frames.last().unwrap()] {
+        let (mut va, mut vb) = (View::new(&k), View::new(&k));
+        mem.render(&f.pose, &k, &mut va);
+        loaded.render(&f.pose, &k, &mut vb);
+        assert_eq!(va, vb, "render differs after save/load");
+    }
+    let ka = mem.retrieve_keyframes(&frames[0].pose, &k, None, 4);
+    let kb = loaded.retrieve_keyframes(&frames[0].pose, &k, None, 4);
+    assert_eq!(ka, kb);
+}
+
+#[test]
+fn corrupt_and_hostile_memory_files_are_rejected_cleanly() {
+    let (mem, _) = filled_memory();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.rvrmem");
+    mem.save(&path).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    let bad = dir.path().join("bad.rvrmem");
+    let check = |bytes: &[u8], what: &str| {
+        std::fs::write(&bad, bytes).unwrap();
+        match SpatialMemory::load(&bad) {
+            Ok(_) => panic!("{what}: a damaged file loaded"),
+            Err(e) => assert!(e.to_string().contains("bad.rvrmem"), "{what}: {e}"),
+        }
+    };
+    check(&[], "empty");
+    for cut in [1, 8, 27, 28, 100, good.len() / 2, good.len() - 1] {
+        check(&good[..cut], &format!("truncated at {cut}"));
+    }
+    let mut flipped = good.clone();
+    flipped[good.len() / 3] ^= 0x40;
+    check(&flipped, "one bit flipped");
+    let mut magic = good.clone();
+    magic[0] = b'X';
+    check(&magic, "bad magic");
+    let mut version = good.clone();
+    version[8] = 99;
+    check(&version, "newer version");
+    let mut padded = good.clone();
+    padded.push(0);
+    check(&padded, "trailing byte");
+    // Hostile: a valid checksum over a mutated payload must still never panic or over-allocate.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut loaded_ok = 0;
+    for i in 0..300 {
+        let mut b = good.clone();
+        let payload_len = b.len() - 28;
+        for _ in 0..rng.random_range(1..8) {
+            let at = 28 + rng.random_range(0..payload_len.min(4096));
+            b[at] = rng.random();
+        }
+        if i % 3 == 0 {
+            // Huge counts where the chunk count and the first cell count live.
+            let at = 28 + rng.random_range(0..payload_len.min(1024));
+            b[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        }
+        let crc = crc32(&b[28..]);
+        b[24..28].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(&bad, &b).unwrap();
+        if SpatialMemory::load(&bad).is_ok() {
+            loaded_ok += 1; // a mutation that left a valid memory (e.g. a colour byte) is fine
+        }
+    }
+    assert!(loaded_ok < 300);
+    // Random bytes, with and without the right magic.
+    for len in [0usize, 5, 28, 29, 64, 1000, 20_000] {
+        for magic in [false, true] {
+            let mut b: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+            if magic && len >= 8 {
+                b[..8].copy_from_slice(b"RVRMEM\r\n");
+            }
+            check(&b, &format!("{len} random bytes"));
+        }
+    }
+}
+
+#[test]
+fn keyframes_are_retrieved_by_view_overlap() {
+    let (mem, frames) = filled_memory();
+    let k = k128();
+    let s = mem.stats();
+    assert!(s.keyframes >= 1);
+    let f = &frames[0];
+    let best = mem.retrieve_keyframes(&f.pose, &k, Some(&f.depth_m), 3);
+    assert!(!best.is_empty());
+    assert!(best.windows(2).all(|w| w[0].score >= w[1].score));
+    let kf = mem.keyframe(best[0].index).unwrap();
+    assert!(best[0].overlap > 0.5, "{best:?}");
+    assert!(kf.pose.position.distance(f.pose.position) < 5.0);
+    // Looking the other way overlaps less.
+    let away = Pose::new(f.pose.position, f.pose.yaw_rad + std::f32::consts::PI, 0.0);
+    let other = mem.retrieve_keyframes(&away, &k, None, 1);
+    assert!(
+        other
+            .first()
+            .is_none_or(|m| m.index != best[0].index || m.overlap < best[0].overlap)
+    );
+}
+
+#[test]
+fn mismatched_buffers_are_errors_naming_the_buffer() {
+    let k = k128();
+    let mut mem = SpatialMemory::new(MemoryConfig::default()).unwrap();
+    let e = mem
+        .write(&k, &[0; 10], &vec![1.0; k.pixels()], &Pose::default(), 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("rgb") && e.contains("128x128"), "{e}");
+    let e = mem
+        .write(&k, &vec![0; 3 * k.pixels()], &[1.0; 3], &Pose::default(), 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("depth"), "{e}");
 }

@@ -149,6 +149,29 @@ enum Command {
         #[arg(long, default_value = "target/reverie/memory-eval")]
         out: PathBuf,
     },
+    /// Fast-forward a long session (random walk over a wide area) through the memory: per-tick
+    /// cost of render + warp + write on one thread, minute by minute, and resident size against
+    /// the bound. Writes JSON.
+    MemoryBench {
+        /// World spec.
+        #[arg(long, default_value = "worlds/meadow.toml")]
+        world: PathBuf,
+        /// World seed.
+        #[arg(long, default_value_t = 1_000_000)]
+        seed: u64,
+        /// Frame size WIDTHxHEIGHT.
+        #[arg(long, default_value = "128x128")]
+        resolution: String,
+        /// Minutes of session (24 ticks per second).
+        #[arg(long, default_value_t = 60)]
+        minutes: u64,
+        /// Memory bound in MiB.
+        #[arg(long, default_value_t = 256)]
+        bound_mib: u64,
+        /// Output JSON.
+        #[arg(long, default_value = "target/reverie/memory-bench.json")]
+        out: PathBuf,
+    },
     /// List the bundled worlds.
     Worlds {
         /// Directory of world specs.
@@ -456,6 +479,45 @@ fn run(cli: Cli) -> Result<()> {
             ));
             say(&format!(
                 "-> {}/memory-eval.json, memory-eval.png",
+                out.display()
+            ));
+            Ok(())
+        }
+        Command::MemoryBench {
+            world,
+            seed,
+            resolution,
+            minutes,
+            bound_mib,
+            out,
+        } => {
+            let k = camera(&resolution, 70.0)?;
+            let spec = load_world(&world, Some(seed))?;
+            let config = memory_config(None, Some(bound_mib))?;
+            if minutes == 0 || minutes > 24 * 60 {
+                bail!("--minutes must be between 1 and 1440");
+            }
+            let r = memory_eval::bench(
+                &world.display().to_string(),
+                spec,
+                k,
+                minutes,
+                config,
+                &|m| say(m),
+            )?;
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            std::fs::write(&out, serde_json::to_string_pretty(&r)?)
+                .with_context(|| format!("writing {}", out.display()))?;
+            say(&format!(
+                "minute {} / minute 1 per-tick cost: {:.3}; max resident {:.1} MB of a {:.1} MB bound; {:.0} m from the start -> {}",
+                r.minutes.len(),
+                r.last_over_first,
+                r.max_bytes as f64 / 1e6,
+                r.bound_bytes as f64 / 1e6,
+                r.distance_from_start_m,
                 out.display()
             ));
             Ok(())

@@ -483,3 +483,176 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
     strip.write(&out.join("memory-eval.png"))?;
     Ok(report)
 }
+
+/// One minute of a `memory-bench` session.
+#[derive(Clone, Debug, Serialize)]
+pub struct MinuteStats {
+    /// 1-based minute.
+    pub minute: u64,
+    /// Mean write + render + warp per tick, milliseconds.
+    pub tick_ms: f64,
+    /// Mean write per tick.
+    pub write_ms: f64,
+    /// Mean render per tick.
+    pub render_ms: f64,
+    /// Mean warp per tick.
+    pub warp_ms: f64,
+    /// Largest resident size seen in the minute (bytes, after each call).
+    pub max_bytes: u64,
+    /// Cells at the end of the minute.
+    pub cells: u64,
+    /// Chunks evicted so far.
+    pub evicted_chunks: u64,
+    /// Process resident set size at the end of the minute (bytes; 0 if unknown).
+    pub process_rss: u64,
+}
+
+/// The `memory-bench` report.
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    /// World spec file.
+    pub world: String,
+    /// World seed.
+    pub seed: u64,
+    /// WIDTHxHEIGHT.
+    pub resolution: String,
+    /// Ticks run.
+    pub ticks: u64,
+    /// The configured bound.
+    pub bound_bytes: u64,
+    /// Largest resident size seen after any call.
+    pub max_bytes: u64,
+    /// Per minute.
+    pub minutes: Vec<MinuteStats>,
+    /// Last minute's per-tick cost over the first minute's.
+    pub last_over_first: f64,
+    /// Distance walked from the start, metres (how wide the area is).
+    pub distance_from_start_m: f32,
+}
+
+fn process_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// A fast-forwarded session: `minutes` of random-walk frames rendered by the oracle on a second
+/// thread, while this thread runs render + warp + write per tick on one core and times them.
+pub fn bench(
+    world_file: &str,
+    spec: WorldSpec,
+    k: Intrinsics,
+    minutes: u64,
+    config: MemoryConfig,
+    progress: &dyn Fn(&str),
+) -> Result<BenchReport> {
+    let ticks = minutes * 60 * TICK_HZ as u64;
+    let seed = spec.generator.seed;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Frame>(48);
+    let producer = std::thread::spawn(move || -> Result<()> {
+        let spec = std::sync::Arc::new(spec);
+        let renderer = Renderer::new(&spec);
+        let mut world = World::new(spec.clone());
+        let ep_seed = reverie_core::seed::derive(seed, &[0]);
+        let mut policy = PolicyKind::RandomWalk.build(ep_seed);
+        let r: Result<(), ()> = episode::run(
+            &mut world,
+            &renderer,
+            &k,
+            policy.as_mut(),
+            EpisodeStart {
+                seed: ep_seed,
+                steps: ticks as usize,
+            },
+            |_, f, _| tx.send(f.clone()).map_err(|_| ()),
+        );
+        r.map_err(|()| anyhow::anyhow!("the benchmark stopped taking frames"))
+    });
+    let mut mem = SpatialMemory::new(config.clone())?;
+    let mut view = View::new(&k);
+    let mut warped = View::new(&k);
+    let mut prev: Option<Frame> = None;
+    let mut minutes_out = Vec::new();
+    let per_minute = 60 * TICK_HZ as u64;
+    let (mut w_s, mut r_s, mut p_s) = (0.0f64, 0.0f64, 0.0f64);
+    let mut max_bytes = 0u64;
+    let mut minute_max = 0u64;
+    let mut start = None;
+    let mut last_pos = Vec3::ZERO;
+    for (t, f) in rx.iter().enumerate() {
+        let t0 = Instant::now();
+        mem.render(&f.pose, &k, &mut view);
+        let b1 = mem.bytes() as u64;
+        let t1 = Instant::now();
+        if let Some(p) = &prev {
+            warp(
+                &k,
+                &p.rgb,
+                &p.depth_m,
+                &p.pose,
+                &f.pose,
+                config.splat_scale,
+                &mut warped,
+            )?;
+        }
+        let t2 = Instant::now();
+        mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick)?;
+        let t3 = Instant::now();
+        let b2 = mem.bytes() as u64;
+        minute_max = minute_max.max(b1).max(b2);
+        r_s += (t1 - t0).as_secs_f64();
+        p_s += (t2 - t1).as_secs_f64();
+        w_s += (t3 - t2).as_secs_f64();
+        start.get_or_insert(f.pose.position);
+        last_pos = f.pose.position;
+        prev = Some(f);
+        if (t as u64 + 1).is_multiple_of(per_minute) {
+            let n = per_minute as f64;
+            let st = mem.stats();
+            let m = MinuteStats {
+                minute: (t as u64 + 1) / per_minute,
+                tick_ms: (w_s + r_s + p_s) / n * 1e3,
+                write_ms: w_s / n * 1e3,
+                render_ms: r_s / n * 1e3,
+                warp_ms: p_s / n * 1e3,
+                max_bytes: minute_max,
+                cells: st.cells,
+                evicted_chunks: st.evicted_chunks,
+                process_rss: process_rss(),
+            };
+            progress(&format!(
+                "minute {:>3}: {:.2} ms/tick (write {:.2}, render {:.2}, warp {:.2}), {:.1} MB resident (max {:.1}, bound {:.1}), {} cells, {} chunks evicted",
+                m.minute,
+                m.tick_ms,
+                m.write_ms,
+                m.render_ms,
+                m.warp_ms,
+                st.bytes as f64 / 1e6,
+                minute_max as f64 / 1e6,
+                config.bound_bytes as f64 / 1e6,
+                m.cells,
+                m.evicted_chunks
+            ));
+            minutes_out.push(m);
+            max_bytes = max_bytes.max(minute_max);
+            (w_s, r_s, p_s, minute_max) = (0.0, 0.0, 0.0, 0);
+        }
+    }
+    producer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the oracle thread panicked"))??;
+    let first = minutes_out.first().map_or(f64::NAN, |m| m.tick_ms);
+    let last = minutes_out.last().map_or(f64::NAN, |m| m.tick_ms);
+    Ok(BenchReport {
+        world: world_file.to_string(),
+        seed,
+        resolution: format!("{}x{}", k.width, k.height),
+        ticks,
+        bound_bytes: config.bound_bytes,
+        max_bytes,
+        minutes: minutes_out,
+        last_over_first: last / first,
+        distance_from_start_m: start.map_or(0.0, |s: Vec3| s.distance(last_pos)),
+    })
+}

@@ -100,10 +100,10 @@ impl KeyframeStore {
         if !self.frames.is_empty() && best >= novelty {
             return;
         }
-        if self.frames.len() >= self.capacity {
-            if let Some((oldest, _)) = self.frames.iter().enumerate().min_by_key(|(_, f)| f.tick) {
-                self.frames.remove(oldest);
-            }
+        if self.frames.len() >= self.capacity
+            && let Some((oldest, _)) = self.frames.iter().enumerate().min_by_key(|(_, f)| f.tick)
+        {
+            self.frames.remove(oldest);
         }
         self.frames.push(Keyframe {
             intrinsics: *k,

@@ -299,14 +299,14 @@ impl SpatialMemory {
         let max_depth = self.config.max_depth_m;
         let max_weight = self.config.max_weight;
         let recency = self.config.recency;
-        let inv_2min = 0.5 / self.config.min_cell_m;
+        let inv_min = 1.0 / self.config.min_cell_m;
         let top = self.levels as i32 - 1;
         let mut last: Option<(IVec3, u32)> = None;
         let mut touched: Vec<u32> = Vec::new();
         let mut points = 0u64;
         let mut hits = 0u64;
         for (i, &z) in depth.iter().enumerate() {
-            if !(z > 0.0) {
+            if z.is_nan() || z <= 0.0 {
                 continue;
             }
             let (x, y) = ((i % w) as f32 + 0.5, (i / w) as f32 + 0.5);
@@ -324,7 +324,7 @@ impl SpatialMemory {
             // planar spacing (one pixel at depth z) sizes the splat, so that it is exactly one
             // pixel when seen again from the same pose.
             let footprint = z / fx;
-            let ratio = footprint * ray.length() * inv_2min;
+            let ratio = footprint * ray.length() * inv_min;
             let level = (((ratio.to_bits() >> 23) as i32) - 127).clamp(0, top) as usize;
             let coord = (p * inv_chunk).floor();
             let coord = IVec3::new(coord.x as i32, coord.y as i32, coord.z as i32);
@@ -340,63 +340,74 @@ impl SpatialMemory {
                 }
             };
             let local = p - Vec3A::from(coord.as_vec3()) * chunk_m;
-            let edge = self.edge[level];
-            let n = self.across[level] - 1;
-            let inv_edge = 1.0 / edge;
-            let ix = ((local.x * inv_edge) as u32).min(n);
-            let iy = ((local.y * inv_edge) as u32).min(n);
-            let iz = ((local.z * inv_edge) as u32).min(n);
-            let key = ix | iy << 9 | iz << 18 | (level as u32) << 27;
             let pos = [
                 (local.x * q).round().clamp(0.0, POS_STEPS) as u16,
                 (local.y * q).round().clamp(0.0, POS_STEPS) as u16,
                 (local.z * q).round().clamp(0.0, POS_STEPS) as u16,
             ];
-            let fq = (footprint * inv_edge * FOOTPRINT_STEPS)
-                .round()
-                .clamp(1.0, 255.0) as u8;
             points += 1;
             let Some(chunk) = self.slots[slot as usize].as_mut() else {
                 continue;
             };
             chunk.last_seen = tick;
-            match chunk.index.get(&key) {
-                Some(&ci) => {
-                    hits += 1;
-                    let c = &mut chunk.cells[level][ci as usize];
-                    let wgt = c.weight.saturating_add(1).min(max_weight);
-                    c.weight = wgt;
-                    // Fixed-point share of the new observation (1/256 steps).
-                    let a = ((recency.max(1.0 / wgt as f32)) * 256.0).round() as i32;
-                    let mix = |old: i32, new: i32| -> i32 {
-                        old + ((new - old) * a + 128).div_euclid(256)
-                    };
-                    c.pos = [
-                        mix(c.pos[0] as i32, pos[0] as i32) as u16,
-                        mix(c.pos[1] as i32, pos[1] as i32) as u16,
-                        mix(c.pos[2] as i32, pos[2] as i32) as u16,
-                    ];
-                    c.rgb = [
-                        mix(c.rgb[0] as i32, colour[0] as i32).clamp(0, 255) as u8,
-                        mix(c.rgb[1] as i32, colour[1] as i32).clamp(0, 255) as u8,
-                        mix(c.rgb[2] as i32, colour[2] as i32).clamp(0, 255) as u8,
-                    ];
-                    c.footprint_q = mix(c.footprint_q as i32, fq as i32).clamp(1, 255) as u8;
-                    c.last_seen = tick as u32;
+            let mut level = level;
+            let mut retried = false;
+            loop {
+                let inv_edge = 1.0 / self.edge[level];
+                let n = self.across[level] - 1;
+                let ix = ((local.x * inv_edge) as u32).min(n);
+                let iy = ((local.y * inv_edge) as u32).min(n);
+                let iz = ((local.z * inv_edge) as u32).min(n);
+                let key = ix | iy << 9 | iz << 18 | (level as u32) << 27;
+                let fq = (footprint * inv_edge * FOOTPRINT_STEPS)
+                    .round()
+                    .clamp(1.0, 255.0) as u8;
+                match chunk.index.get(&key) {
+                    Some(&ci) => {
+                        let c = &mut chunk.cells[level][ci as usize];
+                        if c.last_seen == tick as u32 && level > 0 && !retried {
+                            // Another pixel of this frame is in the cell already: keep both,
+                            // one level finer.
+                            retried = true;
+                            level -= 1;
+                            continue;
+                        }
+                        hits += 1;
+                        let wgt = c.weight.saturating_add(1).min(max_weight);
+                        c.weight = wgt;
+                        // Fixed-point share of the new observation (1/256 steps).
+                        let a = ((recency.max(1.0 / wgt as f32)) * 256.0).round() as i32;
+                        let mix = |old: i32, new: i32| -> i32 {
+                            old + ((new - old) * a + 128).div_euclid(256)
+                        };
+                        c.pos = [
+                            mix(c.pos[0] as i32, pos[0] as i32) as u16,
+                            mix(c.pos[1] as i32, pos[1] as i32) as u16,
+                            mix(c.pos[2] as i32, pos[2] as i32) as u16,
+                        ];
+                        c.rgb = [
+                            mix(c.rgb[0] as i32, colour[0] as i32).clamp(0, 255) as u8,
+                            mix(c.rgb[1] as i32, colour[1] as i32).clamp(0, 255) as u8,
+                            mix(c.rgb[2] as i32, colour[2] as i32).clamp(0, 255) as u8,
+                        ];
+                        c.footprint_q = mix(c.footprint_q as i32, fq as i32).clamp(1, 255) as u8;
+                        c.last_seen = tick as u32;
+                    }
+                    None => {
+                        let list = &mut chunk.cells[level];
+                        chunk.index.insert(key, list.len() as u32);
+                        list.push(Cell {
+                            pos,
+                            rgb: colour,
+                            weight: 1,
+                            level: level as u8,
+                            footprint_q: fq,
+                            last_seen: tick as u32,
+                        });
+                        self.cells += 1;
+                    }
                 }
-                None => {
-                    let list = &mut chunk.cells[level];
-                    chunk.index.insert(key, list.len() as u32);
-                    list.push(Cell {
-                        pos,
-                        rgb: colour,
-                        weight: 1,
-                        level: level as u8,
-                        footprint_q: fq,
-                        last_seen: tick as u32,
-                    });
-                    self.cells += 1;
-                }
+                break;
             }
         }
         for s in touched {
@@ -548,7 +559,7 @@ impl SpatialMemory {
         }
         let scale = chunk_m / POS_STEPS;
         let rot_q = rot * scale;
-        let inv_2min_fx = 0.5 / (self.config.min_cell_m * fx);
+        let inv_min_fx = 1.0 / (self.config.min_cell_m * fx);
         let top = self.levels as i32 - 1;
         let mut splatter = Splatter::new(out);
         let mut draw_chunk = |chunk: &Chunk| {
@@ -562,14 +573,14 @@ impl SpatialMemory {
             }
             // The level a point at the chunk's nearest distance would be written at.
             let near = (centre.length() - radius).max(NEAR_M);
-            let ratio = near * inv_2min_fx;
+            let ratio = near * inv_min_fx;
             let needed = ((ratio.to_bits() >> 23) as i32 - 127).clamp(0, top);
             let b = rot * origin + t;
             for (level, cells) in chunk.cells.iter().enumerate() {
                 if cells.is_empty() {
                     continue;
                 }
-                let thin = (needed - 1 - level as i32).max(0) as u32;
+                let thin = (needed - level as i32).max(0) as u32;
                 let stride = 1usize << (2 * thin);
                 let grow = (1u32 << thin) as f32;
                 let fp_px = footprint_px[level] * grow;
@@ -697,24 +708,5 @@ impl SpatialMemory {
     /// Finishes a load: bookkeeping from the loaded parts, then the bound.
     pub(crate) fn after_load(&mut self) {
         self.enforce_bound(self.config.bound_bytes as usize);
-    }
-}
-
-impl SpatialMemory {
-    #[doc(hidden)]
-    pub fn debug_cells_near(&self, p: Vec3, radius: f32) -> Vec<(Vec3, u8, u8, u8)> {
-        let mut out = Vec::new();
-        for ch in self.chunks() {
-            let origin = ch.coord.as_vec3() * self.config.chunk_m;
-            for c in ch.cells.iter().flatten() {
-                let q = origin
-                    + Vec3::new(c.pos[0] as f32, c.pos[1] as f32, c.pos[2] as f32)
-                        * (self.config.chunk_m / POS_STEPS);
-                if q.distance(p) < radius {
-                    out.push((q, c.level, c.footprint_q, c.weight));
-                }
-            }
-        }
-        out
     }
 }

@@ -18,8 +18,9 @@ pub struct View {
     pub depth_m: Vec<f32>,
     /// 0 = not covered; otherwise how sure the memory is (more observations → closer to 1).
     pub confidence: Vec<f32>,
-    /// Per pixel while drawing: weighted colour sum and weight of the front surface.
-    acc: Vec<[f32; 4]>,
+    /// Per pixel while drawing: the front surface's colour sum and weight (both scaled by the
+    /// samples' gains), and its coverage (tent weights alone).
+    acc: Vec<[f32; 5]>,
     /// Per pixel while drawing: the front surface's biased depth (what splats are tested against).
     front: Vec<f32>,
     /// Per pixel while drawing: weighted colour sum and weight of the sky behind.
@@ -52,7 +53,7 @@ impl View {
         self.confidence.clear();
         self.confidence.resize(n, 0.0);
         self.acc.clear();
-        self.acc.resize(n, [0.0; 4]);
+        self.acc.resize(n, [0.0; 5]);
         self.front.clear();
         self.front.resize(n, f32::INFINITY);
         self.sky.clear();
@@ -90,7 +91,7 @@ impl View {
 
     /// Surface weight drawn at pixel `i` so far (before [`View::resolve`]).
     pub(crate) fn surface_weight(&self, i: usize) -> f32 {
-        self.acc[i][3]
+        self.acc[i][4]
     }
 
     /// Adds sky colour behind pixel `i` with weight `w`.
@@ -107,7 +108,7 @@ impl View {
     /// pixel's confidence; sky-only pixels get `sky_conf`.
     pub(crate) fn resolve(&mut self, sky_conf: f32) {
         for i in 0..self.acc.len() {
-            let [r, g, b, sw] = self.acc[i];
+            let [r, g, b, gw, sw] = self.acc[i];
             let [sr, sg, sb, kw] = self.sky[i];
             if sw + kw < MIN_WEIGHT {
                 self.confidence[i] = 0.0;
@@ -115,8 +116,8 @@ impl View {
             }
             let alpha = if kw > 0.0 { sw.min(1.0) } else { 1.0 };
             let (mut c, mut ck) = ([0.0f32; 3], [0.0f32; 3]);
-            if sw > 0.0 {
-                c = [r / sw, g / sw, b / sw];
+            if gw > 0.0 {
+                c = [r / gw, g / gw, b / gw];
             }
             if kw > 0.0 {
                 ck = [sr / kw, sg / kw, sb / kw];
@@ -201,11 +202,12 @@ impl<'a> Splatter<'a> {
                     continue;
                 }
                 // Squared tent: a sample right on the pixel centre dominates its neighbours.
-                let wt = wt * wt * gain;
+                let wt = wt * wt;
+                let wg = wt * gain;
                 let i = row + x as usize;
                 let front = view.front[i];
                 let tol = SAME_SURFACE * front.min(zt);
-                let held = view.acc[i][3];
+                let held = view.acc[i][4];
                 // A different surface takes the pixel if it is in front and not just the thin
                 // edge of a splat (an occluder's silhouette), or if what holds the pixel is.
                 let takes = if zt < front - tol {
@@ -217,13 +219,14 @@ impl<'a> Splatter<'a> {
                     view.front[i] = zt;
                     view.depth_m[i] = z;
                     view.confidence[i] = conf;
-                    view.acc[i] = [wt * cr, wt * cg, wt * cb, wt];
+                    view.acc[i] = [wg * cr, wg * cg, wg * cb, wg, wt];
                 } else if zt < front + tol && zt >= front - tol {
                     let a = &mut view.acc[i];
-                    a[0] += wt * cr;
-                    a[1] += wt * cg;
-                    a[2] += wt * cb;
-                    a[3] += wt;
+                    a[0] += wg * cr;
+                    a[1] += wg * cg;
+                    a[2] += wg * cb;
+                    a[3] += wg;
+                    a[4] += wt;
                     if zt < front {
                         view.front[i] = zt;
                         view.depth_m[i] = z;

@@ -29,7 +29,7 @@ pub fn warp(
     let mut s = Splatter::new(out);
     let w = k.width as usize;
     for (i, &z) in prev_depth.iter().enumerate() {
-        if !(z > 0.0) {
+        if z.is_nan() || z <= 0.0 {
             continue;
         }
         let (x, y) = ((i % w) as f32 + 0.5, (i / w) as f32 + 0.5);
