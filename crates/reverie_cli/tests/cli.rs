@@ -270,3 +270,36 @@ fn datagen_and_render_work_end_to_end() {
     );
     assert!(pngs.join("frame_00000.png").exists());
 }
+
+#[test]
+fn memory_commands_reject_bad_flags_and_configs() {
+    let t = tmp();
+    let out = t.path().join("m");
+    let out = out.to_str().unwrap_or_default();
+    let e = fails(&["memory-eval", "--loops=-5", "--out", out]);
+    assert!(e.contains("--loops"), "{e}");
+    let e = fails(&["memory-eval", "--bound-mib", "1", "--out", out]);
+    assert!(e.contains("bound_bytes"), "{e}");
+    let cfg = t.path().join("bad.json");
+    std::fs::write(&cfg, r#"{"splat_scale": 99}"#).unwrap_or_else(|e| panic!("{e}"));
+    let e = fails(&[
+        "memory-eval",
+        "--config",
+        cfg.to_str().unwrap_or_default(),
+        "--out",
+        out,
+    ]);
+    assert!(e.contains("splat_scale"), "{e}");
+    std::fs::write(&cfg, r#"{"splat": 1}"#).unwrap_or_else(|e| panic!("{e}"));
+    let e = fails(&[
+        "memory-eval",
+        "--config",
+        cfg.to_str().unwrap_or_default(),
+        "--out",
+        out,
+    ]);
+    assert!(e.contains("bad.json") && e.contains("splat"), "{e}");
+    let e = fails(&["memory-bench", "--minutes", "0", "--out", out]);
+    assert!(e.contains("--minutes"), "{e}");
+    assert!(!Path::new(out).exists(), "nothing written on bad flags");
+}
