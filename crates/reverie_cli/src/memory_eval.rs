@@ -14,6 +14,12 @@ use reverie_world::policy::PolicyKind;
 use reverie_world::{Renderer, World, WorldSpec, imageio};
 use serde::Serialize;
 
+/// Warps an oracle frame into `to` (the memory's short-term path).
+fn warp_frame(k: &Intrinsics, from: &Frame, to: &Pose, scale: f32, out: &mut View) -> Result<()> {
+    warp(k, &from.rgb, &from.depth_m, &from.pose, to, scale, out)?;
+    Ok(())
+}
+
 /// PSNR over covered pixels and the covered share, for one comparison.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Score {
@@ -295,15 +301,7 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
         let t1 = Instant::now();
         if t > 0 {
             let p = &frames[t - 1];
-            warp(
-                &k,
-                &p.rgb,
-                &p.depth_m,
-                &p.pose,
-                &f.pose,
-                args.config.splat_scale,
-                &mut warped,
-            )?;
+            warp_frame(&k, p, &f.pose, args.config.splat_scale, &mut warped)?;
         }
         let t2 = Instant::now();
         mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick)?;
@@ -320,15 +318,7 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
         mem.render(&f.pose, &k, &mut view);
         same.push(score(&view, f));
         if strip.rows.is_empty() {
-            warp(
-                &k,
-                &f.rgb,
-                &f.depth_m,
-                &f.pose,
-                &f.pose,
-                args.config.splat_scale,
-                &mut warped,
-            )?;
+            warp_frame(&k, f, &f.pose, args.config.splat_scale, &mut warped)?;
             strip.push(f, &view, &warped);
         }
         for (m, motion) in Motion::ALL.iter().enumerate() {
@@ -339,15 +329,7 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
             truth.pose = moved;
             world.ensure_loaded(moved.position);
             renderer.render_into(&mut world, &k, &mut truth);
-            warp(
-                &k,
-                &f.rgb,
-                &f.depth_m,
-                &f.pose,
-                &moved,
-                args.config.splat_scale,
-                &mut warped,
-            )?;
+            warp_frame(&k, f, &moved, args.config.splat_scale, &mut warped)?;
             mem.render(&moved, &k, &mut view);
             per_motion[m].0.push(score(&warped, &truth));
             per_motion[m].1.push(score(&view, &truth));
@@ -415,15 +397,7 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
                     mem.render(&f.pose, &k, &mut view);
                     result.render = Some(score(&view, f));
                     if let Some(p) = &prev {
-                        warp(
-                            &k,
-                            &p.rgb,
-                            &p.depth_m,
-                            &p.pose,
-                            &f.pose,
-                            args.config.splat_scale,
-                            &mut warped,
-                        )?;
+                        warp_frame(&k, p, &f.pose, args.config.splat_scale, &mut warped)?;
                         result.warp = Some(score(&warped, f));
                     }
                     result.returned_tick = Some(tick);
@@ -586,15 +560,7 @@ pub fn bench(
         let b1 = mem.bytes() as u64;
         let t1 = Instant::now();
         if let Some(p) = &prev {
-            warp(
-                &k,
-                &p.rgb,
-                &p.depth_m,
-                &p.pose,
-                &f.pose,
-                config.splat_scale,
-                &mut warped,
-            )?;
+            warp_frame(&k, p, &f.pose, config.splat_scale, &mut warped)?;
         }
         let t2 = Instant::now();
         mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick)?;
