@@ -13,7 +13,7 @@ use crate::config::{MAX_LEVELS, MemoryConfig};
 use crate::error::Result;
 use crate::keyframe::{KeyframeMatch, KeyframeStore};
 use crate::sky::Sky;
-use crate::view::{Splatter, View};
+use crate::view::{Splat, View};
 use crate::warp::check_sizes;
 
 /// Smallest accepted memory bound.
@@ -28,6 +28,9 @@ const FOOTPRINT_STEPS: f32 = 32.0;
 /// Splats are depth-tested this many of their footprints behind where they are, so that on one
 /// surface the finest cells win and coarser ones only fill what the fine ones leave open.
 const DEPTH_BIAS: f32 = 1.5;
+/// Splat radius in cell edges: a full grid of cells covers every pixel, and a cell seen from
+/// afar (large footprint) does not spill past a silhouette when seen again from close by.
+const RADIUS_EDGES: f32 = 0.75;
 /// Confidence of pixels only the sky panorama covers.
 const SKY_CONFIDENCE: f32 = 0.5;
 /// Nothing closer than this to the eye is drawn.
@@ -540,10 +543,10 @@ impl SpatialMemory {
             Vec3A::new(0.0, -fy, hf - cy).normalize(),
         ];
         let radius = chunk_m * 0.5 * 3f32.sqrt();
-        let mut footprint_px = [0.0f32; MAX_LEVELS as usize];
+        let mut radius_px = [0.0f32; MAX_LEVELS as usize];
         let mut footprint_m = [0.0f32; MAX_LEVELS as usize];
         for l in 0..self.levels as usize {
-            footprint_px[l] = self.config.splat_scale * fx * self.edge[l] / FOOTPRINT_STEPS;
+            radius_px[l] = self.config.splat_scale * RADIUS_EDGES * fx * self.edge[l];
             footprint_m[l] = DEPTH_BIAS * self.edge[l] / FOOTPRINT_STEPS;
         }
         let mut conf_of = [0.0f32; 256];
@@ -561,7 +564,7 @@ impl SpatialMemory {
         let rot_q = rot * scale;
         let inv_min_fx = 1.0 / (self.config.min_cell_m * fx);
         let top = self.levels as i32 - 1;
-        let mut splatter = Splatter::new(out);
+        let mut splats = std::mem::take(&mut out.splats);
         let mut draw_chunk = |chunk: &Chunk| {
             let origin = Vec3A::from(chunk.coord.as_vec3()) * chunk_m;
             let centre = rot * (origin + Vec3A::splat(0.5 * chunk_m)) + t;
@@ -583,7 +586,7 @@ impl SpatialMemory {
                 let thin = (needed - level as i32).max(0) as u32;
                 let stride = 1usize << (2 * thin);
                 let grow = (1u32 << thin) as f32;
-                let fp_px = footprint_px[level] * grow;
+                let r_px = radius_px[level] * grow;
                 let fp_m = footprint_m[level];
                 for c in cells.iter().step_by(stride) {
                     let p =
@@ -592,17 +595,18 @@ impl SpatialMemory {
                         continue;
                     }
                     let inv = 1.0 / p.z;
-                    let fq = c.footprint_q as f32;
-                    splatter.splat(
+                    let r = (r_px * inv).min(max_r);
+                    let area = 1.0 / r.max(1.0);
+                    splats.push(Splat::new(
                         fx * p.x * inv + cx,
                         fy * p.y * inv + cy,
                         p.z,
-                        fp_m * fq,
-                        (fp_px * fq * inv).min(max_r),
-                        gain_of[(newest.wrapping_sub(c.last_seen) as usize).min(15)],
+                        fp_m * c.footprint_q as f32,
+                        r,
+                        gain_of[(newest.wrapping_sub(c.last_seen) as usize).min(15)] * area * area,
                         c.rgb,
                         conf_of[c.weight as usize],
-                    );
+                    ));
                 }
             }
         };
@@ -648,10 +652,12 @@ impl SpatialMemory {
                 }
             }
         }
+        out.splats = splats;
+        out.draw();
         // The sky behind wherever the surfaces drawn are thin or absent.
         let w = k.width as usize;
         for i in 0..out.confidence.len() {
-            if out.surface_weight(i) >= 1.0 {
+            if out.solid(i) {
                 continue;
             }
             let (x, y) = ((i % w) as f32 + 0.5, (i / w) as f32 + 0.5);

@@ -18,13 +18,17 @@ pub struct View {
     pub depth_m: Vec<f32>,
     /// 0 = not covered; otherwise how sure the memory is (more observations → closer to 1).
     pub confidence: Vec<f32>,
-    /// Per pixel while drawing: the front surface's colour sum and weight (both scaled by the
-    /// samples' gains), and its coverage (tent weights alone).
-    acc: Vec<[f32; 5]>,
-    /// Per pixel while drawing: the front surface's biased depth (what splats are tested against).
+    /// Per pixel while drawing: colour sum and weight of the samples on the visible surface
+    /// (scaled by their gains), their coverage (tent weights) and depth sum.
+    acc: Vec<[f32; 6]>,
+    /// Per pixel while drawing: the nearest biased depth of a splat whose core reaches the pixel.
     front: Vec<f32>,
+    /// Per pixel while drawing: the nearest biased depth of any splat reaching the pixel.
+    loose: Vec<f32>,
     /// Per pixel while drawing: weighted colour sum and weight of the sky behind.
     sky: Vec<[f32; 4]>,
+    /// Splats collected for the two drawing passes (reused between calls).
+    pub(crate) splats: Vec<Splat>,
 }
 
 /// Relative depth difference under which two splats count as the same surface (and blend).
@@ -53,9 +57,12 @@ impl View {
         self.confidence.clear();
         self.confidence.resize(n, 0.0);
         self.acc.clear();
-        self.acc.resize(n, [0.0; 5]);
+        self.acc.resize(n, [0.0; 6]);
         self.front.clear();
         self.front.resize(n, f32::INFINITY);
+        self.loose.clear();
+        self.loose.resize(n, f32::INFINITY);
+        self.splats.clear();
         self.sky.clear();
         self.sky.resize(n, [0.0; 4]);
     }
@@ -89,9 +96,10 @@ impl View {
             .collect()
     }
 
-    /// Surface weight drawn at pixel `i` so far (before [`View::resolve`]).
-    pub(crate) fn surface_weight(&self, i: usize) -> f32 {
-        self.acc[i][4]
+    /// Whether a surface fully covers pixel `i` (after [`View::draw`], before [`View::resolve`]):
+    /// nothing behind it can show through.
+    pub(crate) fn solid(&self, i: usize) -> bool {
+        self.front[i].is_finite() || self.acc[i][4] >= 1.0
     }
 
     /// Adds sky colour behind pixel `i` with weight `w`.
@@ -103,21 +111,23 @@ impl View {
         s[3] += w;
     }
 
-    /// Turns the accumulated splats into colours: the front surface, see-through (blended with
-    /// the sky behind) where its weight is below 1. `surface_conf(i)` gives a covered surface
-    /// pixel's confidence; sky-only pixels get `sky_conf`.
+    /// Turns the accumulated splats into colours: the visible surface, see-through (blended
+    /// with the sky behind) where only the thin edges of splats reach it. Covered surface pixels
+    /// keep the confidence of their best sample; sky-only pixels get `sky_conf`.
     pub(crate) fn resolve(&mut self, sky_conf: f32) {
         for i in 0..self.acc.len() {
-            let [r, g, b, gw, sw] = self.acc[i];
+            let [r, g, b, gw, cov, zs] = self.acc[i];
             let [sr, sg, sb, kw] = self.sky[i];
-            if sw + kw < MIN_WEIGHT {
+            let core = self.front[i].is_finite();
+            if !core && cov + kw < MIN_WEIGHT {
                 self.confidence[i] = 0.0;
                 continue;
             }
-            let alpha = if kw > 0.0 { sw.min(1.0) } else { 1.0 };
+            let alpha = if core || kw <= 0.0 { 1.0 } else { cov.min(1.0) };
             let (mut c, mut ck) = ([0.0f32; 3], [0.0f32; 3]);
             if gw > 0.0 {
                 c = [r / gw, g / gw, b / gw];
+                self.depth_m[i] = zs / gw;
             }
             if kw > 0.0 {
                 ck = [sr / kw, sg / kw, sb / kw];
@@ -126,7 +136,7 @@ impl View {
                 let v = alpha * c[ch] + (1.0 - alpha) * ck[ch];
                 self.rgb[3 * i + ch] = v.round().clamp(0.0, 255.0) as u8;
             }
-            if alpha < 0.5 {
+            if alpha < 0.5 || gw <= 0.0 {
                 self.depth_m[i] = f32::INFINITY;
                 self.confidence[i] = sky_conf;
             } else if self.confidence[i] == 0.0 {
@@ -134,46 +144,125 @@ impl View {
             }
         }
     }
-}
 
-/// Draws tent-weighted splats into a [`View`] with a soft z-test.
-pub(crate) struct Splatter<'a> {
-    w: i32,
-    h: i32,
-    wf: f32,
-    hf: f32,
-    view: &'a mut View,
-}
+    /// Draws the collected [`View::splats`] in two passes, so the result does not depend on
+    /// their order: first the visible depth per pixel (the nearest splat whose core — the part
+    /// where its tent weight is at least [`CORE`] — reaches the pixel; any splat where none
+    /// does), then the colours of the splats within [`SAME_SURFACE`] of it, blended with squared
+    /// tent weights (a sample right on the pixel centre dominates its neighbours). Cores keep
+    /// surfaces hole-free and silhouettes tight; the soft tails interpolate between samples.
+    pub(crate) fn draw(&mut self) {
+        let (w, h) = (self.width as i32, self.height as i32);
+        let splats = std::mem::take(&mut self.splats);
+        for s in &splats {
+            let Some(([x0, x1, y0, y1], inv)) = s.span(w, h) else {
+                continue;
+            };
+            for y in y0..=y1 {
+                let wy = 1.0 - (y as f32 + 0.5 - s.v).abs() * inv;
+                let row = (y * w) as usize;
+                for x in x0..=x1 {
+                    let lin = wy * (1.0 - (x as f32 + 0.5 - s.u).abs() * inv);
+                    if lin <= 0.0 {
+                        continue;
+                    }
+                    let i = row + x as usize;
+                    if s.zt < self.loose[i] {
+                        self.loose[i] = s.zt;
+                    }
+                    if lin >= CORE && s.zt < self.front[i] {
+                        self.front[i] = s.zt;
+                    }
+                }
+            }
+        }
+        for s in &splats {
+            let Some(([x0, x1, y0, y1], inv)) = s.span(w, h) else {
+                continue;
+            };
+            let [cr, cg, cb] = [s.rgb[0] as f32, s.rgb[1] as f32, s.rgb[2] as f32];
+            for y in y0..=y1 {
+                let wy = 1.0 - (y as f32 + 0.5 - s.v).abs() * inv;
+                let row = (y * w) as usize;
+                for x in x0..=x1 {
+                    let lin = wy * (1.0 - (x as f32 + 0.5 - s.u).abs() * inv);
+                    if lin <= 0.0 {
+                        continue;
+                    }
+                    let i = row + x as usize;
+                    let f = self.front[i];
+                    let reference = if f.is_finite() { f } else { self.loose[i] };
+                    if s.zt > reference * (1.0 + SAME_SURFACE) {
+                        continue;
+                    }
+                    let wg = lin * lin * s.gain;
+                    let a = &mut self.acc[i];
+                    a[0] += wg * cr;
+                    a[1] += wg * cg;
+                    a[2] += wg * cb;
+                    a[3] += wg;
+                    a[4] += lin;
+                    a[5] += wg * s.z;
+                    if s.conf > self.confidence[i] {
+                        self.confidence[i] = s.conf;
+                    }
+                }
+            }
+        }
+        self.splats = splats;
+        self.splats.clear();
+    }
 
-impl<'a> Splatter<'a> {
-    pub(crate) fn new(view: &'a mut View) -> Splatter<'a> {
-        Splatter {
-            w: view.width as i32,
-            h: view.height as i32,
-            wf: view.width as f32,
-            hf: view.height as f32,
-            view,
+    /// A sky sample (direction only) with tent weights over `r` pixels, at continuous pixel
+    /// coordinates `(u, v)`.
+    pub(crate) fn splat_sky(&mut self, u: f32, v: f32, r: f32, rgb: [u8; 3]) {
+        let s = Splat {
+            u,
+            v,
+            r: r.max(MIN_RADIUS),
+            ..Splat::default()
+        };
+        let Some(([x0, x1, y0, y1], inv)) = s.span(self.width as i32, self.height as i32) else {
+            return;
+        };
+        for y in y0..=y1 {
+            let wy = 1.0 - (y as f32 + 0.5 - v).abs() * inv;
+            for x in x0..=x1 {
+                let wt = wy * (1.0 - (x as f32 + 0.5 - u).abs() * inv);
+                if wt > 0.0 {
+                    self.add_sky((y * self.width as i32 + x) as usize, rgb, wt);
+                }
+            }
         }
     }
+}
 
-    /// Pixel range whose centres lie within `r` of `c` (inclusive, clipped; maybe empty).
-    #[inline(always)]
-    fn span(c: f32, r: f32, n: i32) -> (i32, i32) {
-        let lo = (c - r - 0.5).floor() as i32 + 1;
-        let hi = (c + r - 0.5).ceil() as i32 - 1;
-        (lo.max(0), hi.min(n - 1))
-    }
+/// Tent weight from which a splat covers a pixel for visibility (a dense grid of one-pixel
+/// splats reaches every pixel centre with at least this weight).
+pub(crate) const CORE: f32 = 0.25;
 
-    /// A sample at continuous pixel coordinates `(u, v)` spreads over the pixels within `r` (its
-    /// footprint in pixels, at least 0.71 so it reaches a pixel centre) with tent weights
-    /// `(1 - |dx|/r)(1 - |dy|/r)`: exact at the sample, bilinear-like between samples. The
-    /// z-test uses `z + bias` (coarser samples are pushed back so finer ones win on the same
-    /// surface); samples within [`SAME_SURFACE`] of the front blend; a nearer surface replaces it
-    /// unless it only reaches the pixel with a thin edge, and a farther one replaces a front that
-    /// is only such an edge.
+/// Smallest splat radius in pixels (so that a splat reaches a pixel centre wherever it lands).
+pub(crate) const MIN_RADIUS: f32 = 0.71;
+
+/// One sample to draw: continuous pixel position, depth (and the biased depth it is tested
+/// with), tent radius in pixels, colour weight, colour and confidence.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Splat {
+    pub(crate) u: f32,
+    pub(crate) v: f32,
+    pub(crate) z: f32,
+    pub(crate) zt: f32,
+    pub(crate) r: f32,
+    pub(crate) gain: f32,
+    pub(crate) conf: f32,
+    pub(crate) rgb: [u8; 3],
+}
+
+impl Splat {
+    /// A splat (radius raised to [`MIN_RADIUS`]).
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    pub(crate) fn splat(
-        &mut self,
+    pub(crate) fn new(
         u: f32,
         v: f32,
         z: f32,
@@ -182,79 +271,35 @@ impl<'a> Splatter<'a> {
         gain: f32,
         rgb: [u8; 3],
         conf: f32,
-    ) {
-        let r = r.max(0.71);
-        if !(u > -r && v > -r && u < self.wf + r && v < self.hf + r) {
-            return;
-        }
-        let zt = z + bias;
-        let inv = 1.0 / r;
-        let (x0, x1) = Self::span(u, r, self.w);
-        let (y0, y1) = Self::span(v, r, self.h);
-        let [cr, cg, cb] = [rgb[0] as f32, rgb[1] as f32, rgb[2] as f32];
-        let view = &mut *self.view;
-        for y in y0..=y1 {
-            let wy = 1.0 - (y as f32 + 0.5 - v).abs() * inv;
-            let row = (y * self.w) as usize;
-            for x in x0..=x1 {
-                let wt = wy * (1.0 - (x as f32 + 0.5 - u).abs() * inv);
-                if wt <= 0.0 {
-                    continue;
-                }
-                // Squared tent: a sample right on the pixel centre dominates its neighbours.
-                let wt = wt * wt;
-                let wg = wt * gain;
-                let i = row + x as usize;
-                let front = view.front[i];
-                let tol = SAME_SURFACE * front.min(zt);
-                let held = view.acc[i][4];
-                // A different surface takes the pixel if it is in front and not just the thin
-                // edge of a splat (an occluder's silhouette), or if what holds the pixel is.
-                let takes = if zt < front - tol {
-                    wt >= 0.5 || wt > held
-                } else {
-                    zt >= front + tol && held < 0.5 && wt > held
-                };
-                if takes {
-                    view.front[i] = zt;
-                    view.depth_m[i] = z;
-                    view.confidence[i] = conf;
-                    view.acc[i] = [wg * cr, wg * cg, wg * cb, wg, wt];
-                } else if zt < front + tol && zt >= front - tol {
-                    let a = &mut view.acc[i];
-                    a[0] += wg * cr;
-                    a[1] += wg * cg;
-                    a[2] += wg * cb;
-                    a[3] += wg;
-                    a[4] += wt;
-                    if zt < front {
-                        view.front[i] = zt;
-                        view.depth_m[i] = z;
-                    }
-                    view.confidence[i] = view.confidence[i].max(conf);
-                }
-            }
+    ) -> Splat {
+        Splat {
+            u,
+            v,
+            z,
+            zt: z + bias,
+            r: r.max(MIN_RADIUS),
+            gain,
+            conf,
+            rgb,
         }
     }
 
-    /// A sky sample (direction only) with tent weights over `r` pixels.
+    /// Pixel ranges `[x0, x1, y0, y1]` whose centres lie within the radius (clipped), and
+    /// 1 / radius; `None` if off screen.
     #[inline(always)]
-    pub(crate) fn splat_sky(&mut self, u: f32, v: f32, r: f32, rgb: [u8; 3]) {
-        let r = r.max(0.71);
-        if !(u > -r && v > -r && u < self.wf + r && v < self.hf + r) {
-            return;
+    fn span(&self, w: i32, h: i32) -> Option<([i32; 4], f32)> {
+        let r = self.r;
+        if !(self.u > -r && self.v > -r && self.u < w as f32 + r && self.v < h as f32 + r) {
+            return None;
         }
-        let inv = 1.0 / r;
-        let (x0, x1) = Self::span(u, r, self.w);
-        let (y0, y1) = Self::span(v, r, self.h);
-        for y in y0..=y1 {
-            let wy = 1.0 - (y as f32 + 0.5 - v).abs() * inv;
-            for x in x0..=x1 {
-                let wt = wy * (1.0 - (x as f32 + 0.5 - u).abs() * inv);
-                if wt > 0.0 {
-                    self.view.add_sky((y * self.w + x) as usize, rgb, wt);
-                }
-            }
+        let lo = |c: f32| ((c - r - 0.5).floor() as i32 + 1).max(0);
+        let x0 = lo(self.u);
+        let y0 = lo(self.v);
+        let x1 = ((self.u + r - 0.5).ceil() as i32 - 1).min(w - 1);
+        let y1 = ((self.v + r - 0.5).ceil() as i32 - 1).min(h - 1);
+        if x0 > x1 || y0 > y1 {
+            return None;
         }
+        Some(([x0, x1, y0, y1], 1.0 / r))
     }
 }

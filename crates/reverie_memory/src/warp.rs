@@ -3,7 +3,7 @@
 use reverie_core::{Intrinsics, Pose};
 
 use crate::error::{MemoryError, Result};
-use crate::view::{Splatter, View};
+use crate::view::{Splat, View};
 
 /// Forward-reprojects the previous frame (`prev_rgb`, planar `prev_depth`, seen from `prev_pose`
 /// with intrinsics `k`) into `new_pose`, z-buffered, into `out` (resized to `k`). Each pixel is
@@ -26,7 +26,7 @@ pub fn warp(
     let m = new_from_prev.matrix3;
     let t = new_from_prev.translation;
     let (fx, fy, cx, cy) = (k.fx, k.fy, k.cx, k.cy);
-    let mut s = Splatter::new(out);
+    let mut splats = std::mem::take(&mut out.splats);
     let w = k.width as usize;
     for (i, &z) in prev_depth.iter().enumerate() {
         if z.is_nan() || z <= 0.0 {
@@ -38,7 +38,7 @@ pub fn warp(
         if z.is_infinite() {
             let d = m * ray;
             if d.z > 1e-4 {
-                s.splat_sky(fx * d.x / d.z + cx, fy * d.y / d.z + cy, splat_scale, rgb);
+                out.splat_sky(fx * d.x / d.z + cx, fy * d.y / d.z + cy, splat_scale, rgb);
             }
             continue;
         }
@@ -47,7 +47,7 @@ pub fn warp(
             continue;
         }
         let r = (splat_scale * z / p.z).min(16.0);
-        s.splat(
+        splats.push(Splat::new(
             fx * p.x / p.z + cx,
             fy * p.y / p.z + cy,
             p.z,
@@ -56,8 +56,10 @@ pub fn warp(
             1.0,
             rgb,
             1.0,
-        );
+        ));
     }
+    out.splats = splats;
+    out.draw();
     out.resolve(1.0);
     Ok(())
 }

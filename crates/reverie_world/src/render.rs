@@ -91,7 +91,15 @@ pub struct Renderer {
     shadows: bool,
     cloud_cover: f32,
     clouds: Vec<f32>,
+    supersample: u32,
 }
+
+/// Rays per pixel edge by default: 2×2 rays per pixel, box-filtered (antialiased edges and
+/// textures, so the same surface looks the same from nearby viewpoints).
+pub const DEFAULT_SUPERSAMPLE: u32 = 2;
+
+/// Most rays per pixel edge accepted by [`Renderer::with_supersample`].
+pub const MAX_SUPERSAMPLE: u32 = 4;
 
 impl Renderer {
     /// A renderer for `spec`.
@@ -130,7 +138,20 @@ impl Renderer {
             shadows: spec.sun.shadows,
             cloud_cover: spec.sky.clouds,
             clouds,
+            supersample: DEFAULT_SUPERSAMPLE,
         }
+    }
+
+    /// The same renderer with `n`×`n` rays per pixel (clamped to 1..=[`MAX_SUPERSAMPLE`]):
+    /// colours are averaged, depth is the nearest sample's.
+    pub fn with_supersample(mut self, n: u32) -> Renderer {
+        self.supersample = n.clamp(1, MAX_SUPERSAMPLE);
+        self
+    }
+
+    /// Rays per pixel edge.
+    pub fn supersample(&self) -> u32 {
+        self.supersample
     }
 
     /// Renders a new frame (loads the chunks around the camera first).
@@ -203,18 +224,53 @@ impl Renderer {
         let forward = pose.forward();
         let covered = world.covers(pose.position);
         let o = pose.position;
-        let pixel_angle = 1.0 / k.fy;
+        let n = self.supersample.max(1);
+        // Texture level of detail follows the spacing of the rays, not of the pixels.
+        let pixel_angle = 1.0 / (k.fy * n as f32);
         let mut faces = FaceCache::new();
+        // Sub-pixel ray offsets from the pixel centre, on an n×n grid.
+        let step = 1.0 / n as f32;
+        let offsets: Vec<f32> = (0..n).map(|i| (i as f32 + 0.5) * step - 0.5).collect();
+        let inv_samples = 1.0 / (n * n) as f32;
         // Camera rays are affine in the pixel column: step the unnormalised direction along a row.
         let du = rot.transform_vector3(Vec3::new(1.0 / k.fx, 0.0, 0.0));
+        let mut starts = Vec::with_capacity(n as usize);
         for (row, v) in rows.enumerate() {
-            let row_start = rot.transform_vector3(k.ray_camera(0.0, v as f32));
+            starts.clear();
+            starts.extend(
+                offsets
+                    .iter()
+                    .map(|&oy| rot.transform_vector3(k.ray_camera(0.0, v as f32 + oy))),
+            );
             for u in 0..k.width {
-                let d = (row_start + du * u as f32).normalize();
-                let (color, depth) = if covered {
-                    self.shade_ray(world, &mut faces, o, d, forward, pixel_angle)
+                let (color, depth) = if n == 1 {
+                    let d = (starts[0] + du * u as f32).normalize();
+                    let (c, z) =
+                        self.sample(world, &mut faces, covered, o, d, forward, pixel_angle);
+                    (tone(c), z)
                 } else {
-                    (self.sky(o, d), f32::INFINITY)
+                    let mut sum = Vec3::ZERO;
+                    let (mut near, mut far, mut inv_sum) = (f32::INFINITY, 0.0f32, 0.0f32);
+                    for start in &starts {
+                        for &ox in &offsets {
+                            let d = (*start + du * (u as f32 + ox)).normalize();
+                            let (c, z) =
+                                self.sample(world, &mut faces, covered, o, d, forward, pixel_angle);
+                            sum += tone(c);
+                            near = fmin(near, z);
+                            far = if z > far { z } else { far };
+                            inv_sum += 1.0 / z;
+                        }
+                    }
+                    // One surface under the pixel: the centre ray's depth (1/z is affine across
+                    // a plane, so the symmetric samples' mean of 1/z is exactly the centre's).
+                    // Across an edge: the nearest surface.
+                    let depth = if far <= near * 1.05 {
+                        1.0 / (inv_sum * inv_samples)
+                    } else {
+                        near
+                    };
+                    (sum * inv_samples, depth)
                 };
                 let i = row * w + u as usize;
                 if let (Some(px), Some(dm)) = (rgb.get_mut(3 * i..3 * i + 3), depth_m.get_mut(i)) {
@@ -224,6 +280,26 @@ impl Renderer {
                     *dm = depth;
                 }
             }
+        }
+    }
+
+    /// One ray: the surface's colour and planar depth, or the sky where the world is not loaded.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn sample(
+        &self,
+        world: &World,
+        faces: &mut FaceCache,
+        covered: bool,
+        o: Vec3,
+        d: Vec3,
+        forward: Vec3,
+        pixel_angle: f32,
+    ) -> (Vec3, f32) {
+        if covered {
+            self.shade_ray(world, faces, o, d, forward, pixel_angle)
+        } else {
+            (self.sky(o, d), f32::INFINITY)
         }
     }
 
@@ -363,11 +439,15 @@ fn prepare(frame: &mut Frame, k: &Intrinsics) {
     frame.depth_m.resize(k.pixels(), f32::INFINITY);
 }
 
+/// A gentle tone curve that keeps highlights from clipping flat (samples are averaged after it).
+#[inline]
+fn tone(c: Vec3) -> Vec3 {
+    let c = c.max(Vec3::ZERO);
+    c / (Vec3::ONE + 0.12 * c)
+}
+
 #[inline]
 fn to_u8(v: f32) -> u8 {
-    // A gentle tone curve keeps highlights from clipping flat.
-    let v = v.max(0.0);
-    let v = v / (1.0 + 0.12 * v);
     (v.min(1.0) * 255.0 + 0.5) as u8
 }
 
