@@ -321,3 +321,43 @@ fn mismatched_buffers_are_errors_naming_the_buffer() {
         .to_string();
     assert!(e.contains("depth"), "{e}");
 }
+
+#[test]
+fn carving_removes_what_a_new_frame_sees_through() {
+    // A red wall 5 m ahead, then (same pose) the wall is gone and a blue one 10 m ahead is seen.
+    let k = Intrinsics::from_vfov_deg(64, 64, 70.0).unwrap();
+    let pose = Pose::default();
+    let n = k.pixels();
+    let (red, blue) = ([200u8, 30, 30].repeat(n), [30u8, 30, 200].repeat(n));
+    let mut mem = SpatialMemory::new(MemoryConfig::default()).unwrap();
+    mem.write(&k, &red, &vec![5.0; n], &pose, 0).unwrap();
+    let mut view = View::new(&k);
+    mem.render(&pose, &k, &mut view);
+    assert!(view.depth_m.iter().all(|&z| (z - 5.0).abs() < 0.1));
+
+    // Without carving the near wall still hides the far one.
+    let mut stale = SpatialMemory::new(MemoryConfig::default()).unwrap();
+    stale.write(&k, &red, &vec![5.0; n], &pose, 0).unwrap();
+    stale.write(&k, &blue, &vec![10.0; n], &pose, 1).unwrap();
+    let mut v2 = View::new(&k);
+    stale.render(&pose, &k, &mut v2);
+    assert!(v2.rgb[..3] == [200, 30, 30], "{:?}", &v2.rgb[..3]);
+
+    // With it, the render shows the far wall everywhere.
+    let dropped = mem.carve(&view, &vec![10.0; n]);
+    assert!(dropped >= n * 9 / 10, "dropped {dropped} of {n}");
+    mem.write(&k, &blue, &vec![10.0; n], &pose, 1).unwrap();
+    mem.render(&pose, &k, &mut view);
+    assert_eq!(view.coverage(), 1.0);
+    assert!(view.depth_m.iter().all(|&z| (z - 10.0).abs() < 0.2));
+    assert!(view.rgb.chunks_exact(3).all(|p| p == [30, 30, 200]));
+    assert_eq!(mem.stats().carved_cells, dropped as u64);
+
+    // A view of another memory, or of this one before its latest write, carves nothing.
+    assert_eq!(mem.carve(&v2, &vec![20.0; n]), 0);
+    mem.render(&pose, &k, &mut view);
+    mem.write(&k, &blue, &vec![10.0; n], &pose, 2).unwrap();
+    assert_eq!(mem.carve(&view, &vec![20.0; n]), 0);
+    mem.render(&pose, &k, &mut view);
+    assert!(mem.carve(&view, &vec![20.0; n]) > 0);
+}

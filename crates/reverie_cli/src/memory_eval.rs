@@ -164,7 +164,7 @@ pub struct LoopResult {
 pub struct Timings {
     /// Ticks timed.
     pub ticks: u64,
-    /// write, per tick.
+    /// carve + write, per tick.
     pub write_ms: f64,
     /// render at the new pose, per tick.
     pub render_ms: f64,
@@ -304,6 +304,7 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
             warp_frame(&k, p, &f.pose, args.config.splat_scale, &mut warped)?;
         }
         let t2 = Instant::now();
+        mem.carve(&view, &f.depth_m);
         mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick)?;
         let t3 = Instant::now();
         if t > 0 {
@@ -406,6 +407,9 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
                     strip.push(f, &view, &warped);
                     return Ok(());
                 }
+                // The runtime's order: render at the new pose, carve with the new frame, write.
+                mem.render(&f.pose, &k, &mut view);
+                mem.carve(&view, &f.depth_m);
                 mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick)?;
                 match &mut prev {
                     Some(p) => p.clone_from(f),
@@ -465,7 +469,7 @@ pub struct MinuteStats {
     pub minute: u64,
     /// Mean write + render + warp per tick, milliseconds.
     pub tick_ms: f64,
-    /// Mean write per tick.
+    /// Mean carve + write per tick.
     pub write_ms: f64,
     /// Mean render per tick.
     pub render_ms: f64,
@@ -563,6 +567,7 @@ pub fn bench(
             warp_frame(&k, p, &f.pose, config.splat_scale, &mut warped)?;
         }
         let t2 = Instant::now();
+        mem.carve(&view, &f.depth_m);
         mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick)?;
         let t3 = Instant::now();
         let b2 = mem.bytes() as u64;

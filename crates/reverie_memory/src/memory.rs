@@ -13,7 +13,7 @@ use crate::config::{MAX_LEVELS, MemoryConfig};
 use crate::error::Result;
 use crate::keyframe::{KeyframeMatch, KeyframeStore};
 use crate::sky::Sky;
-use crate::view::{Splat, View};
+use crate::view::{NO_ID, Splat, View};
 use crate::warp::check_sizes;
 
 /// Smallest accepted memory bound.
@@ -28,6 +28,10 @@ const FOOTPRINT_STEPS: f32 = 32.0;
 /// Splats are depth-tested this many of their footprints behind where they are, so that on one
 /// surface the finest cells win and coarser ones only fill what the fine ones leave open.
 const DEPTH_BIAS: f32 = 1.5;
+/// A rendered surface is carved when the new frame sees this much (relative, plus metres)
+/// farther through it.
+const CARVE_MARGIN: f32 = 0.1;
+const CARVE_MARGIN_M: f32 = 0.1;
 /// Splat radius in cell edges: a full grid of cells covers every pixel, and a cell seen from
 /// afar (large footprint) does not spill past a silhouette when seen again from close by.
 const RADIUS_EDGES: f32 = 0.75;
@@ -162,6 +166,8 @@ pub struct MemoryStats {
     pub evicted_chunks: u64,
     /// Eviction passes so far.
     pub eviction_passes: u64,
+    /// Cells dropped by free-space carving so far.
+    pub carved_cells: u64,
 }
 
 /// The bounded 3D cache. See the crate docs for the design.
@@ -183,7 +189,14 @@ pub struct SpatialMemory {
     pub(crate) counters: Counters,
     render_pixels: AtomicU64,
     render_hits: AtomicU64,
+    /// Which memory this is (unique in the process) and how often it changed: a rendered view
+    /// records both, so carving only trusts views of the current state.
+    instance: u64,
+    generation: u64,
 }
+
+/// Source of [`SpatialMemory`] instance numbers.
+static INSTANCES: AtomicU64 = AtomicU64::new(1);
 
 /// Persistent counters (saved with the memory).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -192,6 +205,7 @@ pub(crate) struct Counters {
     pub(crate) write_hits: u64,
     pub(crate) evicted_chunks: u64,
     pub(crate) eviction_passes: u64,
+    pub(crate) carved: u64,
 }
 
 impl SpatialMemory {
@@ -221,6 +235,8 @@ impl SpatialMemory {
             counters: Counters::default(),
             render_pixels: AtomicU64::new(0),
             render_hits: AtomicU64::new(0),
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
+            generation: 0,
             config,
         })
     }
@@ -272,6 +288,7 @@ impl SpatialMemory {
             },
             evicted_chunks: self.counters.evicted_chunks,
             eviction_passes: self.counters.eviction_passes,
+            carved_cells: self.counters.carved,
         }
     }
 
@@ -287,6 +304,7 @@ impl SpatialMemory {
         tick: u64,
     ) -> Result<()> {
         check_sizes(k, rgb, depth)?;
+        self.generation += 1;
         // Leave room for what one frame can add, so the bound also holds during the write.
         let headroom = k.pixels() * 48;
         let bound = self.config.bound_bytes as usize;
@@ -565,7 +583,7 @@ impl SpatialMemory {
         let inv_min_fx = 1.0 / (self.config.min_cell_m * fx);
         let top = self.levels as i32 - 1;
         let mut splats = std::mem::take(&mut out.splats);
-        let mut draw_chunk = |chunk: &Chunk| {
+        let mut draw_chunk = |slot: u32, chunk: &Chunk| {
             let origin = Vec3A::from(chunk.coord.as_vec3()) * chunk_m;
             let centre = rot * (origin + Vec3A::splat(0.5 * chunk_m)) + t;
             if centre.z < -radius || centre.z - radius > max_depth {
@@ -588,7 +606,11 @@ impl SpatialMemory {
                 let grow = (1u32 << thin) as f32;
                 let r_px = radius_px[level] * grow;
                 let fp_m = footprint_m[level];
-                for c in cells.iter().step_by(stride) {
+                let level_id = (slot as u64) << 32 | (level as u64) << 28;
+                for (ci, c) in cells.iter().enumerate().step_by(stride) {
+                    if c.weight == 0 {
+                        continue; // carved
+                    }
                     let p =
                         rot_q * Vec3A::new(c.pos[0] as f32, c.pos[1] as f32, c.pos[2] as f32) + b;
                     if p.z < NEAR_M {
@@ -597,7 +619,7 @@ impl SpatialMemory {
                     let inv = 1.0 / p.z;
                     let r = (r_px * inv).min(max_r);
                     let area = 1.0 / r.max(1.0);
-                    splats.push(Splat::new(
+                    let mut s = Splat::new(
                         fx * p.x * inv + cx,
                         fy * p.y * inv + cy,
                         p.z,
@@ -606,7 +628,9 @@ impl SpatialMemory {
                         gain_of[(newest.wrapping_sub(c.last_seen) as usize).min(15)] * area * area,
                         c.rgb,
                         conf_of[c.weight as usize],
-                    ));
+                    );
+                    s.id = level_id | ci as u64;
+                    splats.push(s);
                 }
             }
         };
@@ -631,7 +655,7 @@ impl SpatialMemory {
         let mut draw_region = |list: &Vec<u32>| {
             for &s in list {
                 if let Some(chunk) = self.slots[s as usize].as_ref() {
-                    draw_chunk(chunk);
+                    draw_chunk(s, chunk);
                 }
             }
         };
@@ -670,10 +694,55 @@ impl SpatialMemory {
             }
         }
         out.resolve(SKY_CONFIDENCE);
+        out.rendered_by = Some((self.instance, self.generation));
         let hits = out.confidence.iter().filter(|&&c| c > 0.0).count() as u64;
         self.render_pixels
             .fetch_add(out.confidence.len() as u64, Ordering::Relaxed);
         self.render_hits.fetch_add(hits, Ordering::Relaxed);
+    }
+
+    /// Free-space carving: `view` is this memory's [`SpatialMemory::render`] at the pose of a new
+    /// frame whose planar depth is `depth`; wherever the memory showed a surface clearly in front
+    /// of what the frame sees (or the frame sees sky), the cell that surface came from is known
+    /// to be wrong (stale, or a coarse cell spilling past a silhouette) and is dropped. Call it
+    /// before [`SpatialMemory::write`] with that frame. Returns the cells dropped; a view of
+    /// another memory, of an earlier state of this one, or a warp is ignored (0).
+    pub fn carve(&mut self, view: &View, depth: &[f32]) -> usize {
+        if view.rendered_by != Some((self.instance, self.generation))
+            || depth.len() != view.ids.len()
+        {
+            return 0;
+        }
+        self.generation += 1;
+        let mut dropped = 0;
+        for (i, &id) in view.ids.iter().enumerate() {
+            if id == NO_ID {
+                continue;
+            }
+            let (shown, seen) = (view.depth_m[i], depth[i]);
+            if !(shown.is_finite() && seen > shown * (1.0 + CARVE_MARGIN) + CARVE_MARGIN_M) {
+                continue;
+            }
+            let (slot, level, ci) = (
+                (id >> 32) as usize,
+                (id >> 28 & 0xF) as usize,
+                id & 0x0FFF_FFFF,
+            );
+            let Some(Some(chunk)) = self.slots.get_mut(slot) else {
+                continue;
+            };
+            if let Some(c) = chunk
+                .cells
+                .get_mut(level)
+                .and_then(|l| l.get_mut(ci as usize))
+                && c.weight > 0
+            {
+                c.weight = 0;
+                dropped += 1;
+            }
+        }
+        self.counters.carved += dropped as u64;
+        dropped
     }
 
     /// Keyframes ranked by view overlap with `pose` minus an age penalty, best first.

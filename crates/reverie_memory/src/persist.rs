@@ -21,7 +21,7 @@ use crate::memory::{Cell, Chunk, Counters, SpatialMemory};
 
 const MAGIC: &[u8; 8] = b"RVRMEM\r\n";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 4 + 8 + 4;
 
 /// CRC-32 (IEEE 802.3, reflected, as zlib and PNG use).
@@ -144,6 +144,7 @@ impl SpatialMemory {
             c.write_hits,
             c.evicted_chunks,
             c.eviction_passes,
+            c.carved,
         ] {
             put_u64(&mut out, v);
         }
@@ -215,6 +216,7 @@ fn decode(payload: &[u8]) -> std::result::Result<SpatialMemory, String> {
         write_hits: r.u64()?,
         evicted_chunks: r.u64()?,
         eviction_passes: r.u64()?,
+        carved: r.u64()?,
     };
     let (levels, across) = {
         let (l, a) = mem.grid();
@@ -258,7 +260,6 @@ fn decode(payload: &[u8]) -> std::result::Result<SpatialMemory, String> {
             if key_level >= levels
                 || level as u32 != key_level
                 || !coords_ok
-                || weight == 0
                 || weight > max_weight
                 || footprint_q == 0
             {

@@ -29,6 +29,10 @@ pub struct View {
     sky: Vec<[f32; 4]>,
     /// Splats collected for the two drawing passes (reused between calls).
     pub(crate) splats: Vec<Splat>,
+    /// Per pixel: the id of the splat that set its visible depth ([`NO_ID`] if none).
+    pub(crate) ids: Vec<u64>,
+    /// The memory instance and generation this view was rendered from (`None` for warps).
+    pub(crate) rendered_by: Option<(u64, u64)>,
 }
 
 /// Relative depth difference under which two splats count as the same surface (and blend).
@@ -63,6 +67,9 @@ impl View {
         self.loose.clear();
         self.loose.resize(n, f32::INFINITY);
         self.splats.clear();
+        self.ids.clear();
+        self.ids.resize(n, NO_ID);
+        self.rendered_by = None;
         self.sky.clear();
         self.sky.resize(n, [0.0; 4]);
     }
@@ -172,6 +179,7 @@ impl View {
                     }
                     if lin >= CORE && s.zt < self.front[i] {
                         self.front[i] = s.zt;
+                        self.ids[i] = s.id;
                     }
                 }
             }
@@ -220,6 +228,7 @@ impl View {
             u,
             v,
             r: r.max(MIN_RADIUS),
+            id: NO_ID,
             ..Splat::default()
         };
         let Some(([x0, x1, y0, y1], inv)) = s.span(self.width as i32, self.height as i32) else {
@@ -236,6 +245,9 @@ impl View {
         }
     }
 }
+
+/// The id of a splat that is not a memory cell.
+pub(crate) const NO_ID: u64 = u64::MAX;
 
 /// Tent weight from which a splat covers a pixel for visibility (a dense grid of one-pixel
 /// splats reaches every pixel centre with at least this weight).
@@ -256,6 +268,8 @@ pub(crate) struct Splat {
     pub(crate) gain: f32,
     pub(crate) conf: f32,
     pub(crate) rgb: [u8; 3],
+    /// Which memory cell it came from ([`NO_ID`] for warped pixels).
+    pub(crate) id: u64,
 }
 
 impl Splat {
@@ -281,6 +295,7 @@ impl Splat {
             gain,
             conf,
             rgb,
+            id: NO_ID,
         }
     }
 
