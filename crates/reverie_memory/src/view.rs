@@ -6,7 +6,7 @@ use reverie_core::Intrinsics;
 /// An image produced by the memory ([`crate::SpatialMemory::render`]) or by
 /// [`crate::warp`]: RGB, planar depth (`+inf` = sky) and confidence in `[0, 1]` per pixel.
 /// Confidence 0 means "nothing known here" (the pixel is not covered): the model must invent it.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct View {
     /// Width in pixels.
     pub width: u32,
@@ -243,6 +243,18 @@ impl View {
                 }
             }
         }
+    }
+}
+
+/// Views are equal when what they show is: size, colours, depths and confidences (not the
+/// bookkeeping of how they were drawn).
+impl PartialEq for View {
+    fn eq(&self, other: &View) -> bool {
+        self.width == other.width
+            && self.height == other.height
+            && self.rgb == other.rgb
+            && self.depth_m == other.depth_m
+            && self.confidence == other.confidence
     }
 }
 
