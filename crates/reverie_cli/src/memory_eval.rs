@@ -142,6 +142,18 @@ pub struct MotionResult {
     pub render: Summary,
 }
 
+/// Stops a loop-and-return episode once the return has been measured.
+#[derive(Debug)]
+struct Returned;
+
+impl std::fmt::Display for Returned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("returned")
+    }
+}
+
+impl std::error::Error for Returned {}
+
 /// Loop-and-return result.
 #[derive(Clone, Debug, Serialize)]
 pub struct LoopResult {
@@ -387,7 +399,7 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
             },
             |tick, f, _| {
                 if result.returned_tick.is_some() {
-                    return Ok(());
+                    return Err(anyhow::Error::new(Returned));
                 }
                 let s = *start.get_or_insert(f.pose);
                 let back = tick > out_ticks
@@ -424,7 +436,11 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
                 Ok(())
             },
         );
-        run?;
+        if let Err(e) = run
+            && !e.is::<Returned>()
+        {
+            return Err(e);
+        }
         // Cross-check with the policy's own account of when it returned (it notices one tick
         // later, when it next acts).
         let reported = policy.report()["returned_tick"].as_u64();

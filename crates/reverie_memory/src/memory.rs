@@ -32,6 +32,8 @@ const DEPTH_BIAS: f32 = 1.5;
 /// farther through it.
 const CARVE_MARGIN: f32 = 0.1;
 const CARVE_MARGIN_M: f32 = 0.1;
+/// Cells drawn wider than this many pixels are skipped where finer cells hold their surface.
+const SUPERSEDE_PX: f32 = 2.0;
 /// Splat radius in cell edges: a full grid of cells covers every pixel, and a cell seen from
 /// afar (large footprint) does not spill past a silhouette when seen again from close by.
 const RADIUS_EDGES: f32 = 0.75;
@@ -105,6 +107,17 @@ impl Chunk {
     pub(crate) fn len(&self) -> usize {
         self.index.len()
     }
+}
+
+/// The index key of the cell at `level` (edge `1 / inv_edge`, `across` cells per chunk edge)
+/// holding chunk-local position `local`.
+#[inline(always)]
+fn cell_key(local: Vec3A, inv_edge: f32, across: u32, level: usize) -> u32 {
+    let n = across - 1;
+    let ix = ((local.x * inv_edge) as u32).min(n);
+    let iy = ((local.y * inv_edge) as u32).min(n);
+    let iz = ((local.z * inv_edge) as u32).min(n);
+    ix | iy << 9 | iz << 18 | (level as u32) << 27
 }
 
 /// Multiply-rotate hashing for small integer keys (cells, chunk coordinates).
@@ -375,11 +388,7 @@ impl SpatialMemory {
             let mut retried = false;
             loop {
                 let inv_edge = 1.0 / self.edge[level];
-                let n = self.across[level] - 1;
-                let ix = ((local.x * inv_edge) as u32).min(n);
-                let iy = ((local.y * inv_edge) as u32).min(n);
-                let iz = ((local.z * inv_edge) as u32).min(n);
-                let key = ix | iy << 9 | iz << 18 | (level as u32) << 27;
+                let key = cell_key(local, inv_edge, self.across[level], level);
                 let fq = (footprint * inv_edge * FOOTPRINT_STEPS)
                     .round()
                     .clamp(1.0, 255.0) as u8;
@@ -582,6 +591,10 @@ impl SpatialMemory {
         let rot_q = rot * scale;
         let inv_min_fx = 1.0 / (self.config.min_cell_m * fx);
         let top = self.levels as i32 - 1;
+        let mut inv_edges = [0.0f32; MAX_LEVELS as usize];
+        for l in 0..self.levels as usize {
+            inv_edges[l] = 1.0 / self.edge[l];
+        }
         let mut splats = std::mem::take(&mut out.splats);
         let mut draw_chunk = |slot: u32, chunk: &Chunk| {
             let origin = Vec3A::from(chunk.coord.as_vec3()) * chunk_m;
@@ -618,6 +631,23 @@ impl SpatialMemory {
                     }
                     let inv = 1.0 / p.z;
                     let r = (r_px * inv).min(max_r);
+                    if r > SUPERSEDE_PX && level > 0 {
+                        // A cell drawn much larger than a pixel is skipped where the surface
+                        // was also seen in finer detail (one or two levels down, at its
+                        // position): the finer cells draw it.
+                        let local =
+                            Vec3A::new(c.pos[0] as f32, c.pos[1] as f32, c.pos[2] as f32) * scale;
+                        let finer = (level.saturating_sub(2)..level).any(|l| {
+                            let key = cell_key(local, inv_edges[l], self.across[l], l);
+                            chunk
+                                .index
+                                .get(&key)
+                                .is_some_and(|&i| chunk.cells[l][i as usize].weight > 0)
+                        });
+                        if finer {
+                            continue;
+                        }
+                    }
                     let area = 1.0 / r.max(1.0);
                     let mut s = Splat::new(
                         fx * p.x * inv + cx,

@@ -97,8 +97,10 @@ impl PolicyKind {
     /// The fewest ticks an episode needs for this policy to finish what it does.
     pub fn min_steps(&self) -> usize {
         match self {
+            // The way back retraces the way out, but climbing, detours and the final turn take
+            // longer: half as long again, and 10 s, of slack.
             PolicyKind::LoopAndReturn { out_secs } => {
-                (2.0 * out_secs * TICK_HZ as f32) as usize + 2 * TICK_HZ as usize
+                (2.5 * out_secs * TICK_HZ as f32) as usize + 10 * TICK_HZ as usize
             }
             _ => 1,
         }
