@@ -361,3 +361,23 @@ fn carving_removes_what_a_new_frame_sees_through() {
     mem.render(&pose, &k, &mut view);
     assert!(mem.carve(&view, &vec![20.0; n]) > 0);
 }
+
+#[test]
+fn a_walk_in_memory_still_reproduces_the_latest_view() {
+    // The runtime's order each tick: render at the new pose, carve with the new frame, write it.
+    // Older samples (seen from elsewhere) must not spoil the view just written.
+    let (_, _, frames) = episode("meadow", 1_000_003, 72);
+    let k = k128();
+    let mut mem = SpatialMemory::new(MemoryConfig::default()).unwrap();
+    let mut view = View::new(&k);
+    for f in &frames {
+        mem.render(&f.pose, &k, &mut view);
+        mem.carve(&view, &f.depth_m);
+        mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick).unwrap();
+    }
+    let last = frames.last().unwrap();
+    mem.render(&last.pose, &k, &mut view);
+    let p = covered_psnr(&view, last);
+    assert!(p >= 32.0, "same-pose PSNR after a walk {p:.2} dB");
+    assert!(view.coverage() >= 0.98, "coverage {}", view.coverage());
+}

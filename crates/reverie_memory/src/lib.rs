@@ -7,10 +7,16 @@
 //!   pixels land in different cells. A cell keeps a running mean position (quantised in its
 //!   chunk), mean colour, observation count (confidence), the footprint it was seen with and when
 //!   it was last seen. Sky pixels go into a direction-indexed **sky panorama**.
-//! - [`SpatialMemory::render`] draws the cells in view as z-buffered square splats sized by their
-//!   footprint, culling chunks against the frustum through a coarse region grid (cost follows
-//!   what is in view, not the memory's size), then fills the rest from the sky panorama.
-//! - [`warp`] forward-reprojects the previous frame into a new pose: the short-term path.
+//! - [`SpatialMemory::render`] draws the cells in view as tent splats (radius ¾ of the cell
+//!   edge), culling chunks against the frustum through a coarse region grid (cost follows what
+//!   is in view, not the memory's size), in two order-independent passes: the visible depth per
+//!   pixel from the splats' cores, then the colours of the splats on that surface. Where a cell
+//!   would be drawn wide and finer cells hold its surface it is skipped. The sky panorama fills
+//!   what no surface covers.
+//! - [`SpatialMemory::carve`]: free-space carving — where a new frame sees through a surface the
+//!   memory rendered at its pose, the cell that surface came from is dropped.
+//! - [`warp`] forward-reprojects the previous frame into a new pose (the same two-pass splats):
+//!   the short-term path.
 //! - [`SpatialMemory::retrieve_keyframes`] ranks kept frames by view overlap minus age.
 //! - A byte bound with eviction of least-recently-seen chunks; [`SpatialMemory::stats`].
 //! - [`SpatialMemory::save`] / [`SpatialMemory::load`]: one versioned, checksummed file.
