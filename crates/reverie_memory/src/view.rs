@@ -162,60 +162,36 @@ impl View {
         let (w, h) = (self.width as i32, self.height as i32);
         let splats = std::mem::take(&mut self.splats);
         for s in &splats {
-            let Some(([x0, x1, y0, y1], inv)) = s.span(w, h) else {
-                continue;
-            };
-            for y in y0..=y1 {
-                let wy = 1.0 - (y as f32 + 0.5 - s.v).abs() * inv;
-                let row = (y * w) as usize;
-                for x in x0..=x1 {
-                    let lin = wy * (1.0 - (x as f32 + 0.5 - s.u).abs() * inv);
-                    if lin <= 0.0 {
-                        continue;
-                    }
-                    let i = row + x as usize;
-                    if s.zt < self.loose[i] {
-                        self.loose[i] = s.zt;
-                    }
-                    if lin >= CORE && s.zt < self.front[i] {
-                        self.front[i] = s.zt;
-                        self.ids[i] = s.id;
-                    }
+            s.for_each_pixel(w, h, |i, lin| {
+                if s.zt < self.loose[i] {
+                    self.loose[i] = s.zt;
                 }
-            }
+                if lin >= CORE && s.zt < self.front[i] {
+                    self.front[i] = s.zt;
+                    self.ids[i] = s.id;
+                }
+            });
         }
         for s in &splats {
-            let Some(([x0, x1, y0, y1], inv)) = s.span(w, h) else {
-                continue;
-            };
             let [cr, cg, cb] = [s.rgb[0] as f32, s.rgb[1] as f32, s.rgb[2] as f32];
-            for y in y0..=y1 {
-                let wy = 1.0 - (y as f32 + 0.5 - s.v).abs() * inv;
-                let row = (y * w) as usize;
-                for x in x0..=x1 {
-                    let lin = wy * (1.0 - (x as f32 + 0.5 - s.u).abs() * inv);
-                    if lin <= 0.0 {
-                        continue;
-                    }
-                    let i = row + x as usize;
-                    let f = self.front[i];
-                    let reference = if f.is_finite() { f } else { self.loose[i] };
-                    if s.zt > reference * (1.0 + SAME_SURFACE) {
-                        continue;
-                    }
-                    let wg = lin * lin * s.gain;
-                    let a = &mut self.acc[i];
-                    a[0] += wg * cr;
-                    a[1] += wg * cg;
-                    a[2] += wg * cb;
-                    a[3] += wg;
-                    a[4] += lin;
-                    a[5] += wg * s.z;
-                    if s.conf > self.confidence[i] {
-                        self.confidence[i] = s.conf;
-                    }
+            s.for_each_pixel(w, h, |i, lin| {
+                let f = self.front[i];
+                let reference = if f.is_finite() { f } else { self.loose[i] };
+                if s.zt > reference * (1.0 + SAME_SURFACE) {
+                    return;
                 }
-            }
+                let wg = lin * lin * s.gain;
+                let a = &mut self.acc[i];
+                a[0] += wg * cr;
+                a[1] += wg * cg;
+                a[2] += wg * cb;
+                a[3] += wg;
+                a[4] += lin;
+                a[5] += wg * s.z;
+                if s.conf > self.confidence[i] {
+                    self.confidence[i] = s.conf;
+                }
+            });
         }
         self.splats = splats;
         self.splats.clear();
@@ -231,18 +207,9 @@ impl View {
             id: NO_ID,
             ..Splat::default()
         };
-        let Some(([x0, x1, y0, y1], inv)) = s.span(self.width as i32, self.height as i32) else {
-            return;
-        };
-        for y in y0..=y1 {
-            let wy = 1.0 - (y as f32 + 0.5 - v).abs() * inv;
-            for x in x0..=x1 {
-                let wt = wy * (1.0 - (x as f32 + 0.5 - u).abs() * inv);
-                if wt > 0.0 {
-                    self.add_sky((y * self.width as i32 + x) as usize, rgb, wt);
-                }
-            }
-        }
+        s.for_each_pixel(self.width as i32, self.height as i32, |i, lin| {
+            self.add_sky(i, rgb, lin);
+        });
     }
 }
 
@@ -308,6 +275,25 @@ impl Splat {
             conf,
             rgb,
             id: NO_ID,
+        }
+    }
+
+    /// Calls `f(pixel index, tent weight)` for every pixel centre the splat reaches with a
+    /// positive weight `(1 - |dx|/r)(1 - |dy|/r)`, in a `w`×`h` image.
+    #[inline(always)]
+    fn for_each_pixel(&self, w: i32, h: i32, mut f: impl FnMut(usize, f32)) {
+        let Some(([x0, x1, y0, y1], inv)) = self.span(w, h) else {
+            return;
+        };
+        for y in y0..=y1 {
+            let wy = 1.0 - (y as f32 + 0.5 - self.v).abs() * inv;
+            let row = (y * w) as usize;
+            for x in x0..=x1 {
+                let lin = wy * (1.0 - (x as f32 + 0.5 - self.u).abs() * inv);
+                if lin > 0.0 {
+                    f(row + x as usize, lin);
+                }
+            }
         }
     }
 
