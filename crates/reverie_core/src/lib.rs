@@ -28,7 +28,7 @@ pub use action::{Action, Keys};
 pub use error::{Error, Result};
 pub use frame::Frame;
 pub use glam;
-pub use pose::{Intrinsics, Pose};
+pub use pose::{EgoMotion, Intrinsics, Pose};
 
 /// Simulation and generation rate: one tick is one generated frame.
 pub const TICK_HZ: u32 = 24;

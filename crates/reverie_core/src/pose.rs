@@ -211,6 +211,73 @@ pub fn parse_resolution(text: &str) -> crate::Result<(u32, u32)> {
     Ok((w, h))
 }
 
+/// How the camera moved during one tick, in the frame of the *previous* heading: what the world
+/// model predicts and the engine integrates (collisions, falls and jumps are in the numbers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EgoMotion {
+    /// Metres along the previous heading's right vector.
+    pub right_m: f32,
+    /// Metres up.
+    pub up_m: f32,
+    /// Metres along the previous heading (forward on the ground plane).
+    pub forward_m: f32,
+    /// Turn (radians, positive right).
+    pub yaw_rad: f32,
+    /// Look up (radians).
+    pub pitch_rad: f32,
+}
+
+impl EgoMotion {
+    /// The motion that takes `prev` to `next`.
+    pub fn between(prev: &Pose, next: &Pose) -> EgoMotion {
+        let d = next.position - prev.position;
+        EgoMotion {
+            right_m: d.dot(prev.right()),
+            up_m: d.y,
+            forward_m: d.dot(prev.heading()),
+            yaw_rad: wrap_angle(next.yaw_rad - prev.yaw_rad),
+            pitch_rad: next.pitch_rad - prev.pitch_rad,
+        }
+    }
+
+    /// `prev` moved by this motion (yaw wrapped, pitch clamped).
+    pub fn apply(&self, prev: &Pose) -> Pose {
+        let d = prev.right() * self.right_m + Vec3::Y * self.up_m + prev.heading() * self.forward_m;
+        Pose::new(
+            prev.position + d,
+            prev.yaw_rad + self.yaw_rad,
+            prev.pitch_rad + self.pitch_rad,
+        )
+    }
+
+    /// `[right, up, forward, yaw, pitch]`.
+    pub fn to_array(&self) -> [f32; 5] {
+        [
+            self.right_m,
+            self.up_m,
+            self.forward_m,
+            self.yaw_rad,
+            self.pitch_rad,
+        ]
+    }
+
+    /// The inverse of [`EgoMotion::to_array`].
+    pub fn from_array(a: [f32; 5]) -> EgoMotion {
+        EgoMotion {
+            right_m: a[0],
+            up_m: a[1],
+            forward_m: a[2],
+            yaw_rad: a[3],
+            pitch_rad: a[4],
+        }
+    }
+
+    /// Distance moved (metres).
+    pub fn distance_m(&self) -> f32 {
+        Vec3::new(self.right_m, self.up_m, self.forward_m).length()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,5 +328,16 @@ mod tests {
                     || ((w - a) / std::f32::consts::TAU).fract().abs() > 0.9999
             );
         }
+    }
+
+    #[test]
+    fn ego_motion_round_trips() {
+        let a = Pose::new(Vec3::new(1.0, 2.0, 3.0), 0.7, -0.2);
+        let b = Pose::new(Vec3::new(1.3, 2.1, 2.6), 0.75, -0.1);
+        let m = EgoMotion::between(&a, &b);
+        let c = m.apply(&a);
+        assert!((c.position - b.position).length() < 1e-5, "{c:?} vs {b:?}");
+        assert!((c.yaw_rad - b.yaw_rad).abs() < 1e-6 && (c.pitch_rad - b.pitch_rad).abs() < 1e-6);
+        assert_eq!(EgoMotion::from_array(m.to_array()), m);
     }
 }

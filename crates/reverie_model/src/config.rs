@@ -1,0 +1,117 @@
+//! [`ModelConfig`]: the shape of a [`crate::WorldModel`], saved as `model.json` beside its weights.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+
+/// The current `schema_version` of [`ModelConfig`].
+pub const MODEL_SCHEMA_VERSION: u32 = 1;
+
+/// Hyper-parameters of the world model. Everything needed to rebuild the network from its weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// [`MODEL_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Frame width in pixels.
+    pub width: usize,
+    /// Frame height in pixels.
+    pub height: usize,
+    /// Side of the square pixel patch folded into one grid cell (the grid is width/patch × height/patch).
+    pub patch: usize,
+    /// Feature channels on the grid.
+    pub channels: usize,
+    /// Feature channels on the half-resolution grid.
+    pub mid_channels: usize,
+    /// Channels of the recurrent latent state (on the grid).
+    pub state_channels: usize,
+    /// Residual blocks on the grid, on each side of the half-resolution stage.
+    pub blocks_high: usize,
+    /// Residual blocks on the half-resolution grid.
+    pub blocks_low: usize,
+    /// Hidden width of the ego-motion head.
+    pub motion_hidden: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> ModelConfig {
+        ModelConfig {
+            schema_version: MODEL_SCHEMA_VERSION,
+            width: 128,
+            height: 128,
+            patch: 4,
+            channels: 64,
+            mid_channels: 128,
+            state_channels: 48,
+            blocks_high: 1,
+            blocks_low: 2,
+            motion_hidden: 256,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// A tiny model for tests (32×32 frames).
+    pub fn tiny() -> ModelConfig {
+        ModelConfig {
+            width: 32,
+            height: 32,
+            channels: 16,
+            mid_channels: 24,
+            state_channels: 8,
+            blocks_high: 1,
+            blocks_low: 1,
+            motion_hidden: 32,
+            ..ModelConfig::default()
+        }
+    }
+
+    /// Grid size (height, width).
+    pub fn grid(&self) -> (usize, usize) {
+        (self.height / self.patch, self.width / self.patch)
+    }
+
+    /// Checks every field; the error names the field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: &'static str, message: String| Err(ModelError::Config { field, message });
+        if self.schema_version != MODEL_SCHEMA_VERSION {
+            return bad(
+                "schema_version",
+                format!("{} is not {MODEL_SCHEMA_VERSION}", self.schema_version),
+            );
+        }
+        if !(1..=16).contains(&self.patch) {
+            return bad("patch", format!("{} is not within 1..=16", self.patch));
+        }
+        for (field, v) in [("width", self.width), ("height", self.height)] {
+            if v == 0 || v > 4096 || !v.is_multiple_of(4 * self.patch) {
+                return bad(
+                    field,
+                    format!(
+                        "{v} must be within 1..=4096 and a multiple of 4 × patch = {}",
+                        4 * self.patch
+                    ),
+                );
+            }
+        }
+        for (field, v) in [
+            ("channels", self.channels),
+            ("mid_channels", self.mid_channels),
+            ("state_channels", self.state_channels),
+            ("motion_hidden", self.motion_hidden),
+        ] {
+            if !(1..=4096).contains(&v) {
+                return bad(field, format!("{v} is not within 1..=4096"));
+            }
+        }
+        for (field, v) in [
+            ("blocks_high", self.blocks_high),
+            ("blocks_low", self.blocks_low),
+        ] {
+            if v > 64 {
+                return bad(field, format!("{v} is more than 64"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,497 @@
+//! [`WorldModel`]: the geometry-aware recurrent world model.
+//!
+//! Each tick the engine (1) asks the model how the camera moved ([`WorldModel::predict_motion`],
+//! from the recurrent state and the action: collisions and falls are learned), (2) warps the
+//! previous frame into the new pose and (3) renders the spatial memory there, then (4) calls
+//! [`WorldModel::generate`] with both views as *guides*. The network works on a grid of
+//! `patch × patch` pixel cells (space-to-depth, a small U-Net of im2col convolutions riding on
+//! matmul, see [`crate::conv`]) and returns, per pixel, a soft choice between the warped pixel, the
+//! memory's pixel and a generated one, for colour and for depth separately: what is known is copied
+//! sharp, what is new is invented. The state is a convolutional GRU on the grid, kept outside the
+//! weights ([`State`]), in the style of candle-transformers' recurrent models.
+//!
+//! Ideas from GEN3C / Voyager (render the 3D cache into the new view and let the network fill in),
+//! WorldMem (memory of what was generated), DIAMOND / GameNGen (next frame from the previous one and
+//! the action) and ConvGRU (Ballas et al., 2016).
+
+use candle_core::{D, DType, Device, Module, Tensor};
+use candle_nn::{Linear, VarBuilder};
+use reverie_core::{Action, EgoMotion};
+
+use crate::config::ModelConfig;
+use crate::conv::{Conv2d, Window, depth_to_space, space_to_depth};
+use crate::error::{ModelError, Result};
+
+/// Channels of one guide pixel: red, green, blue (0..1), covered (0/1), encoded depth
+/// ([`depth_to_code`]), depth known (0/1).
+pub const GUIDE_CHANNELS: usize = 6;
+
+/// Encoded depths below this decode to sky (`+inf`); 1/(1+z) = 0.004 at z = 249 m.
+pub const CODE_SKY: f32 = 0.004;
+
+/// Scale of the predicted translation per tick (metres): walking is ~0.18 m per tick.
+pub const MOTION_SCALE_M: f32 = 0.2;
+/// Scale of the predicted look correction per tick (radians).
+pub const MOTION_SCALE_RAD: f32 = 0.05;
+
+/// Logit penalty that switches off a source where it has no pixel.
+const MASK_PENALTY: f64 = 30.0;
+
+/// Depth in metres → the network's depth code 1/(1+z) in (0, 1]; sky (`+inf`) is 0.
+pub fn depth_to_code(depth_m: f32) -> f32 {
+    if depth_m.is_finite() && depth_m >= 0.0 {
+        1.0 / (1.0 + depth_m)
+    } else {
+        0.0
+    }
+}
+
+/// The inverse of [`depth_to_code`]; codes under [`CODE_SKY`] are sky.
+pub fn code_to_depth(code: f32) -> f32 {
+    if code < CODE_SKY || !code.is_finite() {
+        f32::INFINITY
+    } else {
+        1.0 / code.min(1.0) - 1.0
+    }
+}
+
+/// A view that guides generation: the warped previous frame, a memory render, or a prompt frame.
+#[derive(Clone, Copy, Debug)]
+pub struct Guide<'a> {
+    /// Row-major RGB, 3 bytes per pixel.
+    pub rgb: &'a [u8],
+    /// Planar depth in metres (`+inf` = sky), or `None` when unknown (a user's image).
+    pub depth_m: Option<&'a [f32]>,
+    /// Per-pixel confidence; 0 = not covered. `None` = everything covered.
+    pub confidence: Option<&'a [f32]>,
+}
+
+impl Guide<'_> {
+    /// A guide that covers nothing.
+    pub const EMPTY: Guide<'static> = Guide {
+        rgb: &[],
+        depth_m: None,
+        confidence: Some(&[]),
+    };
+
+    /// Appends this guide's `h × w × GUIDE_CHANNELS` values to `out`.
+    pub fn encode_into(&self, w: usize, h: usize, out: &mut Vec<f32>) -> Result<()> {
+        let n = w * h;
+        if self.rgb.is_empty() && self.confidence.is_some_and(|c| c.is_empty()) {
+            out.resize(out.len() + n * GUIDE_CHANNELS, 0.0);
+            return Ok(());
+        }
+        if self.rgb.len() != 3 * n {
+            return Err(ModelError::Input(format!(
+                "guide rgb has {} bytes, a {w}×{h} frame needs {}",
+                self.rgb.len(),
+                3 * n
+            )));
+        }
+        for (name, len) in [
+            ("depth", self.depth_m.map(<[f32]>::len)),
+            ("confidence", self.confidence.map(<[f32]>::len)),
+        ] {
+            if let Some(len) = len
+                && len != n
+            {
+                return Err(ModelError::Input(format!(
+                    "guide {name} has {len} values, a {w}×{h} frame needs {n}"
+                )));
+            }
+        }
+        out.reserve(n * GUIDE_CHANNELS);
+        for i in 0..n {
+            let covered = self.confidence.is_none_or(|c| c[i] > 0.0);
+            if !covered {
+                out.extend_from_slice(&[0.0; GUIDE_CHANNELS]);
+                continue;
+            }
+            let (code, known) = match self.depth_m {
+                Some(d) => (depth_to_code(d[i]), 1.0),
+                None => (0.0, 0.0),
+            };
+            out.extend_from_slice(&[
+                f32::from(self.rgb[3 * i]) / 255.0,
+                f32::from(self.rgb[3 * i + 1]) / 255.0,
+                f32::from(self.rgb[3 * i + 2]) / 255.0,
+                1.0,
+                code,
+                known,
+            ]);
+        }
+        Ok(())
+    }
+}
+
+/// Guides → `[B, H, W, GUIDE_CHANNELS]`.
+pub fn guides_tensor(cfg: &ModelConfig, guides: &[Guide], device: &Device) -> Result<Tensor> {
+    let mut data = Vec::with_capacity(guides.len() * cfg.width * cfg.height * GUIDE_CHANNELS);
+    for g in guides {
+        g.encode_into(cfg.width, cfg.height, &mut data)?;
+    }
+    Ok(Tensor::from_vec(
+        data,
+        (guides.len(), cfg.height, cfg.width, GUIDE_CHANNELS),
+        device,
+    )?)
+}
+
+/// Actions → `[B, Action::FEATURES]`.
+pub fn actions_tensor(actions: &[Action], device: &Device) -> Result<Tensor> {
+    let data: Vec<f32> = actions.iter().flat_map(|a| a.to_features()).collect();
+    Ok(Tensor::from_vec(
+        data,
+        (actions.len(), Action::FEATURES),
+        device,
+    )?)
+}
+
+/// The recurrent latent state of a batch of sessions: `[B, grid_h, grid_w, state_channels]`.
+#[derive(Clone, Debug)]
+pub struct State {
+    /// The state tensor.
+    pub h: Tensor,
+}
+
+impl State {
+    /// The blank state (before any prompt).
+    pub fn zeros(cfg: &ModelConfig, batch: usize, device: &Device) -> Result<State> {
+        let (gh, gw) = cfg.grid();
+        Ok(State {
+            h: Tensor::zeros((batch, gh, gw, cfg.state_channels), DType::F32, device)?,
+        })
+    }
+
+    /// The same state cut off from the autograd graph (truncated back-propagation through time).
+    pub fn detach(&self) -> State {
+        State { h: self.h.detach() }
+    }
+}
+
+/// What [`WorldModel::generate`] returns for a batch.
+#[derive(Clone, Debug)]
+pub struct StepOutput {
+    /// The frame, `[B, H, W, 3]` in 0..1.
+    pub rgb: Tensor,
+    /// Its depth code ([`depth_to_code`]), `[B, H, W, 1]`.
+    pub depth_code: Tensor,
+    /// Per pixel, how much came from the warp, the memory and the generator: `[B, H, W, 3]`.
+    pub sources: Tensor,
+}
+
+impl StepOutput {
+    /// Item `b` of the batch as an 8-bit RGB frame and planar depth in metres.
+    pub fn frame(&self, b: usize) -> Result<(Vec<u8>, Vec<f32>)> {
+        let rgb: Vec<f32> = self.rgb.get(b)?.flatten_all()?.to_vec1()?;
+        let code: Vec<f32> = self.depth_code.get(b)?.flatten_all()?.to_vec1()?;
+        Ok((
+            rgb.iter()
+                .map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8)
+                .collect(),
+            code.into_iter().map(code_to_depth).collect(),
+        ))
+    }
+}
+
+fn sigmoid(xs: &Tensor) -> candle_core::Result<Tensor> {
+    (xs.neg()?.exp()? + 1.0)?.recip()
+}
+
+fn softmax_last(xs: &Tensor) -> candle_core::Result<Tensor> {
+    let m = xs.max_keepdim(D::Minus1)?.detach();
+    let e = xs.broadcast_sub(&m)?.exp()?;
+    e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
+}
+
+/// Pre-activation residual block: `x + conv(silu(conv(silu(x))))`.
+#[derive(Clone, Debug)]
+struct ResBlock {
+    conv1: Conv2d,
+    conv2: Conv2d,
+}
+
+impl ResBlock {
+    fn new(c: usize, vb: VarBuilder) -> candle_core::Result<ResBlock> {
+        let w = Window {
+            k: 3,
+            stride: 1,
+            pad: 1,
+        };
+        Ok(ResBlock {
+            conv1: Conv2d::new(c, c, w, true, vb.pp("conv1"))?,
+            conv2: Conv2d::new(c, c, w, true, vb.pp("conv2"))?,
+        })
+    }
+}
+
+impl Module for ResBlock {
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let y = self.conv1.forward(&xs.silu()?)?;
+        let y = self.conv2.forward(&y.silu()?)?;
+        xs + y
+    }
+}
+
+fn blocks(n: usize, c: usize, vb: VarBuilder) -> candle_core::Result<Vec<ResBlock>> {
+    (0..n).map(|i| ResBlock::new(c, vb.pp(i))).collect()
+}
+
+fn one_by_one(i: usize, o: usize, vb: VarBuilder) -> candle_core::Result<Conv2d> {
+    Conv2d::new(
+        i,
+        o,
+        Window {
+            k: 1,
+            stride: 1,
+            pad: 0,
+        },
+        true,
+        vb,
+    )
+}
+
+/// The world model (weights only; per-session state is [`State`]).
+#[derive(Clone, Debug)]
+pub struct WorldModel {
+    cfg: ModelConfig,
+    stem: Conv2d,
+    high_in: Vec<ResBlock>,
+    down: Conv2d,
+    low: Vec<ResBlock>,
+    up: Conv2d,
+    high_out: Vec<ResBlock>,
+    head: Conv2d,
+    gate: Conv2d,
+    motion1: Linear,
+    motion2: Linear,
+    device: Device,
+}
+
+/// Outputs per pixel of the head: 3 source logits, 3 generated colour logits, 1 depth logit.
+const HEAD_CHANNELS: usize = 7;
+
+impl WorldModel {
+    /// Builds the network (training: `VarBuilder::from_varmap`; inference: from safetensors).
+    pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<WorldModel> {
+        cfg.validate()?;
+        let (c, m, s, p) = (
+            cfg.channels,
+            cfg.mid_channels,
+            cfg.state_channels,
+            cfg.patch,
+        );
+        let stem_in = p * p * 2 * GUIDE_CHANNELS + s + Action::FEATURES;
+        let device = vb.device().clone();
+        Ok(WorldModel {
+            stem: one_by_one(stem_in, c, vb.pp("stem"))?,
+            high_in: blocks(cfg.blocks_high, c, vb.pp("high_in"))?,
+            down: Conv2d::new(
+                c,
+                m,
+                Window {
+                    k: 3,
+                    stride: 2,
+                    pad: 1,
+                },
+                true,
+                vb.pp("down"),
+            )?,
+            low: blocks(cfg.blocks_low, m, vb.pp("low"))?,
+            up: one_by_one(m, 4 * c, vb.pp("up"))?,
+            high_out: blocks(cfg.blocks_high, c, vb.pp("high_out"))?,
+            head: one_by_one(c, p * p * HEAD_CHANNELS, vb.pp("head"))?,
+            gate: one_by_one(c + s, 2 * s, vb.pp("gate"))?,
+            motion1: candle_nn::linear(
+                16 * s + Action::FEATURES,
+                cfg.motion_hidden,
+                vb.pp("motion1"),
+            )?,
+            motion2: candle_nn::linear(cfg.motion_hidden, 5, vb.pp("motion2"))?,
+            cfg: cfg.clone(),
+            device,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Ego-motion of the coming tick from the state and the action, `[B, 5]` in the units of
+    /// [`EgoMotion::to_array`] (right, up, forward metres; yaw, pitch radians). The look part is the
+    /// action's look delta plus a learned correction (pitch stops at the limits).
+    pub fn predict_motion(&self, state: &State, actions: &Tensor) -> Result<Tensor> {
+        let (b, gh, gw, s) = state.h.dims4()?;
+        let pooled = state
+            .h
+            .reshape((b, 4, gh / 4, 4, gw / 4, s))?
+            .mean(4)?
+            .mean(2)? // [B, 4, 4, S]
+            .reshape((b, 16 * s))?;
+        let x = Tensor::cat(&[&pooled, actions], 1)?; // [B, 16·S + 9]
+        let y = self.motion2.forward(&self.motion1.forward(&x)?.silu()?)?; // [B, 5]
+        let scale = Tensor::new(
+            &[
+                MOTION_SCALE_M,
+                MOTION_SCALE_M,
+                MOTION_SCALE_M,
+                MOTION_SCALE_RAD,
+                MOTION_SCALE_RAD,
+            ],
+            &self.device,
+        )?;
+        let look = (actions.narrow(1, Action::FEATURES - 2, 2)?
+            * f64::from(Action::LOOK_FEATURE_SCALE_RAD))?;
+        let look = Tensor::cat(
+            &[&Tensor::zeros((b, 3), DType::F32, &self.device)?, &look],
+            1,
+        )?;
+        Ok((y.broadcast_mul(&scale)? + look)?)
+    }
+
+    /// [`WorldModel::predict_motion`] for one session, as an [`EgoMotion`].
+    pub fn predict_motion_one(&self, state: &State, action: &Action) -> Result<EgoMotion> {
+        let a = actions_tensor(std::slice::from_ref(action), &self.device)?;
+        let m: Vec<f32> = self.predict_motion(state, &a)?.flatten_all()?.to_vec1()?;
+        Ok(EgoMotion::from_array([m[0], m[1], m[2], m[3], m[4]]))
+    }
+
+    /// Generates the frame at the new pose from the action (`[B, 9]`), the warped previous frame
+    /// and the memory render (`[B, H, W, GUIDE_CHANNELS]` each), and advances the state.
+    pub fn generate(
+        &self,
+        state: &mut State,
+        actions: &Tensor,
+        warp: &Tensor,
+        memory: &Tensor,
+    ) -> Result<StepOutput> {
+        let (b, h, w, gc) = warp.dims4()?;
+        if (h, w, gc) != (self.cfg.height, self.cfg.width, GUIDE_CHANNELS)
+            || memory.dims() != warp.dims()
+        {
+            return Err(ModelError::Input(format!(
+                "guides {:?} and {:?} must both be [B, {}, {}, {GUIDE_CHANNELS}]",
+                warp.dims(),
+                memory.dims(),
+                self.cfg.height,
+                self.cfg.width
+            )));
+        }
+        let p = self.cfg.patch;
+        let (gh, gw) = self.cfg.grid();
+        let guides = space_to_depth(&Tensor::cat(&[warp, memory], 3)?, p)?; // [B, gh, gw, p²·12]
+        let a = actions
+            .reshape((b, 1, 1, Action::FEATURES))?
+            .broadcast_as((b, gh, gw, Action::FEATURES))?;
+        let x = Tensor::cat(&[&guides, &state.h, &a.contiguous()?], 3)?;
+        let mut x = self.stem.forward(&x)?; // [B, gh, gw, C]
+        for blk in &self.high_in {
+            x = blk.forward(&x)?;
+        }
+        let mut y = self.down.forward(&x.silu()?)?; // [B, gh/2, gw/2, M]
+        for blk in &self.low {
+            y = blk.forward(&y)?;
+        }
+        let y = depth_to_space(&self.up.forward(&y.silu()?)?, 2)?; // [B, gh, gw, C]
+        let mut x = (x + y)?;
+        for blk in &self.high_out {
+            x = blk.forward(&x)?;
+        }
+        let x = x.silu()?;
+        let head = depth_to_space(&self.head.forward(&x)?, p)?; // [B, H, W, 7]
+
+        let logits = head.narrow(3, 0, 3)?;
+        let gen_rgb = sigmoid(&head.narrow(3, 3, 3)?)?;
+        let gen_code = sigmoid(&head.narrow(3, 6, 1)?)?;
+        let ones = Tensor::ones((b, h, w, 1), DType::F32, &self.device)?;
+        let covered_w = warp.narrow(3, 3, 1)?;
+        let covered_m = memory.narrow(3, 3, 1)?;
+        let penalty = |avail: &[&Tensor]| -> candle_core::Result<Tensor> {
+            // 0 where a source has the pixel, -MASK_PENALTY where it has not; the generator always has it.
+            let mut cols: Vec<Tensor> = avail
+                .iter()
+                .map(|m| (*m - 1.0)? * MASK_PENALTY)
+                .collect::<candle_core::Result<_>>()?;
+            cols.push(ones.zeros_like()?);
+            Tensor::cat(&cols, 3)
+        };
+        let src_rgb = softmax_last(&(&logits + penalty(&[&covered_w, &covered_m])?)?)?; // [B, H, W, 3]
+        let known_w = (&covered_w * warp.narrow(3, 5, 1)?)?;
+        let known_m = (&covered_m * memory.narrow(3, 5, 1)?)?;
+        let src_depth = softmax_last(&(&logits + penalty(&[&known_w, &known_m])?)?)?;
+
+        let pick = |t: &Tensor, i: usize| t.narrow(3, i, 1);
+        let rgb = ((warp.narrow(3, 0, 3)?.broadcast_mul(&pick(&src_rgb, 0)?)?
+            + memory.narrow(3, 0, 3)?.broadcast_mul(&pick(&src_rgb, 1)?)?)?
+            + gen_rgb.broadcast_mul(&pick(&src_rgb, 2)?)?)?;
+        let depth_code = ((warp.narrow(3, 4, 1)? * pick(&src_depth, 0)?)?
+            + (memory.narrow(3, 4, 1)? * pick(&src_depth, 1)?)?
+            + (gen_code * pick(&src_depth, 2)?)?)?;
+
+        // Convolutional GRU update of the state from the features that made this frame.
+        let g = self.gate.forward(&Tensor::cat(&[&state.h, &x], 3)?)?; // [B, gh, gw, 2S]
+        let s = self.cfg.state_channels;
+        let z = sigmoid(&g.narrow(3, 0, s)?)?;
+        let cand = g.narrow(3, s, s)?.tanh()?;
+        state.h = (&state.h + (z * (cand - &state.h)?)?)?;
+        Ok(StepOutput {
+            rgb,
+            depth_code,
+            sources: src_rgb,
+        })
+    }
+
+    /// Starts a session from 1–4 prompt frames per batch item (`prompts[i]` is `[B, H, W, 6]`,
+    /// built with [`guides_tensor`]; depth may be unknown): the state reads each frame in turn,
+    /// and the output of the last one (the prompt reproduced, with the model's depth where the
+    /// prompt had none) is what the session shows first.
+    pub fn prompt(&self, prompts: &[Tensor]) -> Result<(State, StepOutput)> {
+        let Some(first) = prompts.first() else {
+            return Err(ModelError::Input(
+                "a prompt needs 1 to 4 frames, got 0".into(),
+            ));
+        };
+        if prompts.len() > 4 {
+            return Err(ModelError::Input(format!(
+                "a prompt needs 1 to 4 frames, got {}",
+                prompts.len()
+            )));
+        }
+        let b = first.dim(0)?;
+        let mut state = State::zeros(&self.cfg, b, &self.device)?;
+        let idle = actions_tensor(&vec![Action::IDLE; b], &self.device)?;
+        let empty = first.zeros_like()?;
+        let mut out = None;
+        for p in prompts {
+            out = Some(self.generate(&mut state, &idle, p, &empty)?);
+        }
+        match out {
+            Some(o) => Ok((state, o)),
+            None => Err(ModelError::Input("empty prompt".into())),
+        }
+    }
+
+    /// Multiply-adds of one [`WorldModel::generate`] call per batch item (for benchmarks).
+    pub fn macs_per_step(&self) -> usize {
+        let (gh, gw) = self.cfg.grid();
+        let grid = gh * gw;
+        let half = grid / 4;
+        let blocks = |v: &[ResBlock]| -> usize {
+            v.iter()
+                .map(|b| b.conv1.macs_per_pixel() + b.conv2.macs_per_pixel())
+                .sum()
+        };
+        grid * (self.stem.macs_per_pixel()
+            + blocks(&self.high_in)
+            + blocks(&self.high_out)
+            + self.head.macs_per_pixel()
+            + self.gate.macs_per_pixel())
+            + half * (self.down.macs_per_pixel() + blocks(&self.low) + self.up.macs_per_pixel())
+    }
+}

@@ -1,0 +1,424 @@
+#![allow(clippy::unwrap_used)]
+//! The model crate's contracts: the fast convolution equals candle's `conv2d` (values and
+//! gradients), shapes, checkpoint round trip and clear errors, determinism.
+
+use candle_core::{DType, Device, Module, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+use reverie_core::Action;
+use reverie_model::conv::{Conv2d, Window, depth_to_space, space_to_depth};
+use reverie_model::model::{GUIDE_CHANNELS, guides_tensor};
+use reverie_model::{Guide, ModelConfig, ModelError, WorldModel, checkpoint};
+
+fn randn(shape: &[usize], seed: u64) -> Tensor {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn fast_conv_matches_candle_conv2d_values_and_gradients() {
+    // (batch, h, w, c_in, c_out, window): 3×3 same, strided, 1×1, 5×5 with odd sizes.
+    let cases = [
+        (
+            2,
+            9,
+            7,
+            5,
+            6,
+            Window {
+                k: 3,
+                stride: 1,
+                pad: 1,
+            },
+        ),
+        (
+            1,
+            16,
+            16,
+            8,
+            12,
+            Window {
+                k: 3,
+                stride: 2,
+                pad: 1,
+            },
+        ),
+        (
+            3,
+            4,
+            6,
+            7,
+            3,
+            Window {
+                k: 1,
+                stride: 1,
+                pad: 0,
+            },
+        ),
+        // candle's own conv2d backward mis-sizes the input gradient when the stride does not
+        // divide (n + 2·pad − k) (e.g. 11×10 here gave [.., 11, 9]); such sizes are checked by
+        // the adjoint test below instead.
+        (
+            1,
+            11,
+            11,
+            3,
+            4,
+            Window {
+                k: 5,
+                stride: 2,
+                pad: 2,
+            },
+        ),
+        (
+            2,
+            8,
+            8,
+            4,
+            4,
+            Window {
+                k: 3,
+                stride: 1,
+                pad: 0,
+            },
+        ),
+    ];
+    for (i, &(b, h, w, ci, co, win)) in cases.iter().enumerate() {
+        let seed = 10 * i as u64;
+        let x = Var::from_tensor(&randn(&[b, h, w, ci], seed)).unwrap();
+        let wt = Var::from_tensor(&randn(&[co, win.k, win.k, ci], seed + 1)).unwrap();
+        let bias = Var::from_tensor(&randn(&[co], seed + 2)).unwrap();
+        let conv =
+            Conv2d::from_weights(wt.as_tensor().clone(), Some(bias.as_tensor().clone()), win)
+                .unwrap();
+        let fast = conv.forward(x.as_tensor()).unwrap();
+        let reference = conv.forward_candle(x.as_tensor()).unwrap();
+        assert_eq!(fast.dims(), reference.dims(), "case {i}");
+        let d = max_abs_diff(&fast, &reference);
+        assert!(d < 1e-4, "case {i}: forward differs by {d}");
+
+        // Gradients of a random linear functional of the output.
+        let probe = randn(fast.dims(), seed + 3);
+        let g_fast = (&fast * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g_ref = (&reference * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for (name, v) in [("input", &x), ("weight", &wt), ("bias", &bias)] {
+            let a = g_fast.get(v.as_tensor()).unwrap();
+            let r = g_ref.get(v.as_tensor()).unwrap();
+            let d = max_abs_diff(a, r);
+            let scale = r
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(
+                d <= 1e-4 * scale.max(1.0),
+                "case {i}: {name} gradient differs by {d} (scale {scale})"
+            );
+        }
+    }
+}
+
+#[test]
+fn im2col_and_col2im_are_adjoint_on_ragged_sizes() {
+    use reverie_model::conv::{Col2Im, Im2Col};
+    // <im2col(x), y> = <x, col2im(y)> for every x, y: the backward pass is the exact transpose.
+    for (i, &(h, w, c, win)) in [
+        (
+            11,
+            10,
+            3,
+            Window {
+                k: 5,
+                stride: 2,
+                pad: 2,
+            },
+        ),
+        (
+            7,
+            9,
+            2,
+            Window {
+                k: 3,
+                stride: 3,
+                pad: 1,
+            },
+        ),
+        (
+            5,
+            5,
+            4,
+            Window {
+                k: 2,
+                stride: 2,
+                pad: 0,
+            },
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let x = randn(&[2, h, w, c], 100 + i as u64);
+        let cols = x.apply_op1(Im2Col(win)).unwrap();
+        let y = randn(cols.dims(), 200 + i as u64);
+        let back = y
+            .apply_op1(Col2Im {
+                window: win,
+                height: h,
+                width: w,
+                channels: c,
+            })
+            .unwrap();
+        let lhs = (&cols * &y)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let rhs = (&x * &back)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(
+            (lhs - rhs).abs() <= 1e-4 * lhs.abs().max(1.0),
+            "case {i}: {lhs} vs {rhs}"
+        );
+    }
+}
+
+#[test]
+fn space_to_depth_inverts() {
+    let x = randn(&[2, 8, 12, 3], 5);
+    let y = space_to_depth(&x, 4).unwrap();
+    assert_eq!(y.dims(), &[2, 2, 3, 48]);
+    assert_eq!(max_abs_diff(&depth_to_space(&y, 4).unwrap(), &x), 0.0);
+    // A block's pixels land in one cell: pixel (1, 2) of block (0, 0) is channel (1·4 + 2)·3.
+    let v = x
+        .get(0)
+        .unwrap()
+        .get(1)
+        .unwrap()
+        .get(2)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let c = y
+        .get(0)
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert_eq!(&c[18..21], v.as_slice());
+}
+
+fn tiny() -> (ModelConfig, VarMap, WorldModel) {
+    let cfg = ModelConfig::tiny();
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let model = WorldModel::new(&cfg, vb).unwrap();
+    (cfg, varmap, model)
+}
+
+fn frame(cfg: &ModelConfig, seed: u8) -> (Vec<u8>, Vec<f32>) {
+    let n = cfg.width * cfg.height;
+    let rgb = (0..3 * n).map(|i| (i as u8).wrapping_mul(seed)).collect();
+    let depth = (0..n)
+        .map(|i| {
+            if i % 7 == 0 {
+                f32::INFINITY
+            } else {
+                1.0 + (i % 13) as f32
+            }
+        })
+        .collect();
+    (rgb, depth)
+}
+
+#[test]
+fn shapes_of_a_session() {
+    let (cfg, _vm, model) = tiny();
+    let (rgb, depth) = frame(&cfg, 3);
+    let prompt = guides_tensor(
+        &cfg,
+        &[Guide {
+            rgb: &rgb,
+            depth_m: None,
+            confidence: None,
+        }],
+        &Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(prompt.dims(), &[1, 32, 32, GUIDE_CHANNELS]);
+    let (mut state, out) = model.prompt(&[prompt]).unwrap();
+    assert_eq!(state.h.dims(), &[1, 8, 8, cfg.state_channels]);
+    assert_eq!(out.rgb.dims(), &[1, 32, 32, 3]);
+    assert_eq!(out.depth_code.dims(), &[1, 32, 32, 1]);
+    let m = model.predict_motion_one(&state, &Action::IDLE).unwrap();
+    assert!(m.to_array().iter().all(|v| v.is_finite()));
+    let conf: Vec<f32> = (0..32 * 32)
+        .map(|i| if i < 512 { 1.0 } else { 0.0 })
+        .collect();
+    let warp = Guide {
+        rgb: &rgb,
+        depth_m: Some(&depth),
+        confidence: Some(&conf),
+    };
+    let g = guides_tensor(&cfg, &[warp, warp], &Device::Cpu).unwrap();
+    let mem = guides_tensor(&cfg, &[Guide::EMPTY, Guide::EMPTY], &Device::Cpu).unwrap();
+    let a = reverie_model::model::actions_tensor(&[Action::IDLE; 2], &Device::Cpu).unwrap();
+    let mut state2 = reverie_model::State::zeros(&cfg, 2, &Device::Cpu).unwrap();
+    let out = model.generate(&mut state2, &a, &g, &mem).unwrap();
+    assert_eq!(out.rgb.dims(), &[2, 32, 32, 3]);
+    let src: Vec<f32> = out.sources.flatten_all().unwrap().to_vec1().unwrap();
+    // Rows without a warp pixel and no memory must come from the generator alone.
+    let last = &src[(32 * 32 - 1) * 3..32 * 32 * 3];
+    assert!(
+        last[0] < 1e-6 && last[1] < 1e-6 && (last[2] - 1.0).abs() < 1e-5,
+        "{last:?}"
+    );
+    let (rgb8, depth_m) = out.frame(1).unwrap();
+    assert_eq!((rgb8.len(), depth_m.len()), (32 * 32 * 3, 32 * 32));
+    // A wrong-sized guide is an error, not a panic.
+    let bad = Guide {
+        rgb: &rgb[..10],
+        depth_m: None,
+        confidence: None,
+    };
+    assert!(matches!(
+        guides_tensor(&cfg, &[bad], &Device::Cpu),
+        Err(ModelError::Input(_))
+    ));
+    assert!(model.prompt(&[]).is_err());
+    let _ = &mut state;
+}
+
+#[test]
+fn same_inputs_same_frames() {
+    let (cfg, varmap, model) = tiny();
+    let dir = tempfile::tempdir().unwrap();
+    checkpoint::save(dir.path(), &cfg, &varmap).unwrap();
+    let loaded = checkpoint::load(dir.path(), &Device::Cpu).unwrap();
+    let (rgb, depth) = frame(&cfg, 7);
+    let g = Guide {
+        rgb: &rgb,
+        depth_m: Some(&depth),
+        confidence: None,
+    };
+    let run = |m: &WorldModel| {
+        let p = guides_tensor(&cfg, &[g], &Device::Cpu).unwrap();
+        let (mut s, _) = m.prompt(&[p.clone()]).unwrap();
+        let a = reverie_model::model::actions_tensor(
+            &[Action::keys(reverie_core::Keys::FORWARD)],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let empty = p.zeros_like().unwrap();
+        let mut frames = Vec::new();
+        for _ in 0..3 {
+            let o = m.generate(&mut s, &a, &p, &empty).unwrap();
+            frames.push(o.frame(0).unwrap());
+        }
+        frames
+    };
+    let a = run(&model);
+    assert_eq!(a, run(&model), "same model, same inputs");
+    assert_eq!(a, run(&loaded), "checkpoint round trip");
+}
+
+#[test]
+fn bad_checkpoints_are_named_errors() {
+    let (cfg, varmap, _) = tiny();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    // Missing everything.
+    let e = checkpoint::load(p, &Device::Cpu).unwrap_err().to_string();
+    assert!(e.contains("model.json") && e.contains("missing"), "{e}");
+    checkpoint::save(p, &cfg, &varmap).unwrap();
+    // Config with a bad field.
+    let good_cfg = std::fs::read_to_string(p.join("model.json")).unwrap();
+    std::fs::write(
+        p.join("model.json"),
+        good_cfg.replace("\"patch\": 4", "\"patch\": 0"),
+    )
+    .unwrap();
+    let e = checkpoint::load(p, &Device::Cpu).unwrap_err().to_string();
+    assert!(e.contains("patch"), "{e}");
+    // Config that does not match the weights' shapes.
+    let bigger = ModelConfig {
+        channels: 20,
+        ..cfg.clone()
+    };
+    std::fs::write(
+        p.join("model.json"),
+        serde_json::to_string(&bigger).unwrap(),
+    )
+    .unwrap();
+    let e = checkpoint::load(p, &Device::Cpu).unwrap_err().to_string();
+    assert!(e.contains("shape") && e.contains('`'), "{e}");
+    std::fs::write(p.join("model.json"), &good_cfg).unwrap();
+    // Unknown field.
+    std::fs::write(
+        p.join("model.json"),
+        good_cfg.replacen('{', "{\"extra\": 1,", 1),
+    )
+    .unwrap();
+    assert!(
+        checkpoint::load(p, &Device::Cpu)
+            .unwrap_err()
+            .to_string()
+            .contains("extra")
+    );
+    std::fs::write(p.join("model.json"), &good_cfg).unwrap();
+    // Truncated and garbage weights.
+    let w = std::fs::read(p.join("model.safetensors")).unwrap();
+    for bytes in [
+        &w[..w.len() / 2],
+        &w[..5],
+        b"not a safetensors file at all".as_slice(),
+    ] {
+        std::fs::write(p.join("model.safetensors"), bytes).unwrap();
+        let e = checkpoint::load(p, &Device::Cpu).unwrap_err().to_string();
+        assert!(e.contains("model.safetensors"), "{e}");
+    }
+    // A missing tensor is named.
+    std::fs::write(p.join("model.safetensors"), &w).unwrap();
+    let mut tensors =
+        candle_core::safetensors::load(p.join("model.safetensors"), &Device::Cpu).unwrap();
+    tensors.remove("head.bias");
+    candle_core::safetensors::save(&tensors, p.join("model.safetensors")).unwrap();
+    let e = checkpoint::load(p, &Device::Cpu).unwrap_err().to_string();
+    assert!(e.contains("head.bias") && e.contains("missing"), "{e}");
+}
