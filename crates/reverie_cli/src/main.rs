@@ -11,12 +11,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 use reverie_core::pose::parse_resolution;
 use reverie_core::{Action, Intrinsics, Keys};
 use reverie_world::datagen::{self, DatagenConfig, Existing};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use reverie_world::episode::{self, EpisodeStart};
 use reverie_world::imageio::{self, GifWriter};
 use reverie_world::policy::PolicyKind;
 use reverie_world::{Renderer, World, WorldSpec};
 
 mod memory_eval;
+mod train;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -171,6 +175,22 @@ enum Command {
         /// Output JSON.
         #[arg(long, default_value = "target/reverie/memory-bench.json")]
         out: PathBuf,
+    },
+    /// Train the world model (see configs/train-default.toml): builds memory renders beside the
+    /// datasets on first use, then trains with checkpoints, metrics CSV and a loss curve in --out.
+    Train {
+        /// Training config (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Run directory (checkpoints, metrics, loss.png, summary.json).
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue from OUT/latest.
+        #[arg(long, conflicts_with = "overwrite")]
+        resume: bool,
+        /// Start over in an existing OUT.
+        #[arg(long)]
+        overwrite: bool,
     },
     /// List the bundled worlds.
     Worlds {
@@ -483,6 +503,12 @@ fn run(cli: Cli) -> Result<()> {
             ));
             Ok(())
         }
+        Command::Train {
+            config,
+            out,
+            resume,
+            overwrite,
+        } => train::run(&config, &out, resume, overwrite),
         Command::MemoryBench {
             world,
             seed,

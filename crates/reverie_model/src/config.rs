@@ -9,7 +9,7 @@ pub const MODEL_SCHEMA_VERSION: u32 = 1;
 
 /// Hyper-parameters of the world model. Everything needed to rebuild the network from its weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
     /// [`MODEL_SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -40,12 +40,12 @@ impl Default for ModelConfig {
             width: 128,
             height: 128,
             patch: 4,
-            channels: 64,
-            mid_channels: 128,
-            state_channels: 48,
+            channels: 48,
+            mid_channels: 96,
+            state_channels: 32,
             blocks_high: 1,
-            blocks_low: 2,
-            motion_hidden: 256,
+            blocks_low: 1,
+            motion_hidden: 128,
         }
     }
 }

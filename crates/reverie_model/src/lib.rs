@@ -11,6 +11,7 @@
 //! evaluation, which only hand it the prompt and its own outputs).
 
 pub mod checkpoint;
+pub mod compose;
 pub mod config;
 pub mod conv;
 pub mod error;

@@ -14,12 +14,13 @@
 //! WorldMem (memory of what was generated), DIAMOND / GameNGen (next frame from the previous one and
 //! the action) and ConvGRU (Ballas et al., 2016).
 
-use candle_core::{D, DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use reverie_core::{Action, EgoMotion};
 
+use crate::compose::compose;
 use crate::config::ModelConfig;
-use crate::conv::{Conv2d, Window, depth_to_space, space_to_depth};
+use crate::conv::{Conv2d, Window, depth_to_space};
 use crate::error::{ModelError, Result};
 
 /// Channels of one guide pixel: red, green, blue (0..1), covered (0/1), encoded depth
@@ -33,9 +34,6 @@ pub const CODE_SKY: f32 = 0.004;
 pub const MOTION_SCALE_M: f32 = 0.2;
 /// Scale of the predicted look correction per tick (radians).
 pub const MOTION_SCALE_RAD: f32 = 0.05;
-
-/// Logit penalty that switches off a source where it has no pixel.
-const MASK_PENALTY: f64 = 30.0;
 
 /// Depth in metres → the network's depth code 1/(1+z) in (0, 1]; sky (`+inf`) is 0.
 pub fn depth_to_code(depth_m: f32) -> f32 {
@@ -74,11 +72,10 @@ impl Guide<'_> {
         confidence: Some(&[]),
     };
 
-    /// Appends this guide's `h × w × GUIDE_CHANNELS` values to `out`.
-    pub fn encode_into(&self, w: usize, h: usize, out: &mut Vec<f32>) -> Result<()> {
+    /// Checks the slices against a `w × h` frame.
+    pub fn check(&self, w: usize, h: usize) -> Result<()> {
         let n = w * h;
-        if self.rgb.is_empty() && self.confidence.is_some_and(|c| c.is_empty()) {
-            out.resize(out.len() + n * GUIDE_CHANNELS, 0.0);
+        if self.is_empty() {
             return Ok(());
         }
         if self.rgb.len() != 3 * n {
@@ -100,39 +97,71 @@ impl Guide<'_> {
                 )));
             }
         }
-        out.reserve(n * GUIDE_CHANNELS);
-        for i in 0..n {
-            let covered = self.confidence.is_none_or(|c| c[i] > 0.0);
-            if !covered {
-                out.extend_from_slice(&[0.0; GUIDE_CHANNELS]);
-                continue;
-            }
-            let (code, known) = match self.depth_m {
-                Some(d) => (depth_to_code(d[i]), 1.0),
-                None => (0.0, 0.0),
-            };
-            out.extend_from_slice(&[
-                f32::from(self.rgb[3 * i]) / 255.0,
-                f32::from(self.rgb[3 * i + 1]) / 255.0,
-                f32::from(self.rgb[3 * i + 2]) / 255.0,
-                1.0,
-                code,
-                known,
-            ]);
-        }
         Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.rgb.is_empty() && self.confidence.is_some_and(|c| c.is_empty())
+    }
+
+    /// The [`GUIDE_CHANNELS`] values of pixel `i` (the guide must have passed [`Guide::check`]).
+    fn pixel(&self, i: usize) -> [f32; GUIDE_CHANNELS] {
+        if self.is_empty() || self.confidence.is_some_and(|c| c[i] <= 0.0) {
+            return [0.0; GUIDE_CHANNELS];
+        }
+        let (code, known) = match self.depth_m {
+            Some(d) => (depth_to_code(d[i]), 1.0),
+            None => (0.0, 0.0),
+        };
+        [
+            f32::from(self.rgb[3 * i]) / 255.0,
+            f32::from(self.rgb[3 * i + 1]) / 255.0,
+            f32::from(self.rgb[3 * i + 2]) / 255.0,
+            1.0,
+            code,
+            known,
+        ]
     }
 }
 
-/// Guides → `[B, H, W, GUIDE_CHANNELS]`.
-pub fn guides_tensor(cfg: &ModelConfig, guides: &[Guide], device: &Device) -> Result<Tensor> {
-    let mut data = Vec::with_capacity(guides.len() * cfg.width * cfg.height * GUIDE_CHANNELS);
-    for g in guides {
-        g.encode_into(cfg.width, cfg.height, &mut data)?;
+/// Warps and memory renders → the guide tensor `[B, grid_h, grid_w, patch² · 2 · GUIDE_CHANNELS]`:
+/// each grid cell holds its `patch × patch` pixels in row-major order, each pixel the warp's
+/// [`GUIDE_CHANNELS`] values then the memory's. (For a prompt, pass the prompt frame as the warp
+/// and [`Guide::EMPTY`] as the memory.)
+pub fn guides_tensor(
+    cfg: &ModelConfig,
+    warps: &[Guide],
+    memories: &[Guide],
+    device: &Device,
+) -> Result<Tensor> {
+    if warps.len() != memories.len() {
+        return Err(ModelError::Input(format!(
+            "{} warps but {} memory renders",
+            warps.len(),
+            memories.len()
+        )));
+    }
+    let (w, h, p) = (cfg.width, cfg.height, cfg.patch);
+    let (gh, gw) = cfg.grid();
+    let mut data = Vec::with_capacity(warps.len() * w * h * 2 * GUIDE_CHANNELS);
+    for (wg, mg) in warps.iter().zip(memories) {
+        wg.check(w, h)?;
+        mg.check(w, h)?;
+        for gy in 0..gh {
+            for gx in 0..gw {
+                for dy in 0..p {
+                    for dx in 0..p {
+                        let i = (gy * p + dy) * w + gx * p + dx;
+                        data.extend_from_slice(&wg.pixel(i));
+                        data.extend_from_slice(&mg.pixel(i));
+                    }
+                }
+            }
+        }
     }
     Ok(Tensor::from_vec(
         data,
-        (guides.len(), cfg.height, cfg.width, GUIDE_CHANNELS),
+        (warps.len(), gh, gw, p * p * 2 * GUIDE_CHANNELS),
         device,
     )?)
 }
@@ -172,36 +201,48 @@ impl State {
 /// What [`WorldModel::generate`] returns for a batch.
 #[derive(Clone, Debug)]
 pub struct StepOutput {
-    /// The frame, `[B, H, W, 3]` in 0..1.
-    pub rgb: Tensor,
-    /// Its depth code ([`depth_to_code`]), `[B, H, W, 1]`.
-    pub depth_code: Tensor,
-    /// Per pixel, how much came from the warp, the memory and the generator: `[B, H, W, 3]`.
-    pub sources: Tensor,
+    /// Per pixel: red, green, blue (0..1), depth code ([`depth_to_code`]), then the weights of
+    /// warp, memory and generator in the colour: `[B, H, W, 7]`.
+    pub image: Tensor,
 }
 
 impl StepOutput {
+    /// The frame, `[B, H, W, 3]` in 0..1.
+    pub fn rgb(&self) -> Result<Tensor> {
+        Ok(self.image.narrow(3, 0, 3)?)
+    }
+
+    /// Its depth code, `[B, H, W, 1]`.
+    pub fn depth_code(&self) -> Result<Tensor> {
+        Ok(self.image.narrow(3, 3, 1)?)
+    }
+
     /// Item `b` of the batch as an 8-bit RGB frame and planar depth in metres.
     pub fn frame(&self, b: usize) -> Result<(Vec<u8>, Vec<f32>)> {
-        let rgb: Vec<f32> = self.rgb.get(b)?.flatten_all()?.to_vec1()?;
-        let code: Vec<f32> = self.depth_code.get(b)?.flatten_all()?.to_vec1()?;
-        Ok((
-            rgb.iter()
-                .map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8)
-                .collect(),
-            code.into_iter().map(code_to_depth).collect(),
-        ))
+        let v: Vec<f32> = self.image.get(b)?.flatten_all()?.to_vec1()?;
+        let mut rgb = Vec::with_capacity(v.len() / 7 * 3);
+        let mut depth = Vec::with_capacity(v.len() / 7);
+        for px in v.chunks_exact(7) {
+            rgb.extend(
+                px[..3]
+                    .iter()
+                    .map(|c| (c * 255.0).round().clamp(0.0, 255.0) as u8),
+            );
+            depth.push(code_to_depth(px[3]));
+        }
+        Ok((rgb, depth))
+    }
+
+    /// Item `b`'s share of warp, memory and generator per pixel (`[H·W]` each).
+    pub fn sources(&self, b: usize) -> Result<[Vec<f32>; 3]> {
+        let v: Vec<f32> = self.image.get(b)?.flatten_all()?.to_vec1()?;
+        let pick = |k: usize| v.chunks_exact(7).map(|px| px[4 + k]).collect();
+        Ok([pick(0), pick(1), pick(2)])
     }
 }
 
 fn sigmoid(xs: &Tensor) -> candle_core::Result<Tensor> {
     (xs.neg()?.exp()? + 1.0)?.recip()
-}
-
-fn softmax_last(xs: &Tensor) -> candle_core::Result<Tensor> {
-    let m = xs.max_keepdim(D::Minus1)?.detach();
-    let e = xs.broadcast_sub(&m)?.exp()?;
-    e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
 }
 
 /// Pre-activation residual block: `x + conv(silu(conv(silu(x))))`.
@@ -269,7 +310,7 @@ pub struct WorldModel {
 }
 
 /// Outputs per pixel of the head: 3 source logits, 3 generated colour logits, 1 depth logit.
-const HEAD_CHANNELS: usize = 7;
+const HEAD_CHANNELS: usize = crate::compose::HEAD;
 
 impl WorldModel {
     /// Builds the network (training: `VarBuilder::from_varmap`; inference: from safetensors).
@@ -362,34 +403,29 @@ impl WorldModel {
         Ok(EgoMotion::from_array([m[0], m[1], m[2], m[3], m[4]]))
     }
 
-    /// Generates the frame at the new pose from the action (`[B, 9]`), the warped previous frame
-    /// and the memory render (`[B, H, W, GUIDE_CHANNELS]` each), and advances the state.
+    /// Generates the frame at the new pose from the action (`[B, 9]`) and the guides (the warped
+    /// previous frame and the memory render, from [`guides_tensor`]), and advances the state.
     pub fn generate(
         &self,
         state: &mut State,
         actions: &Tensor,
-        warp: &Tensor,
-        memory: &Tensor,
+        guides: &Tensor,
     ) -> Result<StepOutput> {
-        let (b, h, w, gc) = warp.dims4()?;
-        if (h, w, gc) != (self.cfg.height, self.cfg.width, GUIDE_CHANNELS)
-            || memory.dims() != warp.dims()
-        {
-            return Err(ModelError::Input(format!(
-                "guides {:?} and {:?} must both be [B, {}, {}, {GUIDE_CHANNELS}]",
-                warp.dims(),
-                memory.dims(),
-                self.cfg.height,
-                self.cfg.width
-            )));
-        }
         let p = self.cfg.patch;
         let (gh, gw) = self.cfg.grid();
-        let guides = space_to_depth(&Tensor::cat(&[warp, memory], 3)?, p)?; // [B, gh, gw, p²·12]
+        let (b, h, w, gc) = guides.dims4()?;
+        if (h, w, gc) != (gh, gw, p * p * 2 * GUIDE_CHANNELS) || state.h.dim(0)? != b {
+            return Err(ModelError::Input(format!(
+                "guides {:?} must be [B, {gh}, {gw}, {}] with B = the state's batch {}",
+                guides.dims(),
+                p * p * 2 * GUIDE_CHANNELS,
+                state.h.dim(0)?
+            )));
+        }
         let a = actions
             .reshape((b, 1, 1, Action::FEATURES))?
             .broadcast_as((b, gh, gw, Action::FEATURES))?;
-        let x = Tensor::cat(&[&guides, &state.h, &a.contiguous()?], 3)?;
+        let x = Tensor::cat(&[guides, &state.h, &a.contiguous()?], 3)?;
         let mut x = self.stem.forward(&x)?; // [B, gh, gw, C]
         for blk in &self.high_in {
             x = blk.forward(&x)?;
@@ -404,35 +440,9 @@ impl WorldModel {
             x = blk.forward(&x)?;
         }
         let x = x.silu()?;
-        let head = depth_to_space(&self.head.forward(&x)?, p)?; // [B, H, W, 7]
-
-        let logits = head.narrow(3, 0, 3)?;
-        let gen_rgb = sigmoid(&head.narrow(3, 3, 3)?)?;
-        let gen_code = sigmoid(&head.narrow(3, 6, 1)?)?;
-        let ones = Tensor::ones((b, h, w, 1), DType::F32, &self.device)?;
-        let covered_w = warp.narrow(3, 3, 1)?;
-        let covered_m = memory.narrow(3, 3, 1)?;
-        let penalty = |avail: &[&Tensor]| -> candle_core::Result<Tensor> {
-            // 0 where a source has the pixel, -MASK_PENALTY where it has not; the generator always has it.
-            let mut cols: Vec<Tensor> = avail
-                .iter()
-                .map(|m| (*m - 1.0)? * MASK_PENALTY)
-                .collect::<candle_core::Result<_>>()?;
-            cols.push(ones.zeros_like()?);
-            Tensor::cat(&cols, 3)
-        };
-        let src_rgb = softmax_last(&(&logits + penalty(&[&covered_w, &covered_m])?)?)?; // [B, H, W, 3]
-        let known_w = (&covered_w * warp.narrow(3, 5, 1)?)?;
-        let known_m = (&covered_m * memory.narrow(3, 5, 1)?)?;
-        let src_depth = softmax_last(&(&logits + penalty(&[&known_w, &known_m])?)?)?;
-
-        let pick = |t: &Tensor, i: usize| t.narrow(3, i, 1);
-        let rgb = ((warp.narrow(3, 0, 3)?.broadcast_mul(&pick(&src_rgb, 0)?)?
-            + memory.narrow(3, 0, 3)?.broadcast_mul(&pick(&src_rgb, 1)?)?)?
-            + gen_rgb.broadcast_mul(&pick(&src_rgb, 2)?)?)?;
-        let depth_code = ((warp.narrow(3, 4, 1)? * pick(&src_depth, 0)?)?
-            + (memory.narrow(3, 4, 1)? * pick(&src_depth, 1)?)?
-            + (gen_code * pick(&src_depth, 2)?)?)?;
+        let head = self.head.forward(&x)?; // [B, gh, gw, p²·7]
+        let mixed = compose(&head, guides)?; // [B, gh, gw, p²·7]
+        let image = depth_to_space(&mixed, p)?; // [B, H, W, 7]
 
         // Convolutional GRU update of the state from the features that made this frame.
         let g = self.gate.forward(&Tensor::cat(&[&state.h, &x], 3)?)?; // [B, gh, gw, 2S]
@@ -440,15 +450,11 @@ impl WorldModel {
         let z = sigmoid(&g.narrow(3, 0, s)?)?;
         let cand = g.narrow(3, s, s)?.tanh()?;
         state.h = (&state.h + (z * (cand - &state.h)?)?)?;
-        Ok(StepOutput {
-            rgb,
-            depth_code,
-            sources: src_rgb,
-        })
+        Ok(StepOutput { image })
     }
 
-    /// Starts a session from 1–4 prompt frames per batch item (`prompts[i]` is `[B, H, W, 6]`,
-    /// built with [`guides_tensor`]; depth may be unknown): the state reads each frame in turn,
+    /// Starts a session from 1–4 prompt frames per batch item (`prompts[i]` is a guide tensor
+    /// built with [`guides_tensor`] with the frame as the warp and no memory; depth may be unknown): the state reads each frame in turn,
     /// and the output of the last one (the prompt reproduced, with the model's depth where the
     /// prompt had none) is what the session shows first.
     pub fn prompt(&self, prompts: &[Tensor]) -> Result<(State, StepOutput)> {
@@ -466,10 +472,9 @@ impl WorldModel {
         let b = first.dim(0)?;
         let mut state = State::zeros(&self.cfg, b, &self.device)?;
         let idle = actions_tensor(&vec![Action::IDLE; b], &self.device)?;
-        let empty = first.zeros_like()?;
         let mut out = None;
         for p in prompts {
-            out = Some(self.generate(&mut state, &idle, p, &empty)?);
+            out = Some(self.generate(&mut state, &idle, p)?);
         }
         match out {
             Some(o) => Ok((state, o)),

@@ -216,6 +216,93 @@ fn im2col_and_col2im_are_adjoint_on_ragged_sizes() {
     }
 }
 
+/// The composition written with plain candle ops (the reference for the fused op).
+fn compose_reference(head: &Tensor, guides: &Tensor) -> Tensor {
+    use candle_core::D;
+    let sig = |x: &Tensor| {
+        (x.neg().unwrap().exp().unwrap() + 1.0)
+            .unwrap()
+            .recip()
+            .unwrap()
+    };
+    let softmax = |x: &Tensor| {
+        let e = x.exp().unwrap();
+        e.broadcast_div(&e.sum_keepdim(D::Minus1).unwrap()).unwrap()
+    };
+    let n = head.dim(0).unwrap();
+    let h = head.reshape((n, 7)).unwrap();
+    let g = guides.reshape((n, 12)).unwrap();
+    let col = |t: &Tensor, i: usize, k: usize| t.narrow(1, i, k).unwrap();
+    let pen = |a: Tensor| ((a - 1.0).unwrap() * 30.0).unwrap();
+    let zeros = Tensor::zeros((n, 1), DType::F32, &Device::Cpu).unwrap();
+    let mask_rgb =
+        Tensor::cat(&[pen(col(&g, 3, 1)), pen(col(&g, 9, 1)), zeros.clone()], 1).unwrap();
+    let kw = (col(&g, 3, 1) * col(&g, 5, 1)).unwrap();
+    let km = (col(&g, 9, 1) * col(&g, 11, 1)).unwrap();
+    let mask_d = Tensor::cat(&[pen(kw), pen(km), zeros], 1).unwrap();
+    let s = softmax(&(col(&h, 0, 3) + mask_rgb).unwrap());
+    let t = softmax(&(col(&h, 0, 3) + mask_d).unwrap());
+    let gen_rgb = sig(&col(&h, 3, 3));
+    let gen_code = sig(&col(&h, 6, 1));
+    let rgb = ((col(&g, 0, 3).broadcast_mul(&col(&s, 0, 1)).unwrap()
+        + col(&g, 6, 3).broadcast_mul(&col(&s, 1, 1)).unwrap())
+    .unwrap()
+        + gen_rgb.broadcast_mul(&col(&s, 2, 1)).unwrap())
+    .unwrap();
+    let code = (((col(&g, 4, 1) * col(&t, 0, 1)).unwrap()
+        + (col(&g, 10, 1) * col(&t, 1, 1)).unwrap())
+    .unwrap()
+        + (gen_code * col(&t, 2, 1)).unwrap())
+    .unwrap();
+    Tensor::cat(&[rgb, code], 1).unwrap()
+}
+
+#[test]
+fn fused_compose_matches_candle_ops_values_and_gradients() {
+    use reverie_model::compose::compose;
+    let n = 257;
+    let head = Var::from_tensor(&(randn(&[n, 7], 1) * 3.0).unwrap()).unwrap();
+    // Guides: colours and codes in 0..1, coverage and "depth known" flags 0/1 in every combination.
+    let mut g: Vec<f32> = randn(&[n, 12], 2)
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    for i in 0..n {
+        for (k, ch) in [3usize, 5, 9, 11].iter().enumerate() {
+            g[i * 12 + ch] = f32::from(u8::from((i >> k) & 1 == 1));
+        }
+    }
+    let guides = Tensor::from_vec(g, (n, 12), &Device::Cpu).unwrap();
+    let fused = compose(head.as_tensor(), &guides)
+        .unwrap()
+        .narrow(1, 0, 4)
+        .unwrap();
+    let reference = compose_reference(head.as_tensor(), &guides);
+    let d = max_abs_diff(&fused, &reference);
+    assert!(d < 1e-5, "forward differs by {d}");
+    let probe = randn(&[n, 4], 3);
+    let gf = (&fused * &probe)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let gr = (&reference * &probe)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let d = max_abs_diff(
+        gf.get(head.as_tensor()).unwrap(),
+        gr.get(head.as_tensor()).unwrap(),
+    );
+    assert!(d < 1e-5, "gradient differs by {d}");
+}
+
 #[test]
 fn space_to_depth_inverts() {
     let x = randn(&[2, 8, 12, 3], 5);
@@ -278,14 +365,15 @@ fn shapes_of_a_session() {
             depth_m: None,
             confidence: None,
         }],
+        &[Guide::EMPTY],
         &Device::Cpu,
     )
     .unwrap();
-    assert_eq!(prompt.dims(), &[1, 32, 32, GUIDE_CHANNELS]);
+    assert_eq!(prompt.dims(), &[1, 8, 8, 16 * 2 * GUIDE_CHANNELS]);
     let (mut state, out) = model.prompt(&[prompt]).unwrap();
     assert_eq!(state.h.dims(), &[1, 8, 8, cfg.state_channels]);
-    assert_eq!(out.rgb.dims(), &[1, 32, 32, 3]);
-    assert_eq!(out.depth_code.dims(), &[1, 32, 32, 1]);
+    assert_eq!(out.rgb().unwrap().dims(), &[1, 32, 32, 3]);
+    assert_eq!(out.depth_code().unwrap().dims(), &[1, 32, 32, 1]);
     let m = model.predict_motion_one(&state, &Action::IDLE).unwrap();
     assert!(m.to_array().iter().all(|v| v.is_finite()));
     let conf: Vec<f32> = (0..32 * 32)
@@ -296,19 +384,24 @@ fn shapes_of_a_session() {
         depth_m: Some(&depth),
         confidence: Some(&conf),
     };
-    let g = guides_tensor(&cfg, &[warp, warp], &Device::Cpu).unwrap();
-    let mem = guides_tensor(&cfg, &[Guide::EMPTY, Guide::EMPTY], &Device::Cpu).unwrap();
+    let g = guides_tensor(
+        &cfg,
+        &[warp, warp],
+        &[Guide::EMPTY, Guide::EMPTY],
+        &Device::Cpu,
+    )
+    .unwrap();
     let a = reverie_model::model::actions_tensor(&[Action::IDLE; 2], &Device::Cpu).unwrap();
     let mut state2 = reverie_model::State::zeros(&cfg, 2, &Device::Cpu).unwrap();
-    let out = model.generate(&mut state2, &a, &g, &mem).unwrap();
-    assert_eq!(out.rgb.dims(), &[2, 32, 32, 3]);
-    let src: Vec<f32> = out.sources.flatten_all().unwrap().to_vec1().unwrap();
-    // Rows without a warp pixel and no memory must come from the generator alone.
-    let last = &src[(32 * 32 - 1) * 3..32 * 32 * 3];
-    assert!(
-        last[0] < 1e-6 && last[1] < 1e-6 && (last[2] - 1.0).abs() < 1e-5,
-        "{last:?}"
-    );
+    let out = model.generate(&mut state2, &a, &g).unwrap();
+    assert_eq!(out.rgb().unwrap().dims(), &[2, 32, 32, 3]);
+    let [from_warp, from_memory, generated] = out.sources(1).unwrap();
+    // Pixels with neither a warp pixel nor memory come from the generator alone; the top half
+    // (covered by the warp) never from the empty memory.
+    let last = 32 * 32 - 1;
+    assert!(from_warp[last] < 1e-6 && from_memory[last] < 1e-6);
+    assert!((generated[last] - 1.0).abs() < 1e-5);
+    assert!(from_memory[..512].iter().all(|&m| m < 1e-6));
     let (rgb8, depth_m) = out.frame(1).unwrap();
     assert_eq!((rgb8.len(), depth_m.len()), (32 * 32 * 3, 32 * 32));
     // A wrong-sized guide is an error, not a panic.
@@ -318,7 +411,7 @@ fn shapes_of_a_session() {
         confidence: None,
     };
     assert!(matches!(
-        guides_tensor(&cfg, &[bad], &Device::Cpu),
+        guides_tensor(&cfg, &[bad], &[Guide::EMPTY], &Device::Cpu),
         Err(ModelError::Input(_))
     ));
     assert!(model.prompt(&[]).is_err());
@@ -338,17 +431,16 @@ fn same_inputs_same_frames() {
         confidence: None,
     };
     let run = |m: &WorldModel| {
-        let p = guides_tensor(&cfg, &[g], &Device::Cpu).unwrap();
+        let p = guides_tensor(&cfg, &[g], &[Guide::EMPTY], &Device::Cpu).unwrap();
         let (mut s, _) = m.prompt(&[p.clone()]).unwrap();
         let a = reverie_model::model::actions_tensor(
             &[Action::keys(reverie_core::Keys::FORWARD)],
             &Device::Cpu,
         )
         .unwrap();
-        let empty = p.zeros_like().unwrap();
         let mut frames = Vec::new();
         for _ in 0..3 {
-            let o = m.generate(&mut s, &a, &p, &empty).unwrap();
+            let o = m.generate(&mut s, &a, &p).unwrap();
             frames.push(o.frame(0).unwrap());
         }
         frames

@@ -1,0 +1,80 @@
+//! Times the default world model: one inference step (batch 1) and one training step (batch 8,
+//! forward + backward), without the memory. `cargo run --release --example model_speed -p reverie_model`.
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use reverie_core::Action;
+use reverie_model::model::{GUIDE_CHANNELS, actions_tensor};
+use reverie_model::{ModelConfig, State, WorldModel};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    let cfg: ModelConfig = match std::env::args().nth(1) {
+        Some(json) => serde_json::from_str(&json).unwrap(),
+        None => ModelConfig::default(),
+    };
+    let dev = Device::Cpu;
+    let vm = VarMap::new();
+    let model = WorldModel::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+    let params: usize = vm.all_vars().iter().map(|v| v.elem_count()).sum();
+    println!(
+        "params {params}, {:.0} MMAC per step",
+        model.macs_per_step() as f64 / 1e6
+    );
+    for b in [1usize, 8] {
+        let (gh, gw) = cfg.grid();
+        let g = Tensor::rand(
+            0f32,
+            1f32,
+            (b, gh, gw, cfg.patch * cfg.patch * 2 * GUIDE_CHANNELS),
+            &dev,
+        )
+        .unwrap();
+        let a = actions_tensor(&vec![Action::IDLE; b], &dev).unwrap();
+        let mut times = Vec::new();
+        let mut fwd = Vec::new();
+        for i in 0..12 {
+            let mut s = State::zeros(&cfg, b, &dev).unwrap();
+            let t = Instant::now();
+            if b == 1 {
+                let _m = model.predict_motion(&s, &a).unwrap();
+                let o = model.generate(&mut s, &a, &g).unwrap();
+                let _ = o.image.sum_all().unwrap().to_scalar::<f32>().unwrap();
+            } else {
+                let m = model.predict_motion(&s, &a).unwrap();
+                let o = model.generate(&mut s, &a, &g).unwrap();
+                let _ = o.image.sum_all().unwrap().to_scalar::<f32>().unwrap();
+                if i >= 2 {
+                    fwd.push(t.elapsed().as_secs_f64() * 1e3);
+                }
+                let loss = (o.image.abs().unwrap().mean_all().unwrap()
+                    + m.sqr().unwrap().mean_all().unwrap())
+                .unwrap();
+                let _g = loss.backward().unwrap();
+            }
+            if i >= 2 {
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let p50 = times[times.len() / 2];
+        if b == 1 {
+            println!(
+                "inference batch 1: p50 {p50:.2} ms, max {:.2} ms",
+                times[times.len() - 1]
+            );
+        } else {
+            fwd.sort_by(f64::total_cmp);
+            println!("forward batch {b}: p50 {:.1} ms", fwd[fwd.len() / 2]);
+            println!(
+                "train step batch {b}: p50 {p50:.1} ms = {:.1} samples/s",
+                b as f64 / p50 * 1e3
+            );
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The per-pixel composition at the end of a step, as one fused op with its own backward.
+//!
+//! For every pixel the head gives 3 source logits (warp, memory, generator), 3 colour logits and a
+//! depth logit; the guides give the warped and the remembered pixel (colour, coverage, depth code,
+//! depth known). The output colour is the softmax-weighted mix of the three sources, where a source
+//! without the pixel gets its logit lowered by [`MASK_PENALTY`]; depth is mixed the same way with
+//! sources that know their depth. Written as candle ops this was ~40 full-resolution tensor ops
+//! (and their backward) per step — slower than all the convolutions together; fused, it is one pass.
+//!
+//! The op is layout-agnostic: pixel `i` reads head values `[7i, 7i+7)`, guide values
+//! `[12i, 12i+12)` (warp then memory, [`crate::model::GUIDE_CHANNELS`] each) and writes
+//! `[7i, 7i+7)` = red, green, blue, depth code, then the three source weights (for display; they
+//! carry no gradient).
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+/// Logit penalty that switches off a source where it has no pixel.
+pub const MASK_PENALTY: f32 = 30.0;
+/// Head values per pixel.
+pub const HEAD: usize = 7;
+/// Guide values per pixel (warp + memory).
+pub const GUIDES: usize = 12;
+/// Output values per pixel.
+pub const OUT: usize = 7;
+
+/// Pixels per parallel task.
+const CHUNK: usize = 4096;
+
+struct Mix {
+    s_rgb: [f32; 3],
+    s_d: [f32; 3],
+    gen_rgb: [f32; 3],
+    gen_code: f32,
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn softmax3(l: [f32; 3]) -> [f32; 3] {
+    let m = l[0].max(l[1]).max(l[2]);
+    let e = [(l[0] - m).exp(), (l[1] - m).exp(), (l[2] - m).exp()];
+    let s = e[0] + e[1] + e[2];
+    [e[0] / s, e[1] / s, e[2] / s]
+}
+
+fn mix(h: &[f32], g: &[f32]) -> Mix {
+    let (w, m) = (&g[0..6], &g[6..12]);
+    let pen = |avail: f32| (avail - 1.0) * MASK_PENALTY;
+    let s_rgb = softmax3([h[0] + pen(w[3]), h[1] + pen(m[3]), h[2]]);
+    let s_d = softmax3([h[0] + pen(w[3] * w[5]), h[1] + pen(m[3] * m[5]), h[2]]);
+    Mix {
+        s_rgb,
+        s_d,
+        gen_rgb: [sigmoid(h[3]), sigmoid(h[4]), sigmoid(h[5])],
+        gen_code: sigmoid(h[6]),
+    }
+}
+
+fn slices<'a>(
+    s: &'a CpuStorage,
+    l: &Layout,
+    per_pixel: usize,
+    what: &str,
+) -> candle_core::Result<&'a [f32]> {
+    let CpuStorage::F32(v) = s else {
+        candle_core::bail!("compose: {what} must be f32, got {:?}", s.dtype())
+    };
+    let Some((a, b)) = l.contiguous_offsets() else {
+        candle_core::bail!("compose: {what} must be contiguous")
+    };
+    if (b - a) % per_pixel != 0 {
+        candle_core::bail!("compose: {what} is not a whole number of {per_pixel}-value pixels")
+    }
+    Ok(&v[a..b])
+}
+
+fn out_shape(head: &Layout) -> candle_core::Result<Shape> {
+    let mut dims = head.shape().dims().to_vec();
+    match dims.last_mut() {
+        Some(last) if *last % HEAD == 0 => {
+            *last = *last / HEAD * OUT;
+            Ok(Shape::from(dims))
+        }
+        _ => candle_core::bail!("compose: head's last dim must be a multiple of {HEAD}"),
+    }
+}
+
+/// `compose(head, guides)`: see the module docs. `head` and `guides` hold the same pixels in the
+/// same order (any layout, e.g. the grid's `[B, gh, gw, p²·7]` and `[B, gh, gw, p²·12]`).
+#[derive(Clone, Copy, Debug)]
+pub struct Compose;
+
+impl CustomOp2 for Compose {
+    fn name(&self) -> &'static str {
+        "reverie-compose"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let head = slices(s1, l1, HEAD, "head")?;
+        let guides = slices(s2, l2, GUIDES, "guides")?;
+        let n = head.len() / HEAD;
+        if guides.len() / GUIDES != n {
+            candle_core::bail!(
+                "compose: {n} head pixels but {} guide pixels",
+                guides.len() / GUIDES
+            )
+        }
+        let mut out = vec![0f32; n * OUT];
+        out.par_chunks_mut(CHUNK * OUT)
+            .enumerate()
+            .for_each(|(c, o)| {
+                for (j, px) in o.chunks_exact_mut(OUT).enumerate() {
+                    let i = c * CHUNK + j;
+                    let (h, g) = (
+                        &head[i * HEAD..(i + 1) * HEAD],
+                        &guides[i * GUIDES..(i + 1) * GUIDES],
+                    );
+                    let mx = mix(h, g);
+                    for ch in 0..3 {
+                        px[ch] = mx.s_rgb[0] * g[ch]
+                            + mx.s_rgb[1] * g[6 + ch]
+                            + mx.s_rgb[2] * mx.gen_rgb[ch];
+                    }
+                    px[3] = mx.s_d[0] * g[4] + mx.s_d[1] * g[10] + mx.s_d[2] * mx.gen_code;
+                    px[4..7].copy_from_slice(&mx.s_rgb);
+                }
+            });
+        Ok((CpuStorage::F32(out), out_shape(l1)?))
+    }
+
+    fn bwd(
+        &self,
+        head: &Tensor,
+        guides: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = head.contiguous()?.apply_op3_no_bwd(
+            &guides.contiguous()?,
+            &grad_res.contiguous()?,
+            &ComposeBackward,
+        )?;
+        // The guides are data (warps and memory renders), never trained through.
+        Ok((Some(g), None))
+    }
+}
+
+/// The gradient of [`Compose`] with respect to its head: `(head, guides, grad_out) → grad_head`.
+#[derive(Clone, Copy, Debug)]
+pub struct ComposeBackward;
+
+impl CustomOp3 for ComposeBackward {
+    fn name(&self) -> &'static str {
+        "reverie-compose-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let head = slices(s1, l1, HEAD, "head")?;
+        let guides = slices(s2, l2, GUIDES, "guides")?;
+        let grad = slices(s3, l3, OUT, "gradient")?;
+        let n = head.len() / HEAD;
+        if guides.len() / GUIDES != n || grad.len() / OUT != n {
+            candle_core::bail!("compose backward: pixel counts differ")
+        }
+        let mut out = vec![0f32; n * HEAD];
+        out.par_chunks_mut(CHUNK * HEAD)
+            .enumerate()
+            .for_each(|(c, o)| {
+                for (j, dh) in o.chunks_exact_mut(HEAD).enumerate() {
+                    let i = c * CHUNK + j;
+                    let (h, g) = (
+                        &head[i * HEAD..(i + 1) * HEAD],
+                        &guides[i * GUIDES..(i + 1) * GUIDES],
+                    );
+                    let d = &grad[i * OUT..(i + 1) * OUT];
+                    let mx = mix(h, g);
+                    // Colour: rgb_c = Σ_k s_k src_k,c.
+                    let mut ds = [0f32; 3];
+                    for ch in 0..3 {
+                        ds[0] += d[ch] * g[ch];
+                        ds[1] += d[ch] * g[6 + ch];
+                        ds[2] += d[ch] * mx.gen_rgb[ch];
+                        let dgen = d[ch] * mx.s_rgb[2];
+                        dh[3 + ch] = dgen * mx.gen_rgb[ch] * (1.0 - mx.gen_rgb[ch]);
+                    }
+                    let dot: f32 = (0..3).map(|k| mx.s_rgb[k] * ds[k]).sum();
+                    // Depth: code = Σ_k t_k srcd_k with the same logits.
+                    let dd = [d[3] * g[4], d[3] * g[10], d[3] * mx.gen_code];
+                    let dot_d: f32 = (0..3).map(|k| mx.s_d[k] * dd[k]).sum();
+                    for k in 0..3 {
+                        dh[k] = mx.s_rgb[k] * (ds[k] - dot) + mx.s_d[k] * (dd[k] - dot_d);
+                    }
+                    let dgen_code = d[3] * mx.s_d[2];
+                    dh[6] = dgen_code * mx.gen_code * (1.0 - mx.gen_code);
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// Applies [`Compose`] (head `[.., p²·7]`, guides `[.., p²·12]` → `[.., p²·7]`).
+pub fn compose(head: &Tensor, guides: &Tensor) -> candle_core::Result<Tensor> {
+    head.contiguous()?.apply_op2(&guides.contiguous()?, Compose)
+}

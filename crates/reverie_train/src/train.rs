@@ -1,0 +1,636 @@
+//! The training loop: sequences of oracle ticks with memory renders, the model run autoregressively
+//! over each (its own outputs warped into the next pose once self-forcing ramps in), losses on
+//! colour, image gradients, depth and ego-motion, AdamW with warm-up + cosine, checkpoints that
+//! resume exactly, metrics CSV/JSON and a loss-curve PNG.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use reverie_core::{Action, EgoMotion, Intrinsics, seed};
+use reverie_memory::{MemoryConfig, View, warp};
+use reverie_model::model::{actions_tensor, depth_to_code, guides_tensor};
+use reverie_model::{Guide, WorldModel, checkpoint};
+use serde::{Deserialize, Serialize};
+
+use crate::config::TrainConfig;
+use crate::data::{Sequence, TrainData};
+use crate::error::{Result, TrainError};
+use crate::loss;
+use crate::optim::AdamW;
+use crate::plot::{Series, line_chart};
+
+/// Loss terms of one batch (means over its frames).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LossParts {
+    /// Weighted total.
+    pub total: f64,
+    /// L1 colour.
+    pub rgb_l1: f64,
+    /// L1 image gradients.
+    pub rgb_grad: f64,
+    /// L1 depth code.
+    pub depth: f64,
+    /// L1 ego-motion (in motion-scale units).
+    pub motion: f64,
+    /// PSNR (dB) of the last generated tick against the oracle.
+    pub last_psnr_db: f64,
+}
+
+/// How each sequence of a batch is run.
+#[derive(Clone, Debug)]
+pub struct SequencePlan {
+    /// Warp the model's own previous output (else the oracle's previous frame).
+    pub self_forcing: bool,
+    /// Give the memory render (else an empty memory).
+    pub memory: bool,
+    /// Give the prompt's depth (else the model must infer it).
+    pub prompt_depth: bool,
+    /// σ of the uniform noise added to guide colours (0..1 scale).
+    pub noise: f32,
+    /// Seed of that noise.
+    pub noise_seed: u64,
+}
+
+fn noisy(rgb: &[u8], sigma: f32, seed: u64) -> Vec<u8> {
+    if sigma <= 0.0 {
+        return rgb.to_vec();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let a = sigma * 255.0 * 3f32.sqrt();
+    rgb.iter()
+        .map(|&v| {
+            (f32::from(v) + rng.random_range(-a..=a))
+                .round()
+                .clamp(0.0, 255.0) as u8
+        })
+        .collect()
+}
+
+/// Runs the model over a batch of sequences (tick 0 is the prompt) and returns the weighted
+/// loss tensor (for backward) and its parts.
+pub fn run_batch(
+    model: &WorldModel,
+    cfg: &TrainConfig,
+    k: &Intrinsics,
+    seqs: &[Sequence],
+    plans: &[SequencePlan],
+    memory_config: &MemoryConfig,
+) -> Result<(Tensor, LossParts)> {
+    let dev = model.device().clone();
+    let mc = model.config();
+    let (w, h) = (mc.width, mc.height);
+    let n = w * h;
+    if (k.width as usize, k.height as usize) != (w, h) {
+        return Err(TrainError::Other(format!(
+            "data is {}×{}, the model is {w}×{h}",
+            k.width, k.height
+        )));
+    }
+    let b = seqs.len();
+    let len = seqs[0].poses.len();
+    let target = |t: usize| -> Result<(Tensor, Tensor)> {
+        let mut rgb = Vec::with_capacity(b * n * 3);
+        let mut code = Vec::with_capacity(b * n);
+        for s in seqs {
+            rgb.extend(
+                s.rgb[t * 3 * n..(t + 1) * 3 * n]
+                    .iter()
+                    .map(|&v| f32::from(v) / 255.0),
+            );
+            code.extend(
+                s.depth_m[t * n..(t + 1) * n]
+                    .iter()
+                    .map(|&d| depth_to_code(d)),
+            );
+        }
+        Ok((
+            Tensor::from_vec(rgb, (b, h, w, 3), &dev)?,
+            Tensor::from_vec(code, (b, h, w, 1), &dev)?,
+        ))
+    };
+    let lw = &cfg.loss;
+    let mut total = Tensor::zeros((), DType::F32, &dev)?;
+    let mut parts = LossParts::default();
+    let mut add_frame =
+        |total: &mut Tensor, out: &reverie_model::StepOutput, t: usize| -> Result<f64> {
+            let (trgb, tcode) = target(t)?;
+            let rgb = out.rgb()?;
+            let l1 = loss::l1(&rgb, &trgb)?;
+            let grad = loss::gradient_l1(&rgb, &trgb)?;
+            let depth = loss::l1(&out.depth_code()?, &tcode)?;
+            let frame = (((&l1 * lw.rgb_l1)? + (&grad * lw.rgb_grad)?)? + (&depth * lw.depth)?)?;
+            *total = (&*total + frame)?;
+            parts.rgb_l1 += f64::from(l1.to_scalar::<f32>()?);
+            parts.rgb_grad += f64::from(grad.to_scalar::<f32>()?);
+            parts.depth += f64::from(depth.to_scalar::<f32>()?);
+            let mse = f64::from((rgb - trgb)?.sqr()?.mean_all()?.to_scalar::<f32>()?);
+            Ok(mse)
+        };
+
+    // Tick 0: the prompt.
+    let prompt_guides: Vec<Guide> = seqs
+        .iter()
+        .zip(plans)
+        .map(|(s, p)| Guide {
+            rgb: &s.rgb[..3 * n],
+            depth_m: p.prompt_depth.then(|| &s.depth_m[..n]),
+            confidence: None,
+        })
+        .collect();
+    let g0 = guides_tensor(mc, &prompt_guides, &vec![Guide::EMPTY; b], &dev)?;
+    let (mut state, out) = model.prompt(&[g0])?;
+    let mut last_mse = add_frame(&mut total, &out, 0)?;
+    let mut prev = own_frames(&out, seqs, plans, 0, n)?;
+    let mut views: Vec<View> = (0..b).map(|_| View::new(k)).collect();
+
+    for t in 1..len {
+        let actions: Vec<Action> = seqs.iter().map(|s| s.actions[t]).collect();
+        let a = actions_tensor(&actions, &dev)?;
+        let motion = model.predict_motion(&state, &a)?;
+        let truth: Vec<f32> = seqs
+            .iter()
+            .flat_map(|s| EgoMotion::between(&s.poses[t - 1], &s.poses[t]).to_array())
+            .collect();
+        let ml = loss::motion_l1(&motion, &Tensor::from_vec(truth, (b, 5), &dev)?)?;
+        total = (total + (&ml * lw.motion)?)?;
+        parts.motion += f64::from(ml.to_scalar::<f32>()?);
+
+        views
+            .par_iter_mut()
+            .zip(seqs.par_iter().zip(prev.par_iter()))
+            .try_for_each(|(view, (s, (rgb, depth)))| {
+                warp(
+                    k,
+                    rgb,
+                    depth,
+                    &s.poses[t - 1],
+                    &s.poses[t],
+                    memory_config.splat_scale,
+                    view,
+                )
+            })?;
+        let warped_rgb: Vec<Vec<u8>> = views
+            .iter()
+            .zip(plans)
+            .map(|(v, p)| noisy(&v.rgb, p.noise, seed::derive(p.noise_seed, &[t as u64, 0])))
+            .collect();
+        let memory_rgb: Vec<Vec<u8>> = seqs
+            .iter()
+            .zip(plans)
+            .map(|(s, p)| {
+                noisy(
+                    &s.memory[t].rgb,
+                    p.noise,
+                    seed::derive(p.noise_seed, &[t as u64, 1]),
+                )
+            })
+            .collect();
+        let warps: Vec<Guide> = views
+            .iter()
+            .zip(&warped_rgb)
+            .map(|(v, rgb)| Guide {
+                rgb,
+                depth_m: Some(&v.depth_m),
+                confidence: Some(&v.confidence),
+            })
+            .collect();
+        let memories: Vec<Guide> = seqs
+            .iter()
+            .zip(plans)
+            .zip(&memory_rgb)
+            .map(|((s, p), rgb)| {
+                if p.memory {
+                    Guide {
+                        rgb,
+                        depth_m: Some(&s.memory[t].depth_m),
+                        confidence: Some(&s.memory[t].confidence),
+                    }
+                } else {
+                    Guide::EMPTY
+                }
+            })
+            .collect();
+        let g = guides_tensor(mc, &warps, &memories, &dev)?;
+        let out = model.generate(&mut state, &a, &g)?;
+        last_mse = add_frame(&mut total, &out, t)?;
+        prev = own_frames(&out, seqs, plans, t, n)?;
+    }
+    let frames = len as f64;
+    let total = (total / frames)?;
+    parts.total = f64::from(total.to_scalar::<f32>()?);
+    parts.rgb_l1 /= frames;
+    parts.rgb_grad /= frames;
+    parts.depth /= frames;
+    parts.motion /= (len - 1).max(1) as f64;
+    parts.last_psnr_db = loss::psnr(last_mse);
+    let _ = &mut state;
+    Ok((total, parts))
+}
+
+/// The frames each sequence warps into its next tick: the model's own output (self-forcing) or
+/// the oracle's frame at `t`.
+fn own_frames(
+    out: &reverie_model::StepOutput,
+    seqs: &[Sequence],
+    plans: &[SequencePlan],
+    t: usize,
+    n: usize,
+) -> Result<Vec<(Vec<u8>, Vec<f32>)>> {
+    seqs.iter()
+        .zip(plans)
+        .enumerate()
+        .map(|(i, (s, p))| {
+            if p.self_forcing {
+                Ok(out.frame(i)?)
+            } else {
+                Ok((
+                    s.rgb[t * 3 * n..(t + 1) * 3 * n].to_vec(),
+                    s.depth_m[t * n..(t + 1) * n].to_vec(),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Draws a batch: random episodes and windows, and a plan per sequence.
+pub fn sample_batch(
+    data: &TrainData,
+    cfg: &TrainConfig,
+    rng: &mut ChaCha8Rng,
+    self_forcing: f64,
+) -> Result<(Vec<Sequence>, Vec<SequencePlan>)> {
+    let len = cfg.optim.seq_len + 1;
+    let mut seqs = Vec::new();
+    let mut plans = Vec::new();
+    while seqs.len() < cfg.optim.batch {
+        let e = rng.random_range(0..data.episodes());
+        let steps = data.steps(e);
+        if steps < len {
+            continue;
+        }
+        let start = rng.random_range(0..=steps - len);
+        seqs.push(data.sequence(e, start, len)?);
+        let a = &cfg.augment;
+        plans.push(SequencePlan {
+            self_forcing: rng.random_bool(self_forcing.clamp(0.0, 1.0)),
+            memory: !rng.random_bool(a.memory_drop),
+            prompt_depth: !rng.random_bool(a.prompt_depth_drop),
+            noise: rng.random_range(0.0..=a.guide_noise as f32),
+            noise_seed: rng.random(),
+        });
+    }
+    Ok((seqs, plans))
+}
+
+/// What a training run reports when it ends.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainSummary {
+    /// Steps done in total (including earlier sittings).
+    pub steps: usize,
+    /// Steps done in this sitting.
+    pub steps_this_sitting: usize,
+    /// Wall time of this sitting (s).
+    pub wall_secs: f64,
+    /// Wall time of all sittings so far (s).
+    pub total_wall_secs: f64,
+    /// Frames with a loss per second in this sitting.
+    pub samples_per_sec: f64,
+    /// Last training loss terms.
+    pub last: LossParts,
+    /// Last validation loss terms (held-out datasets), if any.
+    pub validation: Option<LossParts>,
+    /// The final checkpoint directory.
+    pub checkpoint: PathBuf,
+}
+
+/// Resumable progress, saved in every checkpoint as `progress.json`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Progress {
+    step: usize,
+    wall_secs: f64,
+}
+
+/// One progress report (for a progress bar).
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Step just done.
+    pub step: usize,
+    /// Steps in the run.
+    pub steps: usize,
+    /// Its loss terms.
+    pub loss: LossParts,
+    /// Frames per second so far in this sitting.
+    pub samples_per_sec: f64,
+}
+
+/// What the caller hears about during a run.
+pub trait Observer: Sync {
+    /// Preparing data: `total` frames of memory renders to check or build.
+    fn preparing(&self, total: u64);
+    /// One frame of memory renders done.
+    fn prepared_frame(&self);
+    /// A training step finished.
+    fn step(&self, report: &Report);
+    /// A one-line message (validation results, checkpoints).
+    fn message(&self, text: &str);
+}
+
+fn checkpoint_to(
+    dir: &Path,
+    cfg: &TrainConfig,
+    varmap: &VarMap,
+    opt: &AdamW,
+    progress: &Progress,
+) -> Result<()> {
+    let tmp = dir.with_extension("tmp");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| TrainError::file(&tmp, e))?;
+    }
+    checkpoint::save(&tmp, &cfg.model, varmap)?;
+    opt.save(&tmp.join("optim.safetensors"))?;
+    let text =
+        serde_json::to_string_pretty(progress).map_err(|e| TrainError::Other(e.to_string()))?;
+    std::fs::write(tmp.join("progress.json"), text).map_err(|e| TrainError::file(&tmp, e))?;
+    let toml = toml::to_string(cfg).map_err(|e| TrainError::Other(e.to_string()))?;
+    std::fs::write(tmp.join("train.toml"), toml).map_err(|e| TrainError::file(&tmp, e))?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| TrainError::file(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| TrainError::file(dir, e))
+}
+
+/// Trains per `cfg` into `out`: `out/latest` (the checkpoint to resume from), `out/checkpoints/
+/// step_NNNNNN`, `out/final`, `out/metrics.csv`, `out/summary.json`, `out/loss.png`. With
+/// `resume`, continues from `out/latest` (weights, optimiser moments, step; the batch RNG is
+/// derived from the step, so a resumed run sees the batches an uninterrupted one would).
+pub fn train(
+    cfg: &TrainConfig,
+    out: &Path,
+    resume: bool,
+    observer: &(dyn Observer + Sync),
+) -> Result<TrainSummary> {
+    let dev = Device::Cpu;
+    std::fs::create_dir_all(out).map_err(|e| TrainError::file(out, e))?;
+    let memory_config = MemoryConfig::default();
+    let data = TrainData::open(
+        &cfg.data.train,
+        &memory_config,
+        &|t| observer.preparing(t),
+        &|| observer.prepared_frame(),
+    )?;
+    let heldout = if cfg.data.heldout.is_empty() {
+        None
+    } else {
+        Some(TrainData::open(
+            &cfg.data.heldout,
+            &memory_config,
+            &|t| observer.preparing(t),
+            &|| observer.prepared_frame(),
+        )?)
+    };
+    let k = data.intrinsics;
+
+    let mut varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+    let model = WorldModel::new(&cfg.model, vb)?;
+    seeded_init(&varmap, cfg.seed)?;
+    let mut opt = AdamW::new(&varmap, cfg.optim.weight_decay)?;
+    let latest = out.join("latest");
+    let mut progress = Progress::default();
+    if resume {
+        let p = latest.join("progress.json");
+        let text = std::fs::read_to_string(&p).map_err(|e| TrainError::file(&p, e))?;
+        progress = serde_json::from_str(&text).map_err(|e| TrainError::file(&p, e))?;
+        let saved = checkpoint::load_config(&latest)?;
+        if saved != cfg.model {
+            return Err(TrainError::file(
+                &latest.join("model.json"),
+                "the checkpoint's model config differs from the training config's [model]",
+            ));
+        }
+        varmap
+            .load(latest.join(checkpoint::WEIGHTS_FILE))
+            .map_err(|e| TrainError::file(&latest.join(checkpoint::WEIGHTS_FILE), e))?;
+        opt.load(&latest.join("optim.safetensors"), progress.step)?;
+        observer.message(&format!(
+            "resumed at step {} from {}",
+            progress.step,
+            latest.display()
+        ));
+    }
+
+    let csv_path = out.join("metrics.csv");
+    let new_csv = !resume || !csv_path.exists();
+    let mut csv = std::fs::OpenOptions::new()
+        .create(true)
+        .append(!new_csv)
+        .write(true)
+        .truncate(new_csv)
+        .open(&csv_path)
+        .map_err(|e| TrainError::file(&csv_path, e))?;
+    if new_csv {
+        writeln!(
+            csv,
+            "step,split,lr,self_forcing,total,rgb_l1,rgb_grad,depth,motion,last_psnr_db,grad_norm,samples_per_sec"
+        )
+        .map_err(|e| TrainError::file(&csv_path, e))?;
+    }
+
+    let started = Instant::now();
+    let start_step = progress.step;
+    let frames_per_step = cfg.optim.batch * (cfg.optim.seq_len + 1);
+    let mut last = LossParts::default();
+    let mut validation = None;
+    for step in start_step..cfg.optim.steps {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed::derive(cfg.seed, &[step as u64]));
+        let sf = cfg.self_forcing_at(step);
+        let lr = cfg.lr_at(step);
+        let (seqs, plans) = sample_batch(&data, cfg, &mut rng, sf)?;
+        let (loss, parts) = run_batch(&model, cfg, &k, &seqs, &plans, &memory_config)?;
+        let grads = loss.backward()?;
+        let norm = opt.step(&grads, lr, cfg.optim.grad_clip)?;
+        last = parts;
+        let done = step + 1;
+        let sps = ((done - start_step) * frames_per_step) as f64 / started.elapsed().as_secs_f64();
+        observer.step(&Report {
+            step: done,
+            steps: cfg.optim.steps,
+            loss: parts,
+            samples_per_sec: sps,
+        });
+        let row = |split: &str, p: &LossParts, norm: f64| {
+            format!(
+                "{done},{split},{lr:.3e},{sf:.3},{:.5},{:.5},{:.5},{:.5},{:.5},{:.2},{norm:.4},{sps:.1}",
+                p.total, p.rgb_l1, p.rgb_grad, p.depth, p.motion, p.last_psnr_db
+            )
+        };
+        if done % cfg.run.log_every == 0 || done == cfg.optim.steps {
+            writeln!(csv, "{}", row("train", &parts, norm))
+                .map_err(|e| TrainError::file(&csv_path, e))?;
+        }
+        if let Some(ho) = &heldout
+            && (done % cfg.run.validate_every == 0 || done == cfg.optim.steps)
+        {
+            let v = validate(&model, cfg, ho, &memory_config)?;
+            writeln!(csv, "{}", row("heldout", &v, f64::NAN))
+                .map_err(|e| TrainError::file(&csv_path, e))?;
+            observer.message(&format!(
+                "step {done}: held-out loss {:.4}, last-tick PSNR {:.2} dB (self-forced {} ticks)",
+                v.total, v.last_psnr_db, cfg.optim.seq_len
+            ));
+            validation = Some(v);
+        }
+        if done % cfg.run.checkpoint_every == 0 || done == cfg.optim.steps {
+            progress = Progress {
+                step: done,
+                wall_secs: progress.wall_secs,
+            };
+            let wall = progress.wall_secs + started.elapsed().as_secs_f64();
+            let p = Progress {
+                step: done,
+                wall_secs: wall,
+            };
+            checkpoint_to(
+                &out.join("checkpoints").join(format!("step_{done:06}")),
+                cfg,
+                &varmap,
+                &opt,
+                &p,
+            )?;
+            checkpoint_to(&latest, cfg, &varmap, &opt, &p)?;
+            csv.flush().map_err(|e| TrainError::file(&csv_path, e))?;
+            plot_metrics(&csv_path, &out.join("loss.png"))?;
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let total_wall = progress.wall_secs + wall;
+    let final_dir = out.join("final");
+    checkpoint_to(
+        &final_dir,
+        cfg,
+        &varmap,
+        &opt,
+        &Progress {
+            step: cfg.optim.steps,
+            wall_secs: total_wall,
+        },
+    )?;
+    csv.flush().map_err(|e| TrainError::file(&csv_path, e))?;
+    plot_metrics(&csv_path, &out.join("loss.png"))?;
+    let done_now = cfg.optim.steps.saturating_sub(start_step);
+    let summary = TrainSummary {
+        steps: cfg.optim.steps,
+        steps_this_sitting: done_now,
+        wall_secs: wall,
+        total_wall_secs: total_wall,
+        samples_per_sec: (done_now * frames_per_step) as f64 / wall.max(1e-9),
+        last,
+        validation,
+        checkpoint: final_dir,
+    };
+    let text =
+        serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Other(e.to_string()))?;
+    std::fs::write(out.join("summary.json"), text)
+        .map_err(|e| TrainError::file(&out.join("summary.json"), e))?;
+    Ok(summary)
+}
+
+/// Re-initialises every variable from `seed` (candle's CPU RNG cannot be seeded): weights
+/// uniform in ±1/√fan_in (fan_in = all dims but the first, as PyTorch's default), biases zero.
+pub fn seeded_init(varmap: &VarMap, seed: u64) -> Result<()> {
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| TrainError::Other("variable map poisoned".into()))?;
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    for (i, name) in names.into_iter().enumerate() {
+        let var = &data[name];
+        let dims = var.dims();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed::derive(seed, &[0x1417, i as u64]));
+        let values: Vec<f32> = if dims.len() >= 2 {
+            let fan_in: usize = dims[1..].iter().product();
+            let b = 1.0 / (fan_in as f32).sqrt();
+            (0..var.elem_count())
+                .map(|_| rng.random_range(-b..=b))
+                .collect()
+        } else {
+            vec![0.0; var.elem_count()]
+        };
+        var.set(&Tensor::from_vec(values, dims, var.device())?)?;
+    }
+    Ok(())
+}
+
+/// Mean loss over `validate_batches` fixed held-out batches, fully self-forced, memory on.
+pub fn validate(
+    model: &WorldModel,
+    cfg: &TrainConfig,
+    data: &TrainData,
+    memory_config: &MemoryConfig,
+) -> Result<LossParts> {
+    let mut sum = LossParts::default();
+    let n = cfg.run.validate_batches.max(1);
+    for i in 0..n {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed::derive(cfg.seed ^ 0x5EED, &[i as u64]));
+        let (seqs, mut plans) = sample_batch(data, cfg, &mut rng, 1.0)?;
+        for p in &mut plans {
+            p.memory = true;
+            p.prompt_depth = true;
+            p.noise = 0.0;
+        }
+        let (_, v) = run_batch(model, cfg, &data.intrinsics, &seqs, &plans, memory_config)?;
+        sum.total += v.total / n as f64;
+        sum.rgb_l1 += v.rgb_l1 / n as f64;
+        sum.rgb_grad += v.rgb_grad / n as f64;
+        sum.depth += v.depth / n as f64;
+        sum.motion += v.motion / n as f64;
+        sum.last_psnr_db += v.last_psnr_db / n as f64;
+    }
+    Ok(sum)
+}
+
+/// Redraws the loss curve (train total in blue, held-out total in orange) from the CSV.
+pub fn plot_metrics(csv: &Path, png: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(csv).map_err(|e| TrainError::file(csv, e))?;
+    let mut train = Vec::new();
+    let mut held = Vec::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() < 5 {
+            continue;
+        }
+        let (Ok(step), Ok(total)) = (f[0].parse::<f64>(), f[4].parse::<f64>()) else {
+            continue;
+        };
+        if f[1] == "train" {
+            train.push((step, total));
+        } else {
+            held.push((step, total));
+        }
+    }
+    if train.is_empty() {
+        return Ok(());
+    }
+    line_chart(
+        png,
+        800,
+        400,
+        &[
+            Series {
+                points: train,
+                color: [40, 90, 200],
+            },
+            Series {
+                points: held,
+                color: [230, 120, 20],
+            },
+        ],
+    )
+}
