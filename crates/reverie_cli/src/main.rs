@@ -192,6 +192,33 @@ enum Command {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Evaluate a checkpoint on held-out seeds of a world: fidelity (PSNR, SSIM, sharpness at
+    /// 1, 8, 24, 72, 240 ticks) against copy-last-frame and warp+memory baselines, control
+    /// (ego-motion over 10 s, walking into a wall), revisits (memory on/off) and stability.
+    /// The model sees only the prompt frame of each episode, then its own outputs.
+    Eval {
+        /// Checkpoint directory (model.safetensors + model.json).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// World spec.
+        #[arg(long)]
+        world: PathBuf,
+        /// Output JSON; the image strip goes beside it (same name, .png).
+        #[arg(long)]
+        json: PathBuf,
+        /// World seeds, comma-separated (held out: training uses 11, 12, 13).
+        #[arg(long, default_value = "901,902")]
+        seeds: String,
+        /// Ticks of the fidelity/control episodes (241 = 10 s after the prompt).
+        #[arg(long, default_value_t = 241)]
+        steps: usize,
+        /// Loop-and-return lengths in seconds, comma-separated ("" = none).
+        #[arg(long, default_value = "10,60")]
+        loops: String,
+        /// Minutes of the stability rollout (0 = skip).
+        #[arg(long, default_value_t = 10.0)]
+        stability_minutes: f64,
+    },
     /// List the bundled worlds.
     Worlds {
         /// Directory of world specs.
@@ -503,6 +530,23 @@ fn run(cli: Cli) -> Result<()> {
             ));
             Ok(())
         }
+        Command::Eval {
+            checkpoint,
+            world,
+            json,
+            seeds,
+            steps,
+            loops,
+            stability_minutes,
+        } => train::eval(
+            &checkpoint,
+            &world,
+            &json,
+            &seeds,
+            steps,
+            &loops,
+            stability_minutes,
+        ),
         Command::Train {
             config,
             out,

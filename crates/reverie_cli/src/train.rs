@@ -87,3 +87,69 @@ pub fn run(config: &Path, out: &Path, resume: bool, overwrite: bool) -> Result<(
     println!("{}", serde_json::to_string_pretty(&s)?);
     Ok(())
 }
+
+fn list<T: std::str::FromStr>(text: &str, flag: &str) -> Result<Vec<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<T>()
+                .map_err(|e| anyhow::anyhow!("{flag}: `{s}`: {e}"))
+        })
+        .collect()
+}
+
+/// Runs `reverie eval`.
+pub fn eval(
+    checkpoint: &Path,
+    world: &Path,
+    json: &Path,
+    seeds: &str,
+    steps: usize,
+    loops: &str,
+    stability_minutes: f64,
+) -> Result<()> {
+    let seeds: Vec<u64> = list(seeds, "--seeds")?;
+    let loops_secs: Vec<f32> = list(loops, "--loops")?;
+    if seeds.is_empty() {
+        bail!("--seeds: give at least one world seed");
+    }
+    if !(2..=100_000).contains(&steps) {
+        bail!("--steps must be within 2..=100000");
+    }
+    if !(0.0..=600.0).contains(&stability_minutes) {
+        bail!("--stability-minutes must be within 0..=600");
+    }
+    if let Some(bad) = loops_secs.iter().find(|s| !(1.0..=3600.0).contains(*s)) {
+        bail!("--loops: {bad} s is not within 1..=3600");
+    }
+    let model =
+        reverie_model::checkpoint::load(checkpoint, &reverie_model::candle_core::Device::Cpu)?;
+    let spec = reverie_world::WorldSpec::load(world)?;
+    let cfg = model.config();
+    let k = reverie_core::Intrinsics::from_vfov_deg(cfg.width as u32, cfg.height as u32, 70.0)?;
+    let opts = reverie_train::eval::EvalOptions {
+        seeds,
+        steps,
+        loops_secs,
+        stability_minutes,
+        memory: reverie_memory::MemoryConfig::default(),
+    };
+    if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let strip = json.with_extension("png");
+    let mut report = reverie_train::eval::evaluate(&model, &spec, &k, &opts, Some(&strip), &|m| {
+        eprintln!("{m}")
+    })?;
+    report.checkpoint = checkpoint.display().to_string();
+    report.world = world.display().to_string();
+    let text = serde_json::to_string_pretty(&report)?;
+    std::fs::write(json, &text)?;
+    println!("{text}");
+    eprintln!("wrote {} and {}", json.display(), strip.display());
+    Ok(())
+}

@@ -12,6 +12,7 @@
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod loss;
 pub mod optim;
 pub mod plot;

@@ -1,0 +1,773 @@
+//! `reverie eval`: DESIGN.md's fidelity, control, revisit and stability protocols, with the
+//! copy-last-frame and warp+memory baselines in the same run.
+//!
+//! The oracle records an episode first (frames, poses, actions); then the model plays it through
+//! a [`reverie_runtime::Engine`] built from the **prompt alone** (tick 0's frame, depth and pose)
+//! and fed only the actions ([`rollout`] takes nothing else); the scores compare afterwards.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use reverie_core::metrics::psnr_rgb8;
+use reverie_core::{Action, Intrinsics, Keys, Pose, TICK_HZ, seed};
+use reverie_memory::MemoryConfig;
+use reverie_model::WorldModel;
+use reverie_runtime::{Engine, EngineOptions, Generated, Prompt, Refine};
+use reverie_world::episode::{self, EpisodeStart};
+use reverie_world::policy::PolicyKind;
+use reverie_world::{Renderer, World, WorldSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
+
+/// Fidelity horizons in ticks (1/24 s).
+pub const HORIZONS: [usize; 5] = [1, 8, 24, 72, 240];
+
+/// An episode recorded from the oracle.
+#[derive(Clone, Debug)]
+pub struct OracleEpisode {
+    /// Frames.
+    pub rgb: Vec<Vec<u8>>,
+    /// Depths.
+    pub depth_m: Vec<Vec<f32>>,
+    /// True poses.
+    pub poses: Vec<Pose>,
+    /// Actions (index t produced frame t; 0 is idle).
+    pub actions: Vec<Action>,
+    /// The policy's report (e.g. when a loop returned).
+    pub report: serde_json::Value,
+}
+
+impl OracleEpisode {
+    /// The session prompt: tick 0's frame, depth and pose. All the model ever sees of the oracle.
+    pub fn prompt(&self) -> Prompt {
+        Prompt {
+            rgb: self.rgb[0].clone(),
+            depth_m: Some(self.depth_m[0].clone()),
+            pose: self.poses[0],
+        }
+    }
+}
+
+/// Records `steps` ticks of `policy` in the world (episode seed `seed`).
+pub fn record(
+    spec: &Arc<WorldSpec>,
+    k: &Intrinsics,
+    policy: &PolicyKind,
+    seed: u64,
+    steps: usize,
+) -> OracleEpisode {
+    let mut world = World::new(spec.clone());
+    let renderer = Renderer::new(spec);
+    let mut p = policy.build(seed);
+    let mut ep = OracleEpisode {
+        rgb: Vec::with_capacity(steps),
+        depth_m: Vec::with_capacity(steps),
+        poses: Vec::with_capacity(steps),
+        actions: Vec::with_capacity(steps),
+        report: serde_json::Value::Null,
+    };
+    let _ = episode::run::<()>(
+        &mut world,
+        &renderer,
+        k,
+        p.as_mut(),
+        EpisodeStart { seed, steps },
+        |_, f, a| {
+            ep.rgb.push(f.rgb.clone());
+            ep.depth_m.push(f.depth_m.clone());
+            ep.poses.push(f.pose);
+            ep.actions.push(*a);
+            Ok(())
+        },
+    );
+    ep.report = p.report();
+    ep
+}
+
+/// Plays `actions[1..]` from `prompt` and returns every generated tick (index 0 = the prompt's).
+/// Takes nothing of the oracle but the prompt: the honesty rule by signature.
+pub fn rollout(
+    model: &WorldModel,
+    k: &Intrinsics,
+    prompt: &Prompt,
+    actions: &[Action],
+    options: EngineOptions,
+    keep: &dyn Fn(usize) -> bool,
+    mut each: impl FnMut(&Generated),
+) -> Result<Vec<(usize, Generated)>> {
+    let mut engine =
+        Engine::new(model, *k, prompt, options).map_err(|e| TrainError::Other(e.to_string()))?;
+    let mut kept = Vec::new();
+    each(engine.frame());
+    if keep(0) {
+        kept.push((0, engine.frame().clone()));
+    }
+    for (t, a) in actions.iter().enumerate().skip(1) {
+        let g = engine
+            .step(a)
+            .map_err(|e| TrainError::Other(e.to_string()))?;
+        each(g);
+        if keep(t) {
+            kept.push((t, g.clone()));
+        }
+    }
+    Ok(kept)
+}
+
+fn grey(rgb: &[u8]) -> Vec<f32> {
+    rgb.chunks_exact(3)
+        .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+        .collect()
+}
+
+/// SSIM on luminance (8×8 windows, stride 4; Wang et al. 2004 constants).
+pub fn ssim(a: &[u8], b: &[u8], w: usize, h: usize) -> f64 {
+    let (ga, gb) = (grey(a), grey(b));
+    let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
+    let (mut sum, mut n) = (0.0, 0usize);
+    for y in (0..h.saturating_sub(7)).step_by(4) {
+        for x in (0..w.saturating_sub(7)).step_by(4) {
+            let (mut ma, mut mb, mut va, mut vb, mut cov) = (0.0f64, 0.0, 0.0, 0.0, 0.0);
+            for dy in 0..8 {
+                for dx in 0..8 {
+                    let i = (y + dy) * w + x + dx;
+                    ma += f64::from(ga[i]);
+                    mb += f64::from(gb[i]);
+                }
+            }
+            ma /= 64.0;
+            mb /= 64.0;
+            for dy in 0..8 {
+                for dx in 0..8 {
+                    let i = (y + dy) * w + x + dx;
+                    let (da, db) = (f64::from(ga[i]) - ma, f64::from(gb[i]) - mb);
+                    va += da * da;
+                    vb += db * db;
+                    cov += da * db;
+                }
+            }
+            let (va, vb, cov) = (va / 63.0, vb / 63.0, cov / 63.0);
+            sum += ((2.0 * ma * mb + c1) * (2.0 * cov + c2))
+                / ((ma * ma + mb * mb + c1) * (va + vb + c2));
+            n += 1;
+        }
+    }
+    if n == 0 { 1.0 } else { sum / n as f64 }
+}
+
+/// Gradient energy (mean squared finite differences of luminance).
+pub fn gradient_energy(rgb: &[u8], w: usize, h: usize) -> f64 {
+    let g = grey(rgb);
+    let mut e = 0.0f64;
+    for y in 0..h - 1 {
+        for x in 0..w - 1 {
+            let i = y * w + x;
+            e += f64::from(g[i + 1] - g[i]).powi(2) + f64::from(g[i + w] - g[i]).powi(2);
+        }
+    }
+    e / ((w - 1) * (h - 1)) as f64
+}
+
+/// Mean luminance (0..255).
+pub fn brightness(rgb: &[u8]) -> f64 {
+    grey(rgb).iter().map(|&v| f64::from(v)).sum::<f64>() / (rgb.len() / 3) as f64
+}
+
+/// Scores of one method at the fidelity horizons (means over episodes).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct HorizonScores {
+    /// PSNR (dB) per horizon.
+    pub psnr_db: Vec<f64>,
+    /// SSIM per horizon.
+    pub ssim: Vec<f64>,
+    /// Gradient energy of generated / oracle per horizon (1 = as sharp; PSNR alone rewards blur).
+    pub sharpness_ratio: Vec<f64>,
+}
+
+/// Fidelity results.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Fidelity {
+    /// Horizons (ticks).
+    pub horizons: Vec<usize>,
+    /// The model (network, memory on).
+    pub model: HorizonScores,
+    /// Baseline: the prompt frame repeated (copy-last-frame, open loop).
+    pub copy_last_frame: HorizonScores,
+    /// Baseline: warp + memory with the model's predicted poses, no network refinement.
+    pub warp_memory: HorizonScores,
+    /// Episodes averaged.
+    pub episodes: usize,
+}
+
+/// Control results.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Control {
+    /// Seconds of actions.
+    pub seconds: f64,
+    /// Mean absolute heading error at the end (degrees).
+    pub rotation_error_deg: f64,
+    /// Mean end-position error as a percentage of the true distance walked.
+    pub translation_error_pct: f64,
+    /// Mean true distance walked (m).
+    pub distance_walked_m: f64,
+    /// Walking into a wall.
+    pub wall: Option<WallTest>,
+}
+
+/// Walking straight at the nearest wall for 4 s.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct WallTest {
+    /// The wall's distance straight ahead at the start (m, oracle depth).
+    pub wall_distance_m: f64,
+    /// How far the oracle walker got (m).
+    pub true_distance_m: f64,
+    /// How far the model says it got (m).
+    pub predicted_distance_m: f64,
+    /// The model's speed over the last second (m/s); walking speed is ~4.3 m/s.
+    pub predicted_last_second_mps: f64,
+    /// The oracle's speed over the last second (m/s).
+    pub true_last_second_mps: f64,
+    /// The model stopped: last-second speed under 25 % of its first-second speed.
+    pub stopped: bool,
+}
+
+/// Revisit results for one loop length.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Revisit {
+    /// Seconds out.
+    pub out_secs: f32,
+    /// Tick at which the oracle walker was back (None: it never returned; then not scored).
+    pub return_tick: Option<usize>,
+    /// Memory on: PSNR (dB) of the generated frame at the return vs the one generated at tick 0.
+    pub self_psnr_memory_on_db: Option<f64>,
+    /// Memory off: the same.
+    pub self_psnr_memory_off_db: Option<f64>,
+    /// Memory on: PSNR vs the oracle frame at the return.
+    pub oracle_psnr_memory_on_db: Option<f64>,
+    /// Memory off: the same.
+    pub oracle_psnr_memory_off_db: Option<f64>,
+}
+
+/// Stability of a long random-policy rollout.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Stability {
+    /// Minutes rolled out.
+    pub minutes: f64,
+    /// Mean luminance per minute (0..255).
+    pub brightness_per_minute: Vec<f64>,
+    /// Largest |minute − minute 1| / minute 1 (%).
+    pub max_brightness_drift_pct: f64,
+    /// Mean saturation per minute (0..1).
+    pub saturation_per_minute: Vec<f64>,
+    /// Share of frames that collapsed (luminance std < 2).
+    pub collapsed_share: f64,
+    /// Mean |Δ mean luminance| between consecutive frames.
+    pub flicker: f64,
+    /// Mean network + memory tick time (ms).
+    pub tick_ms: f64,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Checkpoint evaluated.
+    pub checkpoint: String,
+    /// World spec file.
+    pub world: String,
+    /// World seeds (held out from training).
+    pub seeds: Vec<u64>,
+    /// Fidelity.
+    pub fidelity: Fidelity,
+    /// Control.
+    pub control: Control,
+    /// Revisits.
+    pub revisit: Vec<Revisit>,
+    /// Stability.
+    pub stability: Option<Stability>,
+    /// Wall time of the evaluation (s).
+    pub wall_secs: f64,
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    /// World seeds.
+    pub seeds: Vec<u64>,
+    /// Fidelity / control episode length (ticks, ≥ 241 for the 10 s horizon).
+    pub steps: usize,
+    /// Loop lengths (s) for revisits.
+    pub loops_secs: Vec<f32>,
+    /// Stability rollout minutes (0 = skip).
+    pub stability_minutes: f64,
+    /// Memory configuration of the engine.
+    pub memory: MemoryConfig,
+}
+
+fn scores_at(
+    generated: &[(usize, Generated)],
+    ep: &OracleEpisode,
+    horizons: &[usize],
+    w: usize,
+    h: usize,
+) -> HorizonScores {
+    let mut s = HorizonScores::default();
+    for &t in horizons {
+        let Some((_, g)) = generated.iter().find(|(i, _)| *i == t) else {
+            continue;
+        };
+        s.psnr_db
+            .push(psnr_rgb8(&g.rgb, &ep.rgb[t], None).unwrap_or(f64::NAN));
+        s.ssim.push(ssim(&g.rgb, &ep.rgb[t], w, h));
+        s.sharpness_ratio
+            .push(gradient_energy(&g.rgb, w, h) / gradient_energy(&ep.rgb[t], w, h).max(1e-9));
+    }
+    s
+}
+
+fn add_into(acc: &mut HorizonScores, s: &HorizonScores, n: f64) {
+    for (dst, src) in [
+        (&mut acc.psnr_db, &s.psnr_db),
+        (&mut acc.ssim, &s.ssim),
+        (&mut acc.sharpness_ratio, &s.sharpness_ratio),
+    ] {
+        dst.resize(src.len(), 0.0);
+        for (d, v) in dst.iter_mut().zip(src) {
+            *d += v / n;
+        }
+    }
+}
+
+/// Runs every protocol on `spec` with the model; `say` hears progress lines; the image strip
+/// (oracle | model | warp+memory at each horizon, first seed) is written to `strip`.
+pub fn evaluate(
+    model: &WorldModel,
+    spec: &WorldSpec,
+    k: &Intrinsics,
+    opts: &EvalOptions,
+    strip: Option<&Path>,
+    say: &dyn Fn(&str),
+) -> Result<EvalReport> {
+    let started = std::time::Instant::now();
+    let (w, h) = (k.width as usize, k.height as usize);
+    let horizons: Vec<usize> = HORIZONS
+        .iter()
+        .copied()
+        .filter(|&t| t < opts.steps)
+        .collect();
+    let mut report = EvalReport {
+        seeds: opts.seeds.clone(),
+        ..EvalReport::default()
+    };
+    report.fidelity.horizons = horizons.clone();
+    let n = opts.seeds.len().max(1) as f64;
+    let engine = |use_memory: bool, refine: Refine| EngineOptions {
+        memory: opts.memory.clone(),
+        use_memory,
+        refine,
+    };
+    let mut strip_rows: Vec<Vec<u8>> = Vec::new();
+    let (mut rot, mut trans, mut dist) = (0.0, 0.0, 0.0);
+    for (si, &world_seed) in opts.seeds.iter().enumerate() {
+        let mut s = spec.clone();
+        s.generator.seed = world_seed;
+        let s = Arc::new(s);
+        say(&format!(
+            "seed {world_seed}: fidelity + control ({} ticks)",
+            opts.steps
+        ));
+        let ep = record(
+            &s,
+            k,
+            &PolicyKind::RandomWalk,
+            seed::derive(world_seed, &[1]),
+            opts.steps,
+        );
+        let keep = |t: usize| horizons.contains(&t) || t + 1 == opts.steps;
+        let generated = rollout(
+            model,
+            k,
+            &ep.prompt(),
+            &ep.actions,
+            engine(true, Refine::Network),
+            &keep,
+            |_| {},
+        )?;
+        let base = rollout(
+            model,
+            k,
+            &ep.prompt(),
+            &ep.actions,
+            engine(true, Refine::WarpAndMemoryOnly),
+            &keep,
+            |_| {},
+        )?;
+        let copy: Vec<(usize, Generated)> = horizons
+            .iter()
+            .map(|&t| {
+                let mut g = generated[0].1.clone();
+                g.rgb = ep.rgb[0].clone();
+                (t, g)
+            })
+            .collect();
+        add_into(
+            &mut report.fidelity.model,
+            &scores_at(&generated, &ep, &horizons, w, h),
+            n,
+        );
+        add_into(
+            &mut report.fidelity.copy_last_frame,
+            &scores_at(&copy, &ep, &horizons, w, h),
+            n,
+        );
+        add_into(
+            &mut report.fidelity.warp_memory,
+            &scores_at(&base, &ep, &horizons, w, h),
+            n,
+        );
+        if si == 0 {
+            for rows in [
+                horizons
+                    .iter()
+                    .map(|&t| ep.rgb[t].clone())
+                    .collect::<Vec<_>>(),
+                horizons
+                    .iter()
+                    .filter_map(|&t| {
+                        generated
+                            .iter()
+                            .find(|(i, _)| *i == t)
+                            .map(|(_, g)| g.rgb.clone())
+                    })
+                    .collect(),
+                horizons
+                    .iter()
+                    .filter_map(|&t| {
+                        base.iter()
+                            .find(|(i, _)| *i == t)
+                            .map(|(_, g)| g.rgb.clone())
+                    })
+                    .collect(),
+            ] {
+                strip_rows.push(hcat(&rows, w, h));
+            }
+        }
+        // Control over the whole episode.
+        let last = opts.steps - 1;
+        if let Some((_, g)) = generated.iter().find(|(i, _)| *i == last) {
+            let truth = ep.poses[last];
+            let walked: f32 = ep
+                .poses
+                .windows(2)
+                .map(|p| (p[1].position - p[0].position).length())
+                .sum();
+            rot += f64::from(
+                reverie_core::pose::wrap_angle(g.pose.yaw_rad - truth.yaw_rad)
+                    .abs()
+                    .to_degrees(),
+            ) / n;
+            trans +=
+                f64::from((g.pose.position - truth.position).length() / walked.max(1e-3) * 100.0)
+                    / n;
+            dist += f64::from(walked) / n;
+        }
+    }
+    report.fidelity.episodes = opts.seeds.len();
+    report.control = Control {
+        seconds: (opts.steps - 1) as f64 / f64::from(TICK_HZ),
+        rotation_error_deg: rot,
+        translation_error_pct: trans,
+        distance_walked_m: dist,
+        wall: None,
+    };
+    if let (Some(path), false) = (strip, strip_rows.is_empty()) {
+        let width = w * horizons.len();
+        let img: Vec<u8> = strip_rows.concat();
+        reverie_world::imageio::write_png(path, width as u32, (h * strip_rows.len()) as u32, &img)
+            .map_err(|e| TrainError::file(path, e))?;
+    }
+
+    if let Some(&world_seed) = opts.seeds.first() {
+        say("wall test");
+        report.control.wall = wall_test(model, spec, k, world_seed, &opts.memory)?;
+        for &secs in &opts.loops_secs {
+            say(&format!("revisit: loop {secs} s out and back"));
+            report
+                .revisit
+                .push(revisit(model, spec, k, world_seed, secs, &opts.memory)?);
+        }
+        if opts.stability_minutes > 0.0 {
+            say(&format!(
+                "stability: {} minutes of random policy",
+                opts.stability_minutes
+            ));
+            report.stability = Some(stability(
+                model,
+                spec,
+                k,
+                world_seed,
+                opts.stability_minutes,
+                &opts.memory,
+            )?);
+        }
+    }
+    report.wall_secs = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn hcat(frames: &[Vec<u8>], w: usize, h: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(frames.len() * w * h * 3);
+    for y in 0..h {
+        for f in frames {
+            out.extend_from_slice(&f[y * w * 3..(y + 1) * w * 3]);
+        }
+    }
+    out
+}
+
+fn wall_test(
+    model: &WorldModel,
+    spec: &WorldSpec,
+    k: &Intrinsics,
+    world_seed: u64,
+    memory: &MemoryConfig,
+) -> Result<Option<WallTest>> {
+    let mut s = spec.clone();
+    s.generator.seed = world_seed;
+    let s = Arc::new(s);
+    // Look around at the spawn (16 headings) and pick the nearest wall straight ahead, 2–10 m.
+    let turn = std::f32::consts::TAU / 16.0;
+    let script = |actions: Vec<Action>| PolicyKind::Script {
+        path: "wall-test".into(),
+        actions: Arc::new(actions),
+    };
+    let turns: Vec<Action> = (0..15).map(|_| Action::IDLE.with_look(turn, 0.0)).collect();
+    // Frame i looks i sixteenths of a turn to the right of the spawn heading.
+    let look = record(
+        &s,
+        k,
+        &script(turns.clone()),
+        seed::derive(world_seed, &[2]),
+        16,
+    );
+    let (w, h) = (k.width as usize, k.height as usize);
+    let ahead = |d: &[f32]| -> f32 {
+        let mut v: Vec<f32> = (h / 2 - 4..h / 2 + 4)
+            .flat_map(|y| (w / 2 - 4..w / 2 + 4).map(move |x| (y, x)))
+            .map(|(y, x)| d[y * w + x])
+            .collect();
+        v.sort_by(f32::total_cmp);
+        v[v.len() / 2]
+    };
+    let best = (0..16)
+        .map(|i| (i, ahead(&look.depth_m[i])))
+        .filter(|(_, d)| (2.0..=10.0).contains(d))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    let Some((best_turns, wall_distance)) = best else {
+        return Ok(None);
+    };
+    // Turn there (not scored), then walk forward 4 s.
+    let walk = 4 * TICK_HZ as usize;
+    let start = best_turns;
+    let mut actions: Vec<Action> = turns[..start].to_vec();
+    actions.extend(std::iter::repeat_n(Action::keys(Keys::FORWARD), walk));
+    let ep = record(
+        &s,
+        k,
+        &script(actions),
+        seed::derive(world_seed, &[2]),
+        start + walk + 1,
+    );
+    let prompt = Prompt {
+        rgb: ep.rgb[start].clone(),
+        depth_m: Some(ep.depth_m[start].clone()),
+        pose: ep.poses[start],
+    };
+    let mut poses = Vec::new();
+    rollout(
+        model,
+        k,
+        &prompt,
+        &ep.actions[start..],
+        EngineOptions {
+            memory: memory.clone(),
+            ..EngineOptions::default()
+        },
+        &|_| false,
+        |g| poses.push(g.pose),
+    )?;
+    let dist = |p: &[Pose]| f64::from((p[p.len() - 1].position - p[0].position).length());
+    let sec = TICK_HZ as usize;
+    let truth = &ep.poses[start..];
+    let pred_first = dist(&poses[..=sec]);
+    let pred_last = dist(&poses[poses.len() - 1 - sec..]);
+    Ok(Some(WallTest {
+        wall_distance_m: f64::from(wall_distance),
+        true_distance_m: dist(truth),
+        predicted_distance_m: dist(&poses),
+        predicted_last_second_mps: pred_last,
+        true_last_second_mps: dist(&truth[truth.len() - 1 - sec..]),
+        stopped: pred_last < 0.25 * pred_first.max(1e-3),
+    }))
+}
+
+fn revisit(
+    model: &WorldModel,
+    spec: &WorldSpec,
+    k: &Intrinsics,
+    world_seed: u64,
+    out_secs: f32,
+    memory: &MemoryConfig,
+) -> Result<Revisit> {
+    let mut s = spec.clone();
+    s.generator.seed = world_seed;
+    let s = Arc::new(s);
+    let policy = PolicyKind::LoopAndReturn { out_secs };
+    let ep = record(
+        &s,
+        k,
+        &policy,
+        seed::derive(world_seed, &[3]),
+        policy.min_steps(),
+    );
+    let mut r = Revisit {
+        out_secs,
+        return_tick: ep.report["returned_tick"].as_u64().map(|t| t as usize),
+        ..Revisit::default()
+    };
+    let Some(ret) = r.return_tick.filter(|&t| t < ep.actions.len()) else {
+        return Ok(r);
+    };
+    for use_memory in [true, false] {
+        let generated = rollout(
+            model,
+            k,
+            &ep.prompt(),
+            &ep.actions[..=ret],
+            EngineOptions {
+                memory: memory.clone(),
+                use_memory,
+                refine: Refine::Network,
+            },
+            &|t| t == 0 || t == ret,
+            |_| {},
+        )?;
+        let (first, back) = (&generated[0].1, &generated[generated.len() - 1].1);
+        let self_psnr = psnr_rgb8(&back.rgb, &first.rgb, None);
+        let oracle_psnr = psnr_rgb8(&back.rgb, &ep.rgb[ret], None);
+        if use_memory {
+            r.self_psnr_memory_on_db = self_psnr;
+            r.oracle_psnr_memory_on_db = oracle_psnr;
+        } else {
+            r.self_psnr_memory_off_db = self_psnr;
+            r.oracle_psnr_memory_off_db = oracle_psnr;
+        }
+    }
+    Ok(r)
+}
+
+fn saturation(rgb: &[u8]) -> f64 {
+    rgb.chunks_exact(3)
+        .map(|p| {
+            let mx = f64::from(p[0].max(p[1]).max(p[2]));
+            let mn = f64::from(p[0].min(p[1]).min(p[2]));
+            if mx > 0.0 { (mx - mn) / mx } else { 0.0 }
+        })
+        .sum::<f64>()
+        / (rgb.len() / 3) as f64
+}
+
+fn stability(
+    model: &WorldModel,
+    spec: &WorldSpec,
+    k: &Intrinsics,
+    world_seed: u64,
+    minutes: f64,
+    memory: &MemoryConfig,
+) -> Result<Stability> {
+    let mut s = spec.clone();
+    s.generator.seed = world_seed;
+    let s = Arc::new(s);
+    let steps = (minutes * 60.0 * f64::from(TICK_HZ)).round() as usize + 1;
+    // Only the actions are needed: record at a tiny resolution so the oracle costs nothing.
+    let tiny =
+        Intrinsics::from_vfov_deg(8, 8, 70.0).map_err(|e| TrainError::Other(e.to_string()))?;
+    let ep = record(
+        &s,
+        &tiny,
+        &PolicyKind::RandomWalk,
+        seed::derive(world_seed, &[4]),
+        steps,
+    );
+    let start = record(
+        &s,
+        k,
+        &PolicyKind::RandomWalk,
+        seed::derive(world_seed, &[4]),
+        1,
+    );
+    let per_min = 60 * TICK_HZ as usize;
+    let (mut bright, mut sat) = (vec![0.0f64; 0], vec![0.0f64; 0]);
+    let (mut b_acc, mut s_acc, mut count) = (0.0, 0.0, 0usize);
+    let (mut collapsed, mut flicker, mut prev_b, mut frames) = (0usize, 0.0, None::<f64>, 0usize);
+    let mut tick_ms = 0.0;
+    rollout(
+        model,
+        k,
+        &start.prompt(),
+        &ep.actions,
+        EngineOptions {
+            memory: memory.clone(),
+            ..EngineOptions::default()
+        },
+        &|_| false,
+        |g| {
+            let b = brightness(&g.rgb);
+            let gy = grey(&g.rgb);
+            let mean = gy.iter().map(|&v| f64::from(v)).sum::<f64>() / gy.len() as f64;
+            let var = gy
+                .iter()
+                .map(|&v| (f64::from(v) - mean).powi(2))
+                .sum::<f64>()
+                / gy.len() as f64;
+            if var.sqrt() < 2.0 {
+                collapsed += 1;
+            }
+            if let Some(p) = prev_b {
+                flicker += (b - p).abs();
+            }
+            prev_b = Some(b);
+            b_acc += b;
+            s_acc += saturation(&g.rgb);
+            count += 1;
+            frames += 1;
+            tick_ms += g.times.network_ms
+                + g.times.memory_render_ms
+                + g.times.memory_write_ms
+                + g.times.warp_ms
+                + g.times.motion_ms;
+            if count == per_min {
+                bright.push(b_acc / count as f64);
+                sat.push(s_acc / count as f64);
+                (b_acc, s_acc, count) = (0.0, 0.0, 0);
+            }
+        },
+    )?;
+    if count > per_min / 2 || bright.is_empty() {
+        bright.push(b_acc / count.max(1) as f64);
+        sat.push(s_acc / count.max(1) as f64);
+    }
+    let first = bright[0].max(1e-9);
+    Ok(Stability {
+        minutes,
+        max_brightness_drift_pct: bright
+            .iter()
+            .map(|b| (b - first).abs() / first * 100.0)
+            .fold(0.0, f64::max),
+        brightness_per_minute: bright,
+        saturation_per_minute: sat,
+        collapsed_share: collapsed as f64 / frames.max(1) as f64,
+        flicker: flicker / (frames.max(2) - 1) as f64,
+        tick_ms: tick_ms / frames.max(1) as f64,
+    })
+}
