@@ -41,7 +41,7 @@ impl Observer for Bars {
             r.samples_per_sec
         );
         if let Some(every) = self.plain_every
-            && r.step % every == 0
+            && r.step.is_multiple_of(every)
         {
             eprintln!("step {}/{}: {line}", r.step, r.steps);
         }

@@ -71,7 +71,7 @@ fn slices<'a>(
     let Some((a, b)) = l.contiguous_offsets() else {
         candle_core::bail!("compose: {what} must be contiguous")
     };
-    if (b - a) % per_pixel != 0 {
+    if !(b - a).is_multiple_of(per_pixel) {
         candle_core::bail!("compose: {what} is not a whole number of {per_pixel}-value pixels")
     }
     Ok(&v[a..b])
@@ -80,7 +80,7 @@ fn slices<'a>(
 fn out_shape(head: &Layout) -> candle_core::Result<Shape> {
     let mut dims = head.shape().dims().to_vec();
     match dims.last_mut() {
-        Some(last) if *last % HEAD == 0 => {
+        Some(last) if last.is_multiple_of(HEAD) => {
             *last = *last / HEAD * OUT;
             Ok(Shape::from(dims))
         }

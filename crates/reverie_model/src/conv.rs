@@ -169,7 +169,7 @@ impl CustomOp1 for Col2Im {
             let cols = &src[bi * ho * wo * row..(bi + 1) * ho * wo * row];
             for ky in 0..win.k {
                 let t = iy as isize + win.pad as isize - ky as isize;
-                if t < 0 || t as usize % win.stride != 0 {
+                if t < 0 || !(t as usize).is_multiple_of(win.stride) {
                     continue;
                 }
                 let oy = t as usize / win.stride;
@@ -339,7 +339,7 @@ impl Module for Conv2d {
 /// ordered (dy, dx, c)).
 pub fn space_to_depth(xs: &Tensor, r: usize) -> candle_core::Result<Tensor> {
     let (b, h, w, c) = xs.dims4()?;
-    if h % r != 0 || w % r != 0 {
+    if !h.is_multiple_of(r) || !w.is_multiple_of(r) {
         candle_core::bail!("space_to_depth: {h}×{w} is not a multiple of {r}")
     }
     xs.reshape((b, h / r, r, w / r, r, c))?
@@ -351,7 +351,7 @@ pub fn space_to_depth(xs: &Tensor, r: usize) -> candle_core::Result<Tensor> {
 /// The inverse of [`space_to_depth`]: `[B, H, W, r·r·C]` → `[B, H·r, W·r, C]`.
 pub fn depth_to_space(xs: &Tensor, r: usize) -> candle_core::Result<Tensor> {
     let (b, h, w, rrc) = xs.dims4()?;
-    if rrc % (r * r) != 0 {
+    if !rrc.is_multiple_of(r * r) {
         candle_core::bail!("depth_to_space: {rrc} channels are not a multiple of {r}²")
     }
     let c = rrc / (r * r);

@@ -344,7 +344,7 @@ fn frame(cfg: &ModelConfig, seed: u8) -> (Vec<u8>, Vec<f32>) {
     let rgb = (0..3 * n).map(|i| (i as u8).wrapping_mul(seed)).collect();
     let depth = (0..n)
         .map(|i| {
-            if i % 7 == 0 {
+            if i.is_multiple_of(7) {
                 f32::INFINITY
             } else {
                 1.0 + (i % 13) as f32
@@ -432,7 +432,7 @@ fn same_inputs_same_frames() {
     };
     let run = |m: &WorldModel| {
         let p = guides_tensor(&cfg, &[g], &[Guide::EMPTY], &Device::Cpu).unwrap();
-        let (mut s, _) = m.prompt(&[p.clone()]).unwrap();
+        let (mut s, _) = m.prompt(std::slice::from_ref(&p)).unwrap();
         let a = reverie_model::model::actions_tensor(
             &[Action::keys(reverie_core::Keys::FORWARD)],
             &Device::Cpu,

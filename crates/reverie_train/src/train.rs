@@ -470,12 +470,12 @@ pub fn train(
                 p.total, p.rgb_l1, p.rgb_grad, p.depth, p.motion, p.last_psnr_db
             )
         };
-        if done % cfg.run.log_every == 0 || done == cfg.optim.steps {
+        if done.is_multiple_of(cfg.run.log_every) || done == cfg.optim.steps {
             writeln!(csv, "{}", row("train", &parts, norm))
                 .map_err(|e| TrainError::file(&csv_path, e))?;
         }
         if let Some(ho) = &heldout
-            && (done % cfg.run.validate_every == 0 || done == cfg.optim.steps)
+            && (done.is_multiple_of(cfg.run.validate_every) || done == cfg.optim.steps)
         {
             let v = validate(&model, cfg, ho, &memory_config)?;
             writeln!(csv, "{}", row("heldout", &v, f64::NAN))
@@ -486,7 +486,7 @@ pub fn train(
             ));
             validation = Some(v);
         }
-        if done % cfg.run.checkpoint_every == 0 || done == cfg.optim.steps {
+        if done.is_multiple_of(cfg.run.checkpoint_every) || done == cfg.optim.steps {
             progress = Progress {
                 step: done,
                 wall_secs: progress.wall_secs,
