@@ -5,4 +5,7 @@
 
 pub use reverie_core as core;
 pub use reverie_memory as memory;
+pub use reverie_model as model;
+pub use reverie_runtime as runtime;
+pub use reverie_train as train;
 pub use reverie_world as world;

@@ -206,8 +206,8 @@ enum Command {
         /// Output JSON; the image strip goes beside it (same name, .png).
         #[arg(long)]
         json: PathBuf,
-        /// World seeds, comma-separated (held out: training uses 11, 12, 13).
-        #[arg(long, default_value = "901,902")]
+        /// World seeds, comma-separated (evaluation seeds are ≥ 1,000,000; training uses 11–13, validation 901).
+        #[arg(long, default_value = "1000001,1000002")]
         seeds: String,
         /// Ticks of the fidelity/control episodes (241 = 10 s after the prompt).
         #[arg(long, default_value_t = 241)]

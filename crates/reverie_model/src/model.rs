@@ -241,8 +241,10 @@ impl StepOutput {
     }
 }
 
+/// candle-nn's fused sigmoid: its backward uses the output (σ(1−σ)), so very negative inputs
+/// give a zero gradient instead of the 0·∞ = NaN of a sigmoid written as 1/(1+e^−x).
 fn sigmoid(xs: &Tensor) -> candle_core::Result<Tensor> {
-    (xs.neg()?.exp()? + 1.0)?.recip()
+    candle_nn::ops::sigmoid(xs)
 }
 
 /// Pre-activation residual block: `x + conv(silu(conv(silu(x))))`.

@@ -9,6 +9,10 @@ use candle_nn::VarMap;
 
 use crate::error::{Result, TrainError};
 
+/// A gradient with a non-finite global norm (the update was skipped).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NonFinite(pub f64);
+
 /// AdamW over every variable of a [`VarMap`] (weight decay on matrices and kernels, not biases).
 #[derive(Debug)]
 pub struct AdamW {
@@ -51,8 +55,14 @@ impl AdamW {
     }
 
     /// One update with learning rate `lr`; gradients are first scaled to global norm ≤ `clip`
-    /// (when `clip` > 0). Returns the global gradient norm before clipping.
-    pub fn step(&mut self, grads: &GradStore, lr: f64, clip: f64) -> Result<f64> {
+    /// (when `clip` > 0). Returns the global gradient norm before clipping; a non-finite norm
+    /// changes nothing and returns [`NonFinite`].
+    pub fn step(
+        &mut self,
+        grads: &GradStore,
+        lr: f64,
+        clip: f64,
+    ) -> Result<std::result::Result<f64, NonFinite>> {
         let mut sq = 0f64;
         let gs: Vec<Option<&Tensor>> = self
             .vars
@@ -64,9 +74,7 @@ impl AdamW {
         }
         let norm = sq.sqrt();
         if !norm.is_finite() {
-            return Err(TrainError::Other(format!(
-                "gradient norm is {norm}: training diverged (lower optim.lr or set optim.grad_clip)"
-            )));
+            return Ok(Err(NonFinite(norm)));
         }
         let scale = if clip > 0.0 && norm > clip {
             clip / norm
@@ -91,7 +99,7 @@ impl AdamW {
             let next = ((var.as_tensor() * (1.0 - decay))? - (update * lr)?)?;
             var.set(&next)?;
         }
-        Ok(norm)
+        Ok(Ok(norm))
     }
 
     /// Saves the moments (`m.NAME`, `v.NAME`) to a safetensors file.

@@ -22,7 +22,10 @@ use crate::config::TrainConfig;
 use crate::data::{Sequence, TrainData};
 use crate::error::{Result, TrainError};
 use crate::loss;
-use crate::optim::AdamW;
+use crate::optim::{AdamW, NonFinite};
+
+/// Consecutive skipped (non-finite) updates after which training stops.
+const MAX_BAD_STEPS: usize = 10;
 use crate::plot::{Series, line_chart};
 
 /// Loss terms of one batch (means over its frames).
@@ -447,6 +450,7 @@ pub fn train(
     let frames_per_step = cfg.optim.batch * (cfg.optim.seq_len + 1);
     let mut last = LossParts::default();
     let mut validation = None;
+    let mut bad_steps = 0;
     for step in start_step..cfg.optim.steps {
         let mut rng = ChaCha8Rng::seed_from_u64(seed::derive(cfg.seed, &[step as u64]));
         let sf = cfg.self_forcing_at(step);
@@ -454,7 +458,26 @@ pub fn train(
         let (seqs, plans) = sample_batch(&data, cfg, &mut rng, sf)?;
         let (loss, parts) = run_batch(&model, cfg, &k, &seqs, &plans, &memory_config)?;
         let grads = loss.backward()?;
-        let norm = opt.step(&grads, lr, cfg.optim.grad_clip)?;
+        let norm = match opt.step(&grads, lr, cfg.optim.grad_clip)? {
+            Ok(norm) => {
+                bad_steps = 0;
+                norm
+            }
+            Err(NonFinite(norm)) => {
+                bad_steps += 1;
+                observer.message(&format!(
+                    "step {}: gradient norm {norm}, update skipped",
+                    step + 1
+                ));
+                if bad_steps >= MAX_BAD_STEPS {
+                    return Err(TrainError::Other(format!(
+                        "{MAX_BAD_STEPS} steps in a row had a non-finite gradient: training diverged \
+                         (lower optim.lr or optim.grad_clip)"
+                    )));
+                }
+                norm
+            }
+        };
         last = parts;
         let done = step + 1;
         let sps = ((done - start_step) * frames_per_step) as f64 / started.elapsed().as_secs_f64();

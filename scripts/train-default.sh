@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The documented training command of the default checkpoint (assets/models/default):
+# data (datagen, resumable) → training (resumable: pass --resume to continue runs/default) →
+# evaluation on held-out seeds of every bundled world → the shipped directory.
+#
+#   bash scripts/train-default.sh            # from scratch (about 1.5 h of training on 2 cores)
+#   bash scripts/train-default.sh --resume   # continue an interrupted run
+#
+# World seeds: training 11, 12, 13; validation during training 901; evaluation ≥ 1,000,000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+R=target/release/reverie
+cargo build --release --locked -p reverie_cli
+export MIMALLOC_PURGE_DELAY=-1 MIMALLOC_ARENA_EAGER_COMMIT=1
+for seed in 11 12 13; do
+  for w in meadow village forest canyon; do
+    $R datagen --world worlds/$w.toml --seed $seed --episodes 6 --steps 480 --policy mixed \
+      --out data/train/$w-$seed --resume
+  done
+done
+for w in meadow village forest canyon; do
+  $R datagen --world worlds/$w.toml --seed 901 --episodes 2 --steps 480 --policy mixed \
+    --out data/heldout/$w-901 --resume
+done
+if [ "${1:-}" = "--resume" ]; then
+  $R train --config configs/train-default.toml --out runs/default --resume
+else
+  $R train --config configs/train-default.toml --out runs/default --overwrite
+fi
+for w in meadow village forest canyon; do
+  $R eval --checkpoint runs/default/final --world worlds/$w.toml --json runs/default/eval-$w.json \
+    --stability-minutes 10
+done
+dst=assets/models/default
+mkdir -p $dst
+cp runs/default/final/model.safetensors runs/default/final/model.json runs/default/final/train.toml \
+   runs/default/metrics.csv runs/default/loss.png runs/default/summary.json $dst/
+cp runs/default/eval-*.json runs/default/eval-*.png $dst/
+echo "default checkpoint in $dst"
