@@ -369,9 +369,7 @@ pub fn evaluate(
     let mut strip_rows: Vec<Vec<u8>> = Vec::new();
     let (mut rot, mut trans, mut dist) = (0.0, 0.0, 0.0);
     for (si, &world_seed) in opts.seeds.iter().enumerate() {
-        let mut s = spec.clone();
-        s.generator.seed = world_seed;
-        let s = Arc::new(s);
+        let s = seeded(spec, world_seed);
         say(&format!(
             "seed {world_seed}: fidelity + control ({} ticks)",
             opts.steps
@@ -515,6 +513,13 @@ pub fn evaluate(
     Ok(report)
 }
 
+/// The spec with its world seed replaced.
+fn seeded(spec: &WorldSpec, world_seed: u64) -> Arc<WorldSpec> {
+    let mut s = spec.clone();
+    s.generator.seed = world_seed;
+    Arc::new(s)
+}
+
 fn hcat(frames: &[Vec<u8>], w: usize, h: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(frames.len() * w * h * 3);
     for y in 0..h {
@@ -532,9 +537,7 @@ fn wall_test(
     world_seed: u64,
     memory: &MemoryConfig,
 ) -> Result<Option<WallTest>> {
-    let mut s = spec.clone();
-    s.generator.seed = world_seed;
-    let s = Arc::new(s);
+    let s = seeded(spec, world_seed);
     // Look around at the spawn (16 headings) and pick the nearest wall straight ahead, 2–10 m.
     let turn = std::f32::consts::TAU / 16.0;
     let script = |actions: Vec<Action>| PolicyKind::Script {
@@ -619,9 +622,7 @@ fn revisit(
     out_secs: f32,
     memory: &MemoryConfig,
 ) -> Result<Revisit> {
-    let mut s = spec.clone();
-    s.generator.seed = world_seed;
-    let s = Arc::new(s);
+    let s = seeded(spec, world_seed);
     let policy = PolicyKind::LoopAndReturn { out_secs };
     let ep = record(
         &s,
@@ -685,9 +686,7 @@ fn stability(
     minutes: f64,
     memory: &MemoryConfig,
 ) -> Result<Stability> {
-    let mut s = spec.clone();
-    s.generator.seed = world_seed;
-    let s = Arc::new(s);
+    let s = seeded(spec, world_seed);
     let steps = (minutes * 60.0 * f64::from(TICK_HZ)).round() as usize + 1;
     // Only the actions are needed: record at a tiny resolution so the oracle costs nothing.
     let tiny =
