@@ -38,13 +38,14 @@ fn main() {
         let a = actions_tensor(&vec![Action::IDLE; b], &dev).unwrap();
         let mut times = Vec::new();
         let mut fwd = Vec::new();
-        for i in 0..12 {
+        let iters = if b == 1 { 300 } else { 12 };
+        for i in 0..iters {
             let mut s = State::zeros(&cfg, b, &dev).unwrap();
             let t = Instant::now();
             if b == 1 {
                 let _m = model.predict_motion(&s, &a).unwrap();
                 let o = model.generate(&mut s, &a, &g).unwrap();
-                let _ = o.image.sum_all().unwrap().to_scalar::<f32>().unwrap();
+                let _ = o.frame(0).unwrap();
             } else {
                 let m = model.predict_motion(&s, &a).unwrap();
                 let o = model.generate(&mut s, &a, &g).unwrap();

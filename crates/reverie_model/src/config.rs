@@ -31,6 +31,9 @@ pub struct ModelConfig {
     pub blocks_low: usize,
     /// Hidden width of the ego-motion head.
     pub motion_hidden: usize,
+    /// Channels of the full-resolution refinement (two 3×3 convolutions adding a residual to the
+    /// composed colour and depth, e.g. to undo the warp's resampling blur); 0 = none.
+    pub refine_channels: usize,
 }
 
 impl Default for ModelConfig {
@@ -46,6 +49,7 @@ impl Default for ModelConfig {
             blocks_high: 1,
             blocks_low: 1,
             motion_hidden: 128,
+            refine_channels: 0,
         }
     }
 }
@@ -62,6 +66,7 @@ impl ModelConfig {
             blocks_high: 1,
             blocks_low: 1,
             motion_hidden: 32,
+            refine_channels: 4,
             ..ModelConfig::default()
         }
     }
@@ -103,6 +108,12 @@ impl ModelConfig {
             if !(1..=4096).contains(&v) {
                 return bad(field, format!("{v} is not within 1..=4096"));
             }
+        }
+        if self.refine_channels > 256 {
+            return bad(
+                "refine_channels",
+                format!("{} is more than 256", self.refine_channels),
+            );
         }
         for (field, v) in [
             ("blocks_high", self.blocks_high),

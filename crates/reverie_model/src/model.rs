@@ -308,6 +308,7 @@ pub struct WorldModel {
     gate: Conv2d,
     motion1: Linear,
     motion2: Linear,
+    refine: Option<(Conv2d, Conv2d)>,
     device: Device,
 }
 
@@ -351,6 +352,19 @@ impl WorldModel {
                 vb.pp("motion1"),
             )?,
             motion2: candle_nn::linear(cfg.motion_hidden, 5, vb.pp("motion2"))?,
+            refine: if cfg.refine_channels > 0 {
+                let w = Window {
+                    k: 3,
+                    stride: 1,
+                    pad: 1,
+                };
+                Some((
+                    Conv2d::new(4, cfg.refine_channels, w, true, vb.pp("refine1"))?,
+                    Conv2d::new(cfg.refine_channels, 4, w, true, vb.pp("refine2"))?,
+                ))
+            } else {
+                None
+            },
             cfg: cfg.clone(),
             device,
         })
@@ -444,7 +458,13 @@ impl WorldModel {
         let x = x.silu()?;
         let head = self.head.forward(&x)?; // [B, gh, gw, p²·7]
         let mixed = compose(&head, guides)?; // [B, gh, gw, p²·7]
-        let image = depth_to_space(&mixed, p)?; // [B, H, W, 7]
+        let mut image = depth_to_space(&mixed, p)?; // [B, H, W, 7]
+        if let Some((r1, r2)) = &self.refine {
+            // Full-resolution residual on colour + depth code (sources stay as composed).
+            let base = image.narrow(3, 0, 4)?.contiguous()?; // [B, H, W, 4]
+            let residual = r2.forward(&r1.forward(&base)?.silu()?)?;
+            image = Tensor::cat(&[&(base + residual)?, &image.narrow(3, 4, 3)?], 3)?;
+        }
 
         // Convolutional GRU update of the state from the features that made this frame.
         let g = self.gate.forward(&Tensor::cat(&[&state.h, &x], 3)?)?; // [B, gh, gw, 2S]
@@ -494,11 +514,17 @@ impl WorldModel {
                 .map(|b| b.conv1.macs_per_pixel() + b.conv2.macs_per_pixel())
                 .sum()
         };
-        grid * (self.stem.macs_per_pixel()
-            + blocks(&self.high_in)
-            + blocks(&self.high_out)
-            + self.head.macs_per_pixel()
-            + self.gate.macs_per_pixel())
+        let refine = self
+            .refine
+            .as_ref()
+            .map_or(0, |(a, b)| a.macs_per_pixel() + b.macs_per_pixel());
+        grid * self.cfg.patch * self.cfg.patch * refine
+            + grid
+                * (self.stem.macs_per_pixel()
+                    + blocks(&self.high_in)
+                    + blocks(&self.high_out)
+                    + self.head.macs_per_pixel()
+                    + self.gate.macs_per_pixel())
             + half * (self.down.macs_per_pixel() + blocks(&self.low) + self.up.macs_per_pixel())
     }
 }
