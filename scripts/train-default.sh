@@ -27,13 +27,13 @@ if [ "${1:-}" = "--resume" ]; then
 else
   $R train --config configs/train-default.toml --out runs/default --overwrite
 fi
-# Every protocol on every bundled world; the 10-minute stability rollout on meadow only (it
-# alone takes ~7 min on 2 cores).
-for w in meadow village forest canyon; do
-  minutes=0
-  [ $w = meadow ] && minutes=10
+# Every protocol on meadow (10 s and 60 s loops, the 10-minute stability rollout); fidelity,
+# control and the 60 s revisit on the other bundled worlds (about 20 min in all on 2 cores).
+$R eval --checkpoint runs/default/final --world worlds/meadow.toml --json runs/default/eval-meadow.json \
+  --loops 10,60 --stability-minutes 10
+for w in village forest canyon; do
   $R eval --checkpoint runs/default/final --world worlds/$w.toml --json runs/default/eval-$w.json \
-    --stability-minutes $minutes
+    --loops 60 --stability-minutes 0
 done
 dst=assets/models/default
 mkdir -p $dst
