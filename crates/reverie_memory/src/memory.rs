@@ -280,6 +280,15 @@ impl SpatialMemory {
             + self.keyframes.bytes()
     }
 
+    /// The horizontal (x, z) coordinates of the chunks held, each once, sorted (a top-down map:
+    /// chunk `[x, z]` covers `x·chunk_m ..< (x+1)·chunk_m` along x, and likewise along z).
+    pub fn chunk_columns(&self) -> Vec<[i32; 2]> {
+        let mut cols: Vec<[i32; 2]> = self.chunks.keys().map(|c| [c.x, c.z]).collect();
+        cols.sort_unstable();
+        cols.dedup();
+        cols
+    }
+
     /// Sizes and counters.
     pub fn stats(&self) -> MemoryStats {
         let render_pixels = self.render_pixels.load(Ordering::Relaxed);

@@ -53,8 +53,8 @@ pub fn crc32(data: &[u8]) -> u32 {
 }
 
 impl SpatialMemory {
-    /// Writes the whole memory to `path` (via `path.partial`, renamed when complete).
-    pub fn save(&self, path: &Path) -> Result<()> {
+    /// The whole memory as the bytes of a memory file ([`SpatialMemory::from_bytes`] reads them).
+    pub fn to_bytes(&self) -> Vec<u8> {
         let payload = self.encode();
         let mut bytes = Vec::with_capacity(HEADER + payload.len());
         bytes.extend_from_slice(MAGIC);
@@ -63,6 +63,12 @@ impl SpatialMemory {
         bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         bytes.extend_from_slice(&crc32(&payload).to_le_bytes());
         bytes.extend_from_slice(&payload);
+        bytes
+    }
+
+    /// Writes the whole memory to `path` (via `path.partial`, renamed when complete).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes = self.to_bytes();
         let io = |source| MemoryError::Io {
             path: path.to_path_buf(),
             source,

@@ -196,6 +196,27 @@ impl State {
     pub fn detach(&self) -> State {
         State { h: self.h.detach() }
     }
+
+    /// A batch-1 state's values, row-major `[grid_h, grid_w, state_channels]` (for session files).
+    pub fn to_vec(&self) -> Result<Vec<f32>> {
+        Ok(self.h.flatten_all()?.to_vec1()?)
+    }
+
+    /// A batch-1 state from [`State::to_vec`]'s values; the length must match the config.
+    pub fn from_vec(cfg: &ModelConfig, values: &[f32], device: &Device) -> Result<State> {
+        let (gh, gw) = cfg.grid();
+        let want = gh * gw * cfg.state_channels;
+        if values.len() != want {
+            return Err(ModelError::Input(format!(
+                "state has {} values; this model's state is 1×{gh}×{gw}×{} = {want}",
+                values.len(),
+                cfg.state_channels
+            )));
+        }
+        Ok(State {
+            h: Tensor::from_slice(values, (1, gh, gw, cfg.state_channels), device)?,
+        })
+    }
 }
 
 /// What [`WorldModel::generate`] returns for a batch.

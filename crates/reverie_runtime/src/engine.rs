@@ -7,6 +7,8 @@ use reverie_memory::{MemoryConfig, SpatialMemory, View, warp};
 use reverie_model::model::{actions_tensor, guides_tensor};
 use reverie_model::{Guide, State, WorldModel};
 
+use crate::quality::Quality;
+
 /// What can go wrong in a tick.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -19,6 +21,14 @@ pub enum RuntimeError {
     /// Bad input.
     #[error("{0}")]
     Input(String),
+    /// A session file could not be written or read.
+    #[error("session file {}: {message}", path.display())]
+    Session {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// The frame that starts a session: an oracle spawn view or a user's image.
@@ -51,6 +61,9 @@ pub struct EngineOptions {
     pub use_memory: bool,
     /// Network or the warp+memory baseline.
     pub refine: Refine,
+    /// For tests and demos of the quality control: extra time the network stage takes (a
+    /// deliberately slow model). Zero in normal use.
+    pub slow_network: std::time::Duration,
 }
 
 impl Default for EngineOptions {
@@ -59,6 +72,7 @@ impl Default for EngineOptions {
             memory: MemoryConfig::default(),
             use_memory: true,
             refine: Refine::Network,
+            slow_network: std::time::Duration::ZERO,
         }
     }
 }
@@ -74,8 +88,35 @@ pub struct StageTimes {
     pub memory_render_ms: f64,
     /// Network forward.
     pub network_ms: f64,
-    /// Memory carve + write.
+    /// Memory carve + write (after the frame is published).
     pub memory_write_ms: f64,
+}
+
+impl StageTimes {
+    /// The stages' names, in tick order (as in the benchmark JSON).
+    pub const NAMES: [&'static str; 5] =
+        ["motion", "warp", "memory_render", "network", "memory_write"];
+
+    /// The stages' times in [`StageTimes::NAMES`] order.
+    pub fn as_array(&self) -> [f64; 5] {
+        [
+            self.motion_ms,
+            self.warp_ms,
+            self.memory_render_ms,
+            self.network_ms,
+            self.memory_write_ms,
+        ]
+    }
+
+    /// Time from the action to the frame (every stage but the memory write).
+    pub fn to_frame_ms(&self) -> f64 {
+        self.motion_ms + self.warp_ms + self.memory_render_ms + self.network_ms
+    }
+
+    /// The whole tick.
+    pub fn total_ms(&self) -> f64 {
+        self.to_frame_ms() + self.memory_write_ms
+    }
 }
 
 /// One generated tick.
@@ -97,19 +138,27 @@ pub struct Generated {
     pub memory_coverage: f64,
     /// Stage timings.
     pub times: StageTimes,
+    /// The quality level the tick ran at.
+    pub quality: Quality,
 }
 
 /// A session: the model's latent state, its pose, its memory and its last frame.
 #[derive(Debug)]
 pub struct Engine<'m> {
-    model: &'m WorldModel,
-    k: Intrinsics,
-    options: EngineOptions,
-    state: State,
-    memory: SpatialMemory,
-    last: Generated,
+    pub(crate) model: &'m WorldModel,
+    pub(crate) k: Intrinsics,
+    pub(crate) options: EngineOptions,
+    pub(crate) state: State,
+    pub(crate) memory: SpatialMemory,
+    pub(crate) last: Generated,
     warp_view: View,
     memory_view: View,
+    half_view: View,
+    /// The last frame is not in the memory yet ([`Engine::commit`] stores it).
+    pending_write: bool,
+    /// Which session this is and which one it was forked from (session files carry both).
+    pub(crate) session_id: u64,
+    pub(crate) parent_id: Option<u64>,
 }
 
 fn ms(t: Instant) -> f64 {
@@ -163,11 +212,63 @@ impl<'m> Engine<'m> {
                 warp_coverage: 1.0,
                 memory_coverage: 0.0,
                 times: StageTimes::default(),
+                quality: Quality::Full,
             },
             warp_view: View::new(&k),
             memory_view: View::new(&k),
+            half_view: View::new(&k.half()),
+            pending_write: false,
+            session_id: crate::session::new_session_id(),
+            parent_id: None,
             options,
         })
+    }
+
+    /// An engine from saved parts (a session file or a fork).
+    pub(crate) fn from_parts(
+        model: &'m WorldModel,
+        k: Intrinsics,
+        options: EngineOptions,
+        state: State,
+        memory: SpatialMemory,
+        last: Generated,
+        session_id: u64,
+        parent_id: Option<u64>,
+    ) -> Engine<'m> {
+        Engine {
+            model,
+            k,
+            state,
+            memory,
+            last,
+            warp_view: View::new(&k),
+            memory_view: View::new(&k),
+            half_view: View::new(&k.half()),
+            pending_write: false,
+            session_id,
+            parent_id,
+            options,
+        }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &'m WorldModel {
+        self.model
+    }
+
+    /// The options the session runs with.
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// This session's id (random, kept in its session file).
+    pub fn session_id(&self) -> u64 {
+        self.session_id
+    }
+
+    /// The id of the session this one was forked from, if any.
+    pub fn parent_id(&self) -> Option<u64> {
+        self.parent_id
     }
 
     /// The latest frame.
@@ -185,9 +286,23 @@ impl<'m> Engine<'m> {
         &self.k
     }
 
-    /// One tick: ego-motion → warp → memory render → network → memory write.
+    /// One tick at full quality: ego-motion → warp → memory render → network → memory write.
     pub fn step(&mut self, action: &Action) -> Result<&Generated, RuntimeError> {
+        self.advance(action, Quality::Full)?;
+        self.commit()?;
+        Ok(&self.last)
+    }
+
+    /// The part of a tick up to the frame: ego-motion → warp → memory render → network (as the
+    /// quality level allows). The frame is not stored in the memory until [`Engine::commit`]
+    /// (which the next `advance` calls if nobody did), so a runtime can publish it first.
+    pub fn advance(
+        &mut self,
+        action: &Action,
+        quality: Quality,
+    ) -> Result<&Generated, RuntimeError> {
         action.validate().map_err(RuntimeError::Input)?;
+        self.commit()?;
         let mut times = StageTimes::default();
         let t = Instant::now();
         let motion = self.model.predict_motion_one(&self.state, action)?;
@@ -207,54 +322,48 @@ impl<'m> Engine<'m> {
         times.warp_ms = ms(t);
 
         let t = Instant::now();
-        if self.options.use_memory {
-            self.memory.render(&pose, &self.k, &mut self.memory_view);
-        } else {
+        if !self.options.use_memory {
             self.memory_view.reset(&self.k);
+        } else if quality >= Quality::HalfResMemory {
+            let half = self.k.half();
+            self.memory.render(&pose, &half, &mut self.half_view);
+            upsample_nearest(&self.half_view, &self.k, &mut self.memory_view);
+        } else {
+            self.memory.render(&pose, &self.k, &mut self.memory_view);
         }
         times.memory_render_ms = ms(t);
 
         let t = Instant::now();
-        let (rgb, depth_m) = match self.options.refine {
-            Refine::Network => {
-                let cfg = self.model.config();
-                let wg = Guide {
-                    rgb: &self.warp_view.rgb,
-                    depth_m: Some(&self.warp_view.depth_m),
-                    confidence: Some(&self.warp_view.confidence),
-                };
-                let mg = if self.options.use_memory {
-                    Guide {
-                        rgb: &self.memory_view.rgb,
-                        depth_m: Some(&self.memory_view.depth_m),
-                        confidence: Some(&self.memory_view.confidence),
-                    }
-                } else {
-                    Guide::EMPTY
-                };
-                let dev = self.model.device();
-                let g = guides_tensor(cfg, &[wg], &[mg], dev)?;
-                let a = actions_tensor(std::slice::from_ref(action), dev)?;
-                self.model.generate(&mut self.state, &a, &g)?.frame(0)?
-            }
-            Refine::WarpAndMemoryOnly => {
-                let n = self.k.pixels();
-                let mut rgb = self.last.rgb.clone();
-                let mut depth = self.last.depth_m.clone();
-                for i in 0..n {
-                    let src = if self.warp_view.covered(i) {
-                        Some(&self.warp_view)
-                    } else if self.memory_view.covered(i) {
-                        Some(&self.memory_view)
-                    } else {
-                        None
-                    };
-                    if let Some(v) = src {
-                        rgb[3 * i..3 * i + 3].copy_from_slice(&v.rgb[3 * i..3 * i + 3]);
-                        depth[i] = v.depth_m[i];
-                    }
+        let network = self.options.refine == Refine::Network && quality < Quality::ReuseWarp;
+        let (rgb, depth_m) = if network {
+            let cfg = self.model.config();
+            let wg = Guide {
+                rgb: &self.warp_view.rgb,
+                depth_m: Some(&self.warp_view.depth_m),
+                confidence: Some(&self.warp_view.confidence),
+            };
+            let mg = if self.options.use_memory {
+                Guide {
+                    rgb: &self.memory_view.rgb,
+                    depth_m: Some(&self.memory_view.depth_m),
+                    confidence: Some(&self.memory_view.confidence),
                 }
-                // The state still follows the frames, so ego-motion keeps its context.
+            } else {
+                Guide::EMPTY
+            };
+            let dev = self.model.device();
+            let g = guides_tensor(cfg, &[wg], &[mg], dev)?;
+            let a = actions_tensor(std::slice::from_ref(action), dev)?;
+            let out = self.model.generate(&mut self.state, &a, &g)?.frame(0)?;
+            if !self.options.slow_network.is_zero() {
+                std::thread::sleep(self.options.slow_network);
+            }
+            out
+        } else {
+            let (rgb, depth) = fill_from_views(&self.last, &self.warp_view, &self.memory_view);
+            if self.options.refine == Refine::WarpAndMemoryOnly && quality < Quality::ReuseWarp {
+                // The baseline: the state still follows the frames, so ego-motion keeps its
+                // context. (At `ReuseWarp` the state is held: that is what makes it cheap.)
                 let cfg = self.model.config();
                 let g = guides_tensor(
                     cfg,
@@ -268,19 +377,13 @@ impl<'m> Engine<'m> {
                 )?;
                 let a = actions_tensor(std::slice::from_ref(action), self.model.device())?;
                 self.model.generate(&mut self.state, &a, &g)?;
-                (rgb, depth)
             }
+            (rgb, depth)
         };
         times.network_ms = ms(t);
 
-        let t = Instant::now();
         let tick = self.last.tick + 1;
-        if self.options.use_memory {
-            self.memory.carve(&self.memory_view, &depth_m);
-            self.memory.write(&self.k, &rgb, &depth_m, &pose, tick)?;
-        }
-        times.memory_write_ms = ms(t);
-
+        self.pending_write = self.options.use_memory && quality.writes_memory(tick);
         self.last = Generated {
             rgb,
             depth_m,
@@ -294,7 +397,67 @@ impl<'m> Engine<'m> {
                 0.0
             },
             times,
+            quality,
         };
         Ok(&self.last)
+    }
+
+    /// Stores the latest frame in the memory (carve, then write), if [`Engine::advance`] left it
+    /// to do; its time goes into the frame's `memory_write_ms`. Does nothing otherwise.
+    pub fn commit(&mut self) -> Result<(), RuntimeError> {
+        if !self.pending_write {
+            return Ok(());
+        }
+        self.pending_write = false;
+        let t = Instant::now();
+        // A half-resolution render is not a view of the memory's cells: carving ignores it.
+        self.memory.carve(&self.memory_view, &self.last.depth_m);
+        self.memory.write(
+            &self.k,
+            &self.last.rgb,
+            &self.last.depth_m,
+            &self.last.pose,
+            self.last.tick,
+        )?;
+        self.last.times.memory_write_ms = ms(t);
+        Ok(())
+    }
+}
+
+/// The warp where it has a pixel, else the memory render, else the previous frame's pixel.
+fn fill_from_views(last: &Generated, warp_view: &View, memory_view: &View) -> (Vec<u8>, Vec<f32>) {
+    let mut rgb = last.rgb.clone();
+    let mut depth = last.depth_m.clone();
+    for i in 0..depth.len() {
+        let src = if warp_view.covered(i) {
+            Some(warp_view)
+        } else if memory_view.covered(i) {
+            Some(memory_view)
+        } else {
+            None
+        };
+        if let Some(v) = src {
+            rgb[3 * i..3 * i + 3].copy_from_slice(&v.rgb[3 * i..3 * i + 3]);
+            depth[i] = v.depth_m[i];
+        }
+    }
+    (rgb, depth)
+}
+
+/// `src` (half resolution) scaled to `k` by repeating pixels; the result is not a render of any
+/// memory state (so [`SpatialMemory::carve`] ignores it).
+fn upsample_nearest(src: &View, k: &Intrinsics, out: &mut View) {
+    out.reset(k);
+    let (w, h) = (k.width as usize, k.height as usize);
+    let (sw, sh) = (src.width as usize, src.height as usize);
+    for y in 0..h {
+        let sy = (y * sh / h).min(sh - 1);
+        for x in 0..w {
+            let sx = (x * sw / w).min(sw - 1);
+            let (i, j) = (y * w + x, sy * sw + sx);
+            out.rgb[3 * i..3 * i + 3].copy_from_slice(&src.rgb[3 * j..3 * j + 3]);
+            out.depth_m[i] = src.depth_m[j];
+            out.confidence[i] = src.confidence[j];
+        }
     }
 }

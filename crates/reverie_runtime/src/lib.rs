@@ -1,5 +1,8 @@
-//! Reverie's runtime. Today: [`Engine`], the synchronous tick that owns a session's state.
-//! (The threaded `RuntimeHandle` with pacing and quality control builds on it.)
+//! Reverie's runtime: [`Engine`], the synchronous tick that owns a session's state (latent
+//! state, pose, memory, last frame, tick), with session files ([`Engine::save_session`],
+//! [`Engine::load_session`], [`Engine::fork`]); and [`RuntimeHandle`], the engine on its own
+//! thread paced by one 24 Hz clock, with deadline-aware [`Quality`] control, HDR-histogram
+//! [`MetricsSnapshot`]s and an optional Chrome trace.
 //!
 //! **Honesty rule, by construction:** an [`Engine`] is built from a [`Prompt`] (one frame, an
 //! optional depth, a pose) and afterwards only ever receives [`reverie_core::Action`]s. It holds
@@ -7,5 +10,14 @@
 //! from the memory it filled itself.
 
 mod engine;
+mod handle;
+pub mod metrics;
+mod quality;
+mod session;
+mod trace;
 
 pub use engine::{Engine, EngineOptions, Generated, Prompt, Refine, RuntimeError, StageTimes};
+pub use handle::{FrameOut, MemoryInfo, RuntimeConfig, RuntimeHandle};
+pub use metrics::{MetricsSnapshot, Percentiles};
+pub use quality::{Quality, QualityController};
+pub use session::SESSION_FORMAT_VERSION;

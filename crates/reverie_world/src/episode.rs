@@ -16,6 +16,26 @@ pub struct EpisodeStart {
     pub steps: usize,
 }
 
+/// The walker of an episode with seed `seed`: at the world's spawn point for that seed, with
+/// the seed's heading, settled onto the ground.
+pub fn spawn(world: &mut World, seed: u64) -> Player {
+    let feet = world.find_spawn(seed);
+    let yaw = crate::noise::unit(reverie_core::seed::mix64(seed ^ 0x7a3)) * std::f32::consts::TAU;
+    let mut player = Player::new(feet, yaw);
+    world.ensure_loaded(player.feet);
+    player.step(world, &Action::IDLE);
+    player
+}
+
+/// Tick 0 of the episode with seed `seed`: the spawn view (RGB, planar depth, pose). This is what
+/// a session's prompt is made from.
+pub fn spawn_frame(world: &mut World, renderer: &Renderer, k: &Intrinsics, seed: u64) -> Frame {
+    let player = spawn(world, seed);
+    let mut frame = Frame::new(k.width, k.height, player.pose(), 0);
+    renderer.render_into(world, k, &mut frame);
+    frame
+}
+
 /// Runs one episode. Tick 0 is the spawn view with an idle action; at tick t ≥ 1 the policy's
 /// action moves the walker and the frame shows the result. `sink(tick, frame, action)` receives
 /// every tick; an error from it stops the episode.
@@ -27,13 +47,7 @@ pub fn run<E>(
     start: EpisodeStart,
     mut sink: impl FnMut(u64, &Frame, &Action) -> Result<(), E>,
 ) -> Result<(), E> {
-    let feet = world.find_spawn(start.seed);
-    let yaw =
-        crate::noise::unit(reverie_core::seed::mix64(start.seed ^ 0x7a3)) * std::f32::consts::TAU;
-    let mut player = Player::new(feet, yaw);
-    world.ensure_loaded(player.feet);
-    // Settle onto the ground before the first frame.
-    player.step(world, &Action::IDLE);
+    let mut player = spawn(world, start.seed);
     let mut frame = Frame::new(k.width, k.height, player.pose(), 0);
     for tick in 0..start.steps as u64 {
         let action = if tick == 0 {

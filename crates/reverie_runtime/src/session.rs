@@ -1,0 +1,319 @@
+//! Session files: the whole state of an [`Engine`] (latent state, pose, last frame, memory,
+//! tick), versioned and checksummed, so a session can be saved, loaded and forked.
+//!
+//! Layout (little-endian): `b"RVSESS\r\n"`, format version `u32`, flags `u32` (0), payload length
+//! `u64`, CRC-32 of the payload `u32`; the payload: a JSON header (`u32` length + bytes: ids, tick,
+//! pose, motion, options, the model config it was made with), the latent state (`u32` count +
+//! `f32`s), the last frame's RGB (`u32` length + bytes) and depth (`u32` count + `f32`s), then the
+//! memory file's bytes (`u64` length + bytes, see `reverie_memory::persist`). The loader checks
+//! length and checksum first, then every count against the model and what remains, so a
+//! truncated, corrupt or foreign file gives an error naming the file, never a panic.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use reverie_core::{EgoMotion, Intrinsics, Pose};
+use reverie_memory::SpatialMemory;
+use reverie_memory::persist::crc32;
+use reverie_model::{ModelConfig, State, WorldModel};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Engine, EngineOptions, Generated, Refine, RuntimeError, StageTimes};
+use crate::quality::Quality;
+
+const MAGIC: &[u8; 8] = b"RVSESS\r\n";
+/// The session format version this build writes and reads.
+pub const SESSION_FORMAT_VERSION: u32 = 1;
+const HEADER: usize = 8 + 4 + 4 + 8 + 4;
+
+/// A fresh, practically unique session id (time, process and a counter, mixed).
+pub(crate) fn new_session_id() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut z = nanos
+        ^ (u64::from(std::process::id()) << 32)
+        ^ COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // splitmix64 finaliser
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The JSON header of a session file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    session_id: u64,
+    parent_id: Option<u64>,
+    tick: u64,
+    pose: Pose,
+    motion: [f32; 5],
+    intrinsics: Intrinsics,
+    use_memory: bool,
+    warp_and_memory_only: bool,
+    model: ModelConfig,
+}
+
+impl<'m> Engine<'m> {
+    /// The session as the bytes of a session file (stores a pending frame in the memory first).
+    pub fn session_bytes(&mut self) -> Result<Vec<u8>, RuntimeError> {
+        self.commit()?;
+        let header = Header {
+            session_id: self.session_id,
+            parent_id: self.parent_id,
+            tick: self.last.tick,
+            pose: self.last.pose,
+            motion: self.last.motion.to_array(),
+            intrinsics: self.k,
+            use_memory: self.options.use_memory,
+            warp_and_memory_only: self.options.refine == Refine::WarpAndMemoryOnly,
+            model: self.model.config().clone(),
+        };
+        let json = serde_json::to_vec(&header).map_err(|e| RuntimeError::Input(e.to_string()))?;
+        let state = self.state.to_vec()?;
+        let memory = self.memory.to_bytes();
+        let mut payload = Vec::with_capacity(
+            json.len()
+                + 4 * state.len()
+                + self.last.rgb.len()
+                + 4 * self.last.depth_m.len()
+                + memory.len()
+                + 32,
+        );
+        payload.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        payload.extend_from_slice(&json);
+        payload.extend_from_slice(&(state.len() as u32).to_le_bytes());
+        payload.extend(state.iter().flat_map(|v| v.to_le_bytes()));
+        payload.extend_from_slice(&(self.last.rgb.len() as u32).to_le_bytes());
+        payload.extend_from_slice(&self.last.rgb);
+        payload.extend_from_slice(&(self.last.depth_m.len() as u32).to_le_bytes());
+        payload.extend(self.last.depth_m.iter().flat_map(|v| v.to_le_bytes()));
+        payload.extend_from_slice(&(memory.len() as u64).to_le_bytes());
+        payload.extend_from_slice(&memory);
+
+        let mut bytes = Vec::with_capacity(HEADER + payload.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&SESSION_FORMAT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&crc32(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        Ok(bytes)
+    }
+
+    /// Saves the session to `path` (via `path.partial`, renamed when complete).
+    pub fn save_session(&mut self, path: &Path) -> Result<(), RuntimeError> {
+        let bytes = self.session_bytes()?;
+        let io = |e: std::io::Error| RuntimeError::Session {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".partial");
+        let tmp = PathBuf::from(tmp);
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(&bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        drop(f);
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Loads a session saved with [`Engine::save_session`] to run on `model` (which must have
+    /// the config the session was made with). `options` gives the runtime-only settings (the
+    /// slow-network test knob); memory use and refinement come from the file.
+    pub fn load_session(
+        model: &'m WorldModel,
+        path: &Path,
+        options: EngineOptions,
+    ) -> Result<Engine<'m>, RuntimeError> {
+        let bytes = std::fs::read(path).map_err(|e| RuntimeError::Session {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Engine::from_session_bytes(model, &bytes, options).map_err(|message| {
+            RuntimeError::Session {
+                path: path.to_path_buf(),
+                message,
+            }
+        })
+    }
+
+    /// Decodes a session file's bytes (see [`Engine::load_session`]); the error says what is wrong.
+    pub fn from_session_bytes(
+        model: &'m WorldModel,
+        bytes: &[u8],
+        mut options: EngineOptions,
+    ) -> Result<Engine<'m>, String> {
+        if bytes.len() < HEADER {
+            return Err(format!(
+                "truncated: {} bytes, shorter than the {HEADER}-byte header",
+                bytes.len()
+            ));
+        }
+        if &bytes[..8] != MAGIC {
+            return Err("not a Reverie session file (bad magic)".into());
+        }
+        let mut r = Reader { b: bytes, at: 8 };
+        let version = r.u32("format version")?;
+        if version != SESSION_FORMAT_VERSION {
+            return Err(format!(
+                "session format version {version}; this build reads version {SESSION_FORMAT_VERSION}"
+            ));
+        }
+        let flags = r.u32("flags")?;
+        if flags != 0 {
+            return Err(format!("unknown flags {flags:#x}"));
+        }
+        let len = r.u64("payload length")?;
+        let crc = r.u32("checksum")?;
+        let payload = &bytes[HEADER..];
+        if len != payload.len() as u64 {
+            return Err(format!(
+                "truncated or padded: the header says {len} payload bytes, the file has {}",
+                payload.len()
+            ));
+        }
+        if crc32(payload) != crc {
+            return Err("checksum mismatch: the file is corrupt".into());
+        }
+        let mut r = Reader { b: payload, at: 0 };
+        let n = r.u32("header length")? as usize;
+        let header: Header =
+            serde_json::from_slice(r.take(n, "header")?).map_err(|e| format!("header: {e}"))?;
+        let cfg = model.config();
+        if &header.model != cfg {
+            return Err(format!(
+                "the session was made with a different model (its config: {}×{} frames, {} channels, \
+                 state {}; this model: {}×{}, {} channels, state {})",
+                header.model.width,
+                header.model.height,
+                header.model.channels,
+                header.model.state_channels,
+                cfg.width,
+                cfg.height,
+                cfg.channels,
+                cfg.state_channels
+            ));
+        }
+        let k = header.intrinsics;
+        if (k.width as usize, k.height as usize) != (cfg.width, cfg.height) {
+            return Err(format!(
+                "intrinsics: {}×{} does not match the model's {}×{}",
+                k.width, k.height, cfg.width, cfg.height
+            ));
+        }
+        let pixels = k.pixels();
+        let n = r.u32("state count")? as usize;
+        let state = r.f32s(n, "state")?;
+        let state =
+            State::from_vec(cfg, &state, model.device()).map_err(|e| format!("state: {e}"))?;
+        let n = r.u32("rgb length")? as usize;
+        if n != pixels * 3 {
+            return Err(format!("rgb: {n} bytes, expected {}", pixels * 3));
+        }
+        let rgb = r.take(n, "rgb")?.to_vec();
+        let n = r.u32("depth count")? as usize;
+        if n != pixels {
+            return Err(format!("depth: {n} values, expected {pixels}"));
+        }
+        let depth_m = r.f32s(n, "depth")?;
+        let n = r.u64("memory length")?;
+        let n = usize::try_from(n).map_err(|_| "memory: length out of range".to_string())?;
+        let memory =
+            SpatialMemory::from_bytes(r.take(n, "memory")?).map_err(|e| format!("memory: {e}"))?;
+        if r.at != payload.len() {
+            return Err(format!(
+                "{} unexpected bytes after the memory",
+                payload.len() - r.at
+            ));
+        }
+        if !header.pose.position.is_finite() || !header.motion.iter().all(|v| v.is_finite()) {
+            return Err("pose or motion: not finite".into());
+        }
+        options.memory = memory.config().clone();
+        options.use_memory = header.use_memory;
+        options.refine = if header.warp_and_memory_only {
+            Refine::WarpAndMemoryOnly
+        } else {
+            Refine::Network
+        };
+        let last = Generated {
+            rgb,
+            depth_m,
+            pose: header.pose,
+            motion: EgoMotion::from_array(header.motion),
+            tick: header.tick,
+            warp_coverage: 1.0,
+            memory_coverage: 0.0,
+            times: StageTimes::default(),
+            quality: Quality::Full,
+        };
+        Ok(Engine::from_parts(
+            model,
+            k,
+            options,
+            state,
+            memory,
+            last,
+            header.session_id,
+            header.parent_id,
+        ))
+    }
+
+    /// A copy of this session that goes its own way from here (a new id; its parent is this
+    /// session). Stores a pending frame in the memory first.
+    pub fn fork(&mut self) -> Result<Engine<'m>, RuntimeError> {
+        let bytes = self.session_bytes()?;
+        let mut fork = Engine::from_session_bytes(self.model, &bytes, self.options.clone())
+            .map_err(RuntimeError::Input)?;
+        fork.parent_id = Some(self.session_id);
+        fork.session_id = new_session_id();
+        Ok(fork)
+    }
+}
+
+/// Bounds-checked little-endian reads; errors name the field.
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+        if self.b.len() - self.at < n {
+            return Err(format!(
+                "truncated in {what}: needs {n} bytes at offset {}, {} left",
+                self.at,
+                self.b.len() - self.at
+            ));
+        }
+        let s = &self.b[self.at..self.at + n];
+        self.at += n;
+        Ok(s)
+    }
+    fn u32(&mut self, what: &str) -> Result<u32, String> {
+        let s = self.take(4, what)?;
+        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    }
+    fn u64(&mut self, what: &str) -> Result<u64, String> {
+        let s = self.take(8, what)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        Ok(u64::from_le_bytes(a))
+    }
+    fn f32s(&mut self, n: usize, what: &str) -> Result<Vec<f32>, String> {
+        let bytes = n
+            .checked_mul(4)
+            .ok_or_else(|| format!("{what}: count {n} out of range"))?;
+        let s = self.take(bytes, what)?;
+        Ok(s.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+}
