@@ -4,11 +4,11 @@
 # without either.
 set -euo pipefail
 fail=0
-for crate in reverie_core reverie_world reverie_memory reverie_model reverie_train reverie_cli; do
+for crate in reverie_core reverie_world reverie_memory reverie_model reverie_train reverie_runtime reverie_cli; do
   cargo metadata --no-deps --format-version 1 2>/dev/null | grep -q "\"name\":\"$crate\"" || continue
   tree=$(cargo tree -p "$crate" -e normal --prefix none --locked 2>/dev/null | awk '{print $1}' | sort -u)
   case $crate in
-    reverie_model|reverie_train|reverie_cli) banned='^(bevy|bevy_.*)$' ;;
+    reverie_model|reverie_train|reverie_runtime|reverie_cli) banned='^(bevy|bevy_.*)$' ;;
     *) banned='^(bevy|bevy_.*|candle-core|candle-nn|cudarc)$' ;;
   esac
   if bad=$(echo "$tree" | grep -E "$banned"); then

@@ -5,7 +5,8 @@ set -euo pipefail
 
 # System packages: build (pkg-config, udev and ALSA headers for gilrs/rodio), and the virtual
 # display used by the app's window test (xvfb, Mesa's software Vulkan).
-APT_PACKAGES=(pkg-config libudev-dev libasound2-dev)
+APT_PACKAGES=(pkg-config libudev-dev libasound2-dev
+  xvfb xauth mesa-vulkan-drivers libvulkan1 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -19,6 +19,7 @@ use reverie_world::imageio::{self, GifWriter};
 use reverie_world::policy::PolicyKind;
 use reverie_world::{Renderer, World, WorldSpec};
 
+mod bench;
 mod memory_eval;
 mod train;
 
@@ -218,6 +219,33 @@ enum Command {
         /// Minutes of the stability rollout (0 = skip).
         #[arg(long, default_value_t = 10.0)]
         stability_minutes: f64,
+    },
+    /// Benchmark the real-time runtime headless: the checkpoint with memory on, paced at 24 Hz,
+    /// replaying a mixed action script (fps, tick and stage p50/p99, input-to-frame, late and
+    /// dropped frames, quality levels); with --session-minutes also a fast-forwarded long session
+    /// (tick cost and resident memory minute by minute). Writes JSON and a PNG chart beside it.
+    Bench {
+        /// Checkpoint directory.
+        #[arg(long, default_value = "assets/models/default")]
+        checkpoint: PathBuf,
+        /// World of the prompt (its spawn view is the only oracle frame used).
+        #[arg(long, default_value = "worlds/meadow.toml")]
+        world: PathBuf,
+        /// World seed of the prompt (evaluation seeds are ≥ 1,000,000).
+        #[arg(long, default_value_t = 1_000_001)]
+        seed: u64,
+        /// Seconds of real-time replay (0 = skip).
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        /// Minutes of fast-forwarded session (0 = skip).
+        #[arg(long, default_value_t = 0)]
+        session_minutes: u64,
+        /// Output JSON (charts go beside it).
+        #[arg(long, default_value = "target/reverie/bench.json")]
+        json: PathBuf,
+        /// Also write a Chrome trace of the real-time run here.
+        #[arg(long)]
+        trace: Option<PathBuf>,
     },
     /// List the bundled worlds.
     Worlds {
@@ -553,6 +581,60 @@ fn run(cli: Cli) -> Result<()> {
             resume,
             overwrite,
         } => train::run(&config, &out, resume, overwrite),
+        Command::Bench {
+            checkpoint,
+            world,
+            seed,
+            seconds,
+            session_minutes,
+            json,
+            trace,
+        } => {
+            if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            let args = bench::BenchArgs {
+                checkpoint: &checkpoint,
+                world: &world,
+                seed,
+                seconds,
+                session_minutes,
+                trace: trace.as_deref(),
+            };
+            let r = bench::run(&args, &json, &|m| say(m))?;
+            std::fs::write(&json, serde_json::to_string_pretty(&r)?)
+                .with_context(|| format!("writing {}", json.display()))?;
+            if let Some(rt) = &r.realtime {
+                let m = &rt.metrics;
+                say(&format!(
+                    "{:.2} fps; tick p50 {:.1} ms p99 {:.1} ms; to frame p99 {:.1} ms; input-to-frame p50 {:.1} ms p99 {:.1} ms; late {} ({:.2} %), dropped {} ({:.2} %) of {} slots",
+                    m.fps,
+                    m.tick_ms.p50,
+                    m.tick_ms.p99,
+                    m.to_frame_ms.p99,
+                    m.input_to_frame_ms.p50,
+                    m.input_to_frame_ms.p99,
+                    m.late,
+                    100.0 * m.late_share,
+                    m.dropped,
+                    100.0 * m.dropped_share,
+                    m.slots
+                ));
+            }
+            if let Some(s) = &r.session {
+                say(&format!(
+                    "session {} min: minute {} / minute 1 tick cost {:.3}; RSS growth {:.1} MB = {:.2} of the {:.0} MB memory bound",
+                    s.minutes,
+                    s.minutes,
+                    s.last_over_first,
+                    s.rss_growth_bytes as f64 / 1e6,
+                    s.rss_growth_over_bound,
+                    s.memory_bound_bytes as f64 / 1e6
+                ));
+            }
+            say(&format!("-> {}", json.display()));
+        }
         Command::MemoryBench {
             world,
             seed,

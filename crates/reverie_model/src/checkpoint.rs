@@ -61,6 +61,11 @@ fn tmp_path(p: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// [`load`] on the CPU (for callers that do not otherwise touch candle, such as the app).
+pub fn load_cpu(dir: &Path) -> Result<WorldModel> {
+    load(dir, &Device::Cpu)
+}
+
 /// Loads a checkpoint for inference: the config, then the weights checked against it (a missing
 /// or mis-shaped tensor is named in the error).
 pub fn load(dir: &Path, device: &Device) -> Result<WorldModel> {

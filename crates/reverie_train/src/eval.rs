@@ -365,6 +365,7 @@ pub fn evaluate(
         memory: opts.memory.clone(),
         use_memory,
         refine,
+        ..EngineOptions::default()
     };
     let mut strip_rows: Vec<Vec<u8>> = Vec::new();
     let (mut rot, mut trans, mut dist) = (0.0, 0.0, 0.0);
@@ -649,6 +650,7 @@ fn revisit(
                 memory: memory.clone(),
                 use_memory,
                 refine: Refine::Network,
+                ..EngineOptions::default()
             },
             &|t| t == 0 || t == ret,
             |_| {},

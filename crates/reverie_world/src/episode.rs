@@ -36,6 +36,15 @@ pub fn spawn_frame(world: &mut World, renderer: &Renderer, k: &Intrinsics, seed:
     frame
 }
 
+/// [`spawn_frame`] of a world spec with its seed replaced by `seed` (a fresh world): the prompt of
+/// a session that starts at that seed's spawn point.
+pub fn spawn_view(mut spec: crate::WorldSpec, seed: u64, k: &Intrinsics) -> Frame {
+    spec.generator.seed = seed;
+    let spec = std::sync::Arc::new(spec);
+    let mut world = World::new(spec.clone());
+    spawn_frame(&mut world, &Renderer::new(&spec), k, seed)
+}
+
 /// Runs one episode. Tick 0 is the spawn view with an idle action; at tick t ≥ 1 the policy's
 /// action moves the walker and the frame shows the result. `sink(tick, frame, action)` receives
 /// every tick; an error from it stops the episode.

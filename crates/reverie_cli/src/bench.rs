@@ -1,0 +1,382 @@
+//! `reverie bench`: the real-time runtime, headless, on a checkpoint with memory on, replaying a
+//! mixed action script at 24 Hz from its own clock; and `--session-minutes`, a fast-forwarded
+//! long session that reports tick cost and resident memory minute by minute.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use reverie_core::{Action, Intrinsics, TICK_HZ};
+use reverie_model::{WorldModel, checkpoint};
+use reverie_runtime::{
+    Engine, EngineOptions, MetricsSnapshot, Prompt, Quality, RuntimeConfig, RuntimeHandle,
+};
+use reverie_train::plot::{Series, line_chart};
+use reverie_world::policy::PolicyKind;
+use reverie_world::{World, WorldSpec, episode};
+use serde::Serialize;
+
+/// What `reverie bench` was asked to do.
+#[derive(Debug)]
+pub struct BenchArgs<'a> {
+    pub checkpoint: &'a Path,
+    pub world: &'a Path,
+    pub seed: u64,
+    pub seconds: f64,
+    pub session_minutes: u64,
+    pub trace: Option<&'a Path>,
+}
+
+/// The real-time part of the report.
+#[derive(Debug, Serialize)]
+pub struct RealtimeReport {
+    /// Seconds replayed.
+    pub seconds: f64,
+    /// Everything the runtime measured (fps, tick p50/p99, stages, input-to-frame, late, dropped,
+    /// time per quality level).
+    pub metrics: MetricsSnapshot,
+    /// Frames the consumer received (latest-wins: the display side).
+    pub frames_received: u64,
+    /// Memory at the end.
+    pub memory_bytes: u64,
+    /// Memory cells at the end.
+    pub memory_cells: u64,
+}
+
+/// One minute of the fast-forwarded session.
+#[derive(Debug, Serialize)]
+pub struct SessionMinute {
+    /// 1-based minute.
+    pub minute: u64,
+    /// Mean whole-tick time (full quality), milliseconds.
+    pub tick_mean_ms: f64,
+    /// Median and 99th percentile of the tick time.
+    pub tick_p50_ms: f64,
+    /// See `tick_p50_ms`.
+    pub tick_p99_ms: f64,
+    /// Mean per stage (motion, warp, memory render, network, memory write).
+    pub stages_mean_ms: [f64; 5],
+    /// Memory resident bytes at the end of the minute.
+    pub memory_bytes: u64,
+    /// Process resident set size at the end of the minute (0 if unknown).
+    pub process_rss: u64,
+}
+
+/// The fast-forwarded session.
+#[derive(Debug, Serialize)]
+pub struct SessionReport {
+    /// Minutes of session (24 ticks per second).
+    pub minutes: u64,
+    /// Wall seconds it took.
+    pub wall_seconds: f64,
+    /// Per minute.
+    pub per_minute: Vec<SessionMinute>,
+    /// Last minute's mean tick over the first's.
+    pub last_over_first: f64,
+    /// The memory's configured bound.
+    pub memory_bound_bytes: u64,
+    /// Process RSS at the end minus at the end of minute 1.
+    pub rss_growth_bytes: i64,
+    /// `rss_growth_bytes / memory_bound_bytes` (≤ 1.05 is "within 5 % of the bound").
+    pub rss_growth_over_bound: f64,
+}
+
+/// The whole `reverie bench` report.
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    /// Checkpoint directory.
+    pub checkpoint: String,
+    /// World of the prompt.
+    pub world: String,
+    /// Its seed (the prompt is that seed's spawn view; nothing else of the oracle is used).
+    pub seed: u64,
+    /// Threads available.
+    pub threads: usize,
+    /// The real-time run (absent with `--seconds 0`).
+    pub realtime: Option<RealtimeReport>,
+    /// The fast-forwarded session (absent with `--session-minutes 0`).
+    pub session: Option<SessionReport>,
+}
+
+/// Process resident set size in bytes (0 where `/proc` is missing).
+pub fn process_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// A session's prompt: the spawn view of `seed` in the world.
+pub fn world_prompt(world: &Path, seed: u64, k: &Intrinsics) -> Result<Prompt> {
+    let f = episode::spawn_view(WorldSpec::load(world)?, seed, k);
+    Ok(Prompt {
+        rgb: f.rgb,
+        depth_m: Some(f.depth_m),
+        pose: f.pose,
+    })
+}
+
+/// `ticks` actions of the mixed exploration policy walked in the oracle's physics (no rendering):
+/// a realistic mix of walking, turning, looking around and running into walls.
+pub fn mixed_script(world: &Path, seed: u64, ticks: usize) -> Result<Vec<Action>> {
+    let mut spec = WorldSpec::load(world)?;
+    spec.generator.seed = seed;
+    let mut w = World::new(Arc::new(spec));
+    let mut actions = Vec::with_capacity(ticks);
+    let mut segment = 0u64;
+    while actions.len() < ticks {
+        // A new policy (walk, wall-follow or look-around) every 20 s.
+        let ep = reverie_core::seed::derive(seed, &[0xbe, segment]);
+        let mut player = episode::spawn(&mut w, ep);
+        let mut policy = PolicyKind::Mixed.build(ep);
+        for t in 1..=(20 * TICK_HZ as u64) {
+            let a = policy.act(&w, &player, t);
+            w.ensure_loaded(player.feet);
+            player.step(&mut w, &a);
+            actions.push(a);
+            if actions.len() == ticks {
+                break;
+            }
+        }
+        segment += 1;
+    }
+    Ok(actions)
+}
+
+fn load_model(dir: &Path) -> Result<WorldModel> {
+    checkpoint::load_cpu(dir).with_context(|| format!("loading the checkpoint {}", dir.display()))
+}
+
+/// Runs the benchmark; `progress` gets a line now and then.
+pub fn run(args: &BenchArgs<'_>, out_json: &Path, progress: &dyn Fn(&str)) -> Result<BenchReport> {
+    if !(args.seconds.is_finite() && (0.0..=3600.0).contains(&args.seconds)) {
+        bail!(
+            "--seconds {} is out of range, expected 0 ..= 3600",
+            args.seconds
+        );
+    }
+    if args.session_minutes > 24 * 60 {
+        bail!(
+            "--session-minutes {} is out of range, expected 0 ..= 1440",
+            args.session_minutes
+        );
+    }
+    let model = Arc::new(load_model(args.checkpoint)?);
+    let cfg = model.config();
+    let k = Intrinsics::from_vfov_deg(cfg.width as u32, cfg.height as u32, 70.0)?;
+    let prompt = world_prompt(args.world, args.seed, &k)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut report = BenchReport {
+        checkpoint: args.checkpoint.display().to_string(),
+        world: args.world.display().to_string(),
+        seed: args.seed,
+        threads,
+        realtime: None,
+        session: None,
+    };
+    if args.seconds > 0.0 {
+        report.realtime = Some(realtime(args, &model, k, &prompt, out_json, progress)?);
+    }
+    if args.session_minutes > 0 {
+        report.session = Some(session(args, &model, k, &prompt, out_json, progress)?);
+    }
+    Ok(report)
+}
+
+fn realtime(
+    args: &BenchArgs<'_>,
+    model: &Arc<WorldModel>,
+    k: Intrinsics,
+    prompt: &Prompt,
+    out_json: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<RealtimeReport> {
+    let ticks = (args.seconds * TICK_HZ as f64).round() as usize;
+    let script = mixed_script(args.world, args.seed, ticks)?;
+    let config = RuntimeConfig {
+        trace: args.trace.map(Path::to_path_buf),
+        ..RuntimeConfig::default()
+    };
+    let rt = RuntimeHandle::start(
+        Arc::clone(model),
+        k,
+        prompt.clone(),
+        EngineOptions::default(),
+        config,
+    )?;
+    progress(&format!(
+        "replaying {ticks} actions ({:.0} s) at 24 Hz, memory on",
+        args.seconds
+    ));
+    // The player: one action per 1/24 s on its own clock (its phase against the runtime's is
+    // whatever it happens to be, as a real input device's would be).
+    let rt = Arc::new(rt);
+    let sender = {
+        let rt = Arc::clone(&rt);
+        std::thread::spawn(move || -> Result<(), String> {
+            let start = Instant::now() + Duration::from_millis(7);
+            for (i, a) in script.into_iter().enumerate() {
+                let at = start + Duration::from_secs_f64(i as f64 / TICK_HZ as f64);
+                if let Some(d) = at.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(d);
+                }
+                rt.send(a).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+    };
+    // The display: takes every frame it can, as a window would.
+    let mut received = 0u64;
+    let mut points = Vec::new();
+    let started = Instant::now();
+    let end = started + Duration::from_secs_f64(args.seconds + 0.2);
+    let mut next_report = 10.0;
+    while Instant::now() < end {
+        if let Some(f) = rt.wait_frame(Duration::from_millis(50)) {
+            received += 1;
+            points.push((
+                f.published.duration_since(started).as_secs_f64(),
+                f.times.to_frame_ms(),
+            ));
+        }
+        let t = started.elapsed().as_secs_f64();
+        if t >= next_report {
+            let m = rt.metrics();
+            progress(&format!(
+                "  {t:.0} s: {:.1} fps, tick p50 {:.1} ms p99 {:.1} ms, late {} dropped {}, quality {}",
+                m.fps_recent, m.tick_ms.p50, m.tick_ms.p99, m.late, m.dropped, m.quality
+            ));
+            next_report += 10.0;
+        }
+        if let Some(f) = rt.failure() {
+            bail!("the runtime failed: {f}");
+        }
+    }
+    sender
+        .join()
+        .map_err(|_| anyhow::anyhow!("the input thread panicked"))?
+        .map_err(anyhow::Error::msg)?;
+    let info = rt.memory_info();
+    let rt = Arc::try_unwrap(rt).map_err(|_| anyhow::anyhow!("runtime still shared"))?;
+    let metrics = rt.stop()?;
+    let png = out_json.with_extension("png");
+    line_chart(
+        &png,
+        640,
+        240,
+        &[Series {
+            points,
+            color: [40, 90, 200],
+        }],
+    )
+    .with_context(|| format!("writing {}", png.display()))?;
+    Ok(RealtimeReport {
+        seconds: args.seconds,
+        metrics,
+        frames_received: received,
+        memory_bytes: info.stats.bytes,
+        memory_cells: info.stats.cells,
+    })
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+fn session(
+    args: &BenchArgs<'_>,
+    model: &WorldModel,
+    k: Intrinsics,
+    prompt: &Prompt,
+    out_json: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<SessionReport> {
+    let per_minute = 60 * TICK_HZ as usize;
+    let ticks = args.session_minutes as usize * per_minute;
+    let script = mixed_script(args.world, args.seed ^ 0x5e55, ticks)?;
+    let mut engine = Engine::new(model, k, prompt, EngineOptions::default())?;
+    let bound = engine.memory().config().bound_bytes;
+    progress(&format!(
+        "fast-forwarding a {}-minute session ({ticks} ticks at full quality, memory bound {:.0} MB)",
+        args.session_minutes,
+        bound as f64 / 1e6
+    ));
+    let started = Instant::now();
+    let mut minutes = Vec::new();
+    let mut times = Vec::with_capacity(per_minute);
+    let mut stage_sum = [0.0f64; 5];
+    for (i, a) in script.iter().enumerate() {
+        engine.advance(a, Quality::Full)?;
+        engine.commit()?;
+        let t = engine.frame().times;
+        times.push(t.total_ms());
+        for (s, v) in stage_sum.iter_mut().zip(t.as_array()) {
+            *s += v;
+        }
+        if (i + 1) % per_minute == 0 {
+            times.sort_by(f64::total_cmp);
+            let n = times.len() as f64;
+            let m = SessionMinute {
+                minute: ((i + 1) / per_minute) as u64,
+                tick_mean_ms: times.iter().sum::<f64>() / n,
+                tick_p50_ms: percentile(&times, 0.5),
+                tick_p99_ms: percentile(&times, 0.99),
+                stages_mean_ms: stage_sum.map(|s| s / n),
+                memory_bytes: engine.memory().bytes() as u64,
+                process_rss: process_rss(),
+            };
+            progress(&format!(
+                "  minute {}: tick mean {:.1} ms (p99 {:.1}), memory {:.1} MB, rss {:.0} MB, {:.0} s elapsed",
+                m.minute,
+                m.tick_mean_ms,
+                m.tick_p99_ms,
+                m.memory_bytes as f64 / 1e6,
+                m.process_rss as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            ));
+            minutes.push(m);
+            times.clear();
+            stage_sum = [0.0; 5];
+        }
+    }
+    let first = minutes.first().map_or(0.0, |m| m.tick_mean_ms);
+    let last = minutes.last().map_or(0.0, |m| m.tick_mean_ms);
+    let rss_growth = minutes.last().map_or(0, |m| m.process_rss as i64)
+        - minutes.first().map_or(0, |m| m.process_rss as i64);
+    let png = out_json.with_extension("session.png");
+    line_chart(
+        &png,
+        640,
+        240,
+        &[
+            Series {
+                points: minutes
+                    .iter()
+                    .map(|m| (m.minute as f64, m.tick_mean_ms))
+                    .collect(),
+                color: [40, 90, 200],
+            },
+            Series {
+                points: minutes
+                    .iter()
+                    .map(|m| (m.minute as f64, m.stages_mean_ms[2]))
+                    .collect(),
+                color: [200, 90, 40],
+            },
+        ],
+    )
+    .with_context(|| format!("writing {}", png.display()))?;
+    Ok(SessionReport {
+        minutes: args.session_minutes,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        last_over_first: if first > 0.0 { last / first } else { 0.0 },
+        per_minute: minutes,
+        memory_bound_bytes: bound,
+        rss_growth_bytes: rss_growth,
+        rss_growth_over_bound: rss_growth as f64 / bound as f64,
+    })
+}
