@@ -9,7 +9,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	$(CARGO) run --release --locked -p reverie_cli --bin reverie -- tour --world worlds/meadow.toml
+	bash scripts/run.sh
 
 test: setup
 	$(CARGO) fmt --all -- --check
@@ -19,6 +19,7 @@ test: setup
 
 bench: setup
 	$(CARGO) bench --locked --bench oracle
+	$(CARGO) run --release --locked -p reverie_cli --bin reverie -- bench --seconds 60 --json target/reverie/bench.json
 
 stills: setup
 	$(CARGO) run --release --locked --example stills -- assets/stills 320x240

@@ -9,6 +9,8 @@
 //! [`pacer`] (one display clock, the automation flags used by tests).
 
 #![allow(clippy::print_stderr, clippy::print_stdout)]
+// Bevy system parameters (queries with filters) are long types by nature.
+#![allow(clippy::type_complexity)]
 
 use std::process::ExitCode;
 
@@ -45,6 +47,14 @@ fn main() -> ExitCode {
     };
     // Everything that can fail for a reason the user can fix happens before the window opens,
     // and ends here with that reason.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!(
+            "reverie-app: cannot start: no display (neither DISPLAY nor WAYLAND_DISPLAY is set). \
+             On a headless machine run it under Xvfb: `xvfb-run -a reverie-app …` (`make run` does)."
+        );
+        return ExitCode::FAILURE;
+    }
     let session = match session::Session::start(&args) {
         Ok(s) => s,
         Err(e) => {

@@ -98,7 +98,7 @@ fn follow(
     };
     if f.tick > 0 {
         sim.world.ensure_loaded(sim.player.feet);
-        sim.player.step(&mut sim.world, &f.action);
+        sim.player.step(&sim.world, &f.action);
     }
     sim.frame.pose = sim.player.pose();
     sim.frame.tick = f.tick;

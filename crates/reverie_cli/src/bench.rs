@@ -133,7 +133,7 @@ pub fn mixed_script(world: &Path, seed: u64, ticks: usize) -> Result<Vec<Action>
         for t in 1..=(20 * TICK_HZ as u64) {
             let a = policy.act(&w, &player, t);
             w.ensure_loaded(player.feet);
-            player.step(&mut w, &a);
+            player.step(&w, &a);
             actions.push(a);
             if actions.len() == ticks {
                 break;
@@ -209,15 +209,19 @@ fn realtime(
         "replaying {ticks} actions ({:.0} s) at 24 Hz, memory on",
         args.seconds
     ));
-    // The player: one action per 1/24 s on its own clock (its phase against the runtime's is
-    // whatever it happens to be, as a real input device's would be).
+    // The player: one action per 1/24 s, each at a uniformly random moment within its 1/24 s
+    // (a real input device is not in step with the runtime's clock; a sender locked to it would
+    // make the latency depend on the phase it happened to start with).
     let rt = Arc::new(rt);
     let sender = {
         let rt = Arc::clone(&rt);
+        let mut rng = reverie_core::seed::mix64(args.seed ^ 0x1a7e);
         std::thread::spawn(move || -> Result<(), String> {
-            let start = Instant::now() + Duration::from_millis(7);
+            let start = Instant::now();
             for (i, a) in script.into_iter().enumerate() {
-                let at = start + Duration::from_secs_f64(i as f64 / TICK_HZ as f64);
+                rng = reverie_core::seed::mix64(rng);
+                let u = (rng >> 11) as f64 / (1u64 << 53) as f64;
+                let at = start + Duration::from_secs_f64((i as f64 + u) / TICK_HZ as f64);
                 if let Some(d) = at.checked_duration_since(Instant::now()) {
                     std::thread::sleep(d);
                 }

@@ -634,6 +634,7 @@ fn run(cli: Cli) -> Result<()> {
                 ));
             }
             say(&format!("-> {}", json.display()));
+            Ok(())
         }
         Command::MemoryBench {
             world,

@@ -238,10 +238,7 @@ impl RuntimeHandle {
 
     /// Waits up to `timeout` for the next frame.
     pub fn wait_frame(&self, timeout: Duration) -> Option<Arc<FrameOut>> {
-        match self.frames.recv_timeout(timeout) {
-            Ok(f) => Some(f),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.frames.recv_timeout(timeout).ok()
     }
 
     /// What was measured so far.

@@ -67,17 +67,20 @@ impl std::fmt::Display for Quality {
 
 /// Picks the level of each tick from the cost of the ticks before it.
 ///
-/// Degrades one level as soon as a tick's cost (compute, input to published frame plus the
-/// memory write) exceeds `degrade_share` of the tick period; restores one level after `patience`
-/// ticks in a row under `restore_share` of the period. Restoring is a probe: if the better level
-/// is too slow the next tick degrades again and the patience doubles (up to 16×), so a level that
-/// cannot hold its deadline is not retried every few ticks.
+/// Degrades one level when a tick's cost (compute from the action to the published frame plus
+/// the memory write) overruns the period (its deadline is missed), or when `strikes` ticks in a
+/// row cost over `degrade_share` of it (the deadline is about to be missed). Restores one level
+/// after `patience` ticks in a row under `restore_share` of the period. Restoring is a probe: if
+/// the better level overruns right away, the patience doubles (up to 16×), so a level that cannot
+/// hold its deadline is not retried every few ticks.
 #[derive(Clone, Debug)]
 pub struct QualityController {
     /// The tick period in milliseconds.
     pub period_ms: f64,
-    /// Cost above which the next tick degrades (share of the period).
+    /// Cost above which a tick counts as a strike (share of the period).
     pub degrade_share: f64,
+    /// Strikes in a row that degrade.
+    pub strikes: u32,
     /// Cost under which ticks count towards restoring (share of the period).
     pub restore_share: f64,
     /// Ticks in a row under `restore_share` before restoring.
@@ -86,6 +89,8 @@ pub struct QualityController {
     pub floor: Quality,
     level: Quality,
     calm: u32,
+    struck: u32,
+    probing: bool,
     backoff: u32,
     changes: u64,
 }
@@ -95,12 +100,15 @@ impl QualityController {
     pub fn new(period_ms: f64) -> QualityController {
         QualityController {
             period_ms,
-            degrade_share: 0.9,
+            degrade_share: 0.85,
+            strikes: 3,
             restore_share: 0.6,
             patience: 48,
             floor: Quality::ReuseWarp,
             level: Quality::Full,
             calm: 0,
+            struck: 0,
+            probing: false,
             backoff: 1,
             changes: 0,
         }
@@ -116,37 +124,51 @@ impl QualityController {
         self.changes
     }
 
+    fn degrade(&mut self) {
+        let next = self.level.degraded().min(self.floor);
+        if next != self.level {
+            self.level = next;
+            self.changes += 1;
+        }
+        if self.probing {
+            // The restore probe failed right away: wait longer before the next one.
+            self.backoff = (self.backoff * 2).min(16);
+        }
+        self.probing = false;
+        self.calm = 0;
+        self.struck = 0;
+    }
+
     /// Records the cost of a tick made at [`QualityController::level`]; returns the new level.
     pub fn record(&mut self, cost_ms: f64) -> Quality {
+        if cost_ms > self.period_ms {
+            self.degrade();
+            return self.level;
+        }
         if cost_ms > self.degrade_share * self.period_ms {
-            let next = self.level.degraded().min(self.floor);
-            if next != self.level {
-                self.level = next;
-                self.changes += 1;
-            }
-            if self.calm == u32::MAX {
-                // The restore probe failed right away: wait longer before the next one.
-                self.backoff = (self.backoff * 2).min(16);
-            }
+            self.struck += 1;
             self.calm = 0;
-        } else if cost_ms < self.restore_share * self.period_ms {
-            if self.calm != u32::MAX {
-                self.calm += 1;
-            } else {
-                // The probe held for a tick: it is the new normal.
-                self.calm = 1;
-                self.backoff = 1;
+            if self.struck >= self.strikes {
+                self.degrade();
             }
+            return self.level;
+        }
+        self.struck = 0;
+        if self.probing {
+            // The probe held for a tick: it is the new normal.
+            self.probing = false;
+            self.backoff = 1;
+        }
+        if cost_ms < self.restore_share * self.period_ms {
+            self.calm += 1;
             if self.level != Quality::Full && self.calm >= self.patience * self.backoff {
                 self.level = self.level.restored();
                 self.changes += 1;
-                self.calm = u32::MAX;
+                self.calm = 0;
+                self.probing = true;
             }
-        } else if self.calm != u32::MAX {
-            self.calm = 0;
         } else {
             self.calm = 0;
-            self.backoff = 1;
         }
         self.level
     }
@@ -159,7 +181,11 @@ mod tests {
     #[test]
     fn degrades_in_order_and_restores_after_calm() {
         let mut q = QualityController::new(40.0);
-        assert_eq!(q.record(50.0), Quality::SparseWrites);
+        // Near the deadline: three strikes degrade one level.
+        assert_eq!(q.record(36.0), Quality::Full);
+        assert_eq!(q.record(36.0), Quality::Full);
+        assert_eq!(q.record(36.0), Quality::SparseWrites);
+        // Over the deadline: at once.
         assert_eq!(q.record(50.0), Quality::HalfResMemory);
         assert_eq!(q.record(50.0), Quality::ReuseWarp);
         assert_eq!(q.record(50.0), Quality::ReuseWarp);
