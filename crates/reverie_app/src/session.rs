@@ -13,6 +13,7 @@ use reverie_model::checkpoint;
 use reverie_runtime::{EngineOptions, FrameOut, RuntimeConfig, RuntimeHandle};
 
 use crate::args::Args;
+use crate::input::InputSource;
 use crate::worlds::{self, WorldEntry};
 
 /// The running session and what the display knows of it.
@@ -60,7 +61,10 @@ impl Session {
             k,
             world.prompt.clone(),
             EngineOptions::default(),
-            RuntimeConfig::default(),
+            RuntimeConfig {
+                start_paused: true,
+                ..RuntimeConfig::default()
+            },
         )?;
         let mut session = Session {
             handle,
@@ -148,7 +152,20 @@ pub struct SessionPlugin;
 impl Plugin for SessionPlugin {
     fn build(&self, app: &mut App) {
         app.add_systems(PreUpdate, pull_frames)
-            .add_systems(Update, session_keys);
+            .add_systems(Update, (start_clock, session_keys));
+    }
+}
+
+/// Starts the runtime's clock on the first update, once the window is up (so tick 0 is the first
+/// thing on screen and a script's first action meets the first tick).
+fn start_clock(mut started: Local<bool>, session: Res<Session>, mut source: ResMut<InputSource>) {
+    if *started {
+        return;
+    }
+    *started = true;
+    session.handle.resume();
+    if let InputSource::Script { started, .. } = source.as_mut() {
+        *started = Instant::now();
     }
 }
 

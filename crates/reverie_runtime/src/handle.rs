@@ -42,6 +42,9 @@ pub struct RuntimeConfig {
     pub action_capacity: usize,
     /// Memory stats and the minimap are refreshed every this many ticks.
     pub memory_info_every: u64,
+    /// Publish the prompt's frame, then wait for [`RuntimeHandle::resume`] before the clock starts
+    /// (an app opens its window first).
+    pub start_paused: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -53,6 +56,7 @@ impl Default for RuntimeConfig {
             trace: None,
             action_capacity: 1024,
             memory_info_every: 24,
+            start_paused: false,
         }
     }
 }
@@ -114,6 +118,7 @@ enum Control {
     Save(PathBuf, Sender<Result<(), String>>),
     Load(PathBuf, Sender<Result<(), String>>),
     Fork(PathBuf, Sender<Result<(), String>>),
+    Resume,
     Stop,
 }
 
@@ -296,6 +301,12 @@ impl RuntimeHandle {
         self.request(|tx| Control::Fork(path.to_path_buf(), tx))
     }
 
+    /// Starts the clock of a runtime started with [`RuntimeConfig::start_paused`] (no effect
+    /// otherwise).
+    pub fn resume(&self) {
+        let _ = self.control.send(Control::Resume);
+    }
+
     /// Stops the thread (writing the trace if one was asked for) and returns the final numbers.
     pub fn stop(mut self) -> Result<MetricsSnapshot, RuntimeError> {
         self.shutdown();
@@ -406,6 +417,7 @@ impl Worker {
     ) -> Next {
         match msg {
             Control::Stop => return Next::Stop,
+            Control::Resume => {}
             Control::Reset(prompt, reply) => {
                 let k = *engine.intrinsics();
                 let r = Engine::new(model, k, &prompt, options.clone()).map(|e| {
@@ -440,6 +452,19 @@ impl Worker {
         engine: &mut Engine<'m>,
         options: &EngineOptions,
     ) -> Result<(), RuntimeError> {
+        if self.config.start_paused {
+            loop {
+                match self.control.recv() {
+                    Ok(Control::Resume) => break,
+                    Ok(m) => {
+                        if let Next::Stop = self.control(m, model, engine, options) {
+                            return Ok(());
+                        }
+                    }
+                    Err(_) => return Ok(()),
+                }
+            }
+        }
         let period = Duration::from_secs_f64(1.0 / self.config.tick_hz);
         let period_ms = period.as_secs_f64() * 1e3;
         let mut quality = QualityController::new(period_ms);
