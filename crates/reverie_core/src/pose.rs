@@ -182,18 +182,6 @@ impl Intrinsics {
     pub fn pixels(&self) -> usize {
         self.width as usize * self.height as usize
     }
-
-    /// The same camera at half the resolution (each side rounded down, at least 1 pixel).
-    pub fn half(&self) -> Intrinsics {
-        Intrinsics {
-            width: (self.width / 2).max(1),
-            height: (self.height / 2).max(1),
-            fx: self.fx * 0.5,
-            fy: self.fy * 0.5,
-            cx: self.cx * 0.5,
-            cy: self.cy * 0.5,
-        }
-    }
 }
 
 /// Checks an image size: each side in 1..=[`Intrinsics::MAX_SIDE`].

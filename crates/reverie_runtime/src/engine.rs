@@ -153,7 +153,6 @@ pub struct Engine<'m> {
     pub(crate) last: Generated,
     warp_view: View,
     memory_view: View,
-    half_view: View,
     /// The last frame is not in the memory yet ([`Engine::commit`] stores it).
     pending_write: bool,
     /// Which session this is and which one it was forked from (session files carry both).
@@ -216,7 +215,6 @@ impl<'m> Engine<'m> {
             },
             warp_view: View::new(&k),
             memory_view: View::new(&k),
-            half_view: View::new(&k.half()),
             pending_write: false,
             session_id: crate::session::new_session_id(),
             parent_id: None,
@@ -243,7 +241,6 @@ impl<'m> Engine<'m> {
             last,
             warp_view: View::new(&k),
             memory_view: View::new(&k),
-            half_view: View::new(&k.half()),
             pending_write: false,
             session_id,
             parent_id,
@@ -322,19 +319,17 @@ impl<'m> Engine<'m> {
         times.warp_ms = ms(t);
 
         let t = Instant::now();
-        if !self.options.use_memory {
-            self.memory_view.reset(&self.k);
-        } else if quality >= Quality::HalfResMemory {
-            let half = self.k.half();
-            self.memory.render(&pose, &half, &mut self.half_view);
-            upsample_nearest(&self.half_view, &self.k, &mut self.memory_view);
-        } else {
+        let tick = self.last.tick + 1;
+        let use_memory = self.options.use_memory && quality.uses_memory(tick);
+        if use_memory {
             self.memory.render(&pose, &self.k, &mut self.memory_view);
+        } else {
+            self.memory_view.reset(&self.k);
         }
         times.memory_render_ms = ms(t);
 
         let t = Instant::now();
-        let network = self.options.refine == Refine::Network && quality < Quality::ReuseWarp;
+        let network = self.options.refine == Refine::Network && quality.runs_network(tick);
         let (rgb, depth_m) = if network {
             let cfg = self.model.config();
             let wg = Guide {
@@ -342,7 +337,7 @@ impl<'m> Engine<'m> {
                 depth_m: Some(&self.warp_view.depth_m),
                 confidence: Some(&self.warp_view.confidence),
             };
-            let mg = if self.options.use_memory {
+            let mg = if use_memory {
                 Guide {
                     rgb: &self.memory_view.rgb,
                     depth_m: Some(&self.memory_view.depth_m),
@@ -361,9 +356,9 @@ impl<'m> Engine<'m> {
             out
         } else {
             let (rgb, depth) = fill_from_views(&self.last, &self.warp_view, &self.memory_view);
-            if self.options.refine == Refine::WarpAndMemoryOnly && quality < Quality::ReuseWarp {
+            if self.options.refine == Refine::WarpAndMemoryOnly {
                 // The baseline: the state still follows the frames, so ego-motion keeps its
-                // context. (At `ReuseWarp` the state is held: that is what makes it cheap.)
+                // context. (A tick that reuses the warp holds the state: that makes it cheap.)
                 let cfg = self.model.config();
                 let g = guides_tensor(
                     cfg,
@@ -382,8 +377,7 @@ impl<'m> Engine<'m> {
         };
         times.network_ms = ms(t);
 
-        let tick = self.last.tick + 1;
-        self.pending_write = self.options.use_memory && quality.writes_memory(tick);
+        self.pending_write = use_memory && quality.writes_memory(tick);
         self.last = Generated {
             rgb,
             depth_m,
@@ -391,7 +385,7 @@ impl<'m> Engine<'m> {
             motion,
             tick,
             warp_coverage: self.warp_view.coverage(),
-            memory_coverage: if self.options.use_memory {
+            memory_coverage: if use_memory {
                 self.memory_view.coverage()
             } else {
                 0.0
@@ -410,7 +404,6 @@ impl<'m> Engine<'m> {
         }
         self.pending_write = false;
         let t = Instant::now();
-        // A half-resolution render is not a view of the memory's cells: carving ignores it.
         self.memory.carve(&self.memory_view, &self.last.depth_m);
         self.memory.write(
             &self.k,
@@ -442,22 +435,4 @@ fn fill_from_views(last: &Generated, warp_view: &View, memory_view: &View) -> (V
         }
     }
     (rgb, depth)
-}
-
-/// `src` (half resolution) scaled to `k` by repeating pixels; the result is not a render of any
-/// memory state (so [`SpatialMemory::carve`] ignores it).
-fn upsample_nearest(src: &View, k: &Intrinsics, out: &mut View) {
-    out.reset(k);
-    let (w, h) = (k.width as usize, k.height as usize);
-    let (sw, sh) = (src.width as usize, src.height as usize);
-    for y in 0..h {
-        let sy = (y * sh / h).min(sh - 1);
-        for x in 0..w {
-            let sx = (x * sw / w).min(sw - 1);
-            let (i, j) = (y * w + x, sy * sw + sx);
-            out.rgb[3 * i..3 * i + 3].copy_from_slice(&src.rgb[3 * j..3 * j + 3]);
-            out.depth_m[i] = src.depth_m[j];
-            out.confidence[i] = src.confidence[j];
-        }
-    }
 }

@@ -6,8 +6,8 @@
 //! - Frames come out latest-wins: a one-slot channel the worker overwrites.
 //! - Tick `k` starts at `t0 + k·period` and its frame is due one period later; a frame after its
 //!   due time is **late**; a slot that passes while the previous tick still runs is **dropped**.
-//! - Deadline-aware quality: the [`QualityController`] degrades a level as soon as a tick costs
-//!   over 90 % of the period and restores after two calm seconds ([`Quality`] lists the order).
+//! - Deadline-aware quality: the [`QualityController`] degrades a level when ticks keep running
+//!   near or over the period and restores after two calm seconds ([`Quality`] lists the order).
 //! - The frame is published before the memory stores it, so the memory write is not on the
 //!   input-to-frame path.
 
