@@ -52,35 +52,90 @@ pub fn crc32(data: &[u8]) -> u32 {
     !c
 }
 
+/// A file of ours: `magic` (8 bytes), `version` `u32`, flags `u32` (0), payload length `u64`,
+/// CRC-32 of the payload `u32`, then the payload. The memory and session files use it.
+pub fn frame(magic: &[u8; 8], version: u32, payload: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(HEADER + payload.len());
+    bytes.extend_from_slice(magic);
+    bytes.extend_from_slice(&version.to_le_bytes());
+    bytes.extend_from_slice(&0u32.to_le_bytes());
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&crc32(payload).to_le_bytes());
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+/// The payload of a [`frame`]d file, after checking magic, version, flags, length and checksum;
+/// `kind` names the file kind in errors ("memory", "session").
+pub fn unframe<'a>(
+    bytes: &'a [u8],
+    magic: &[u8; 8],
+    version: u32,
+    kind: &str,
+) -> std::result::Result<&'a [u8], String> {
+    if bytes.len() < HEADER {
+        return Err(format!(
+            "truncated: {} bytes, shorter than the {HEADER}-byte header",
+            bytes.len()
+        ));
+    }
+    if &bytes[..8] != magic {
+        return Err(format!("not a Reverie {kind} file (bad magic)"));
+    }
+    let mut r = ByteReader::new(&bytes[8..HEADER], 8);
+    let found = r.u32()?;
+    if found != version {
+        return Err(format!(
+            "{kind} format version {found}; this build reads version {version}"
+        ));
+    }
+    let flags = r.u32()?;
+    if flags != 0 {
+        return Err(format!("unknown flags {flags:#x}"));
+    }
+    let len = r.u64()?;
+    let crc = r.u32()?;
+    let payload = &bytes[HEADER..];
+    if len != payload.len() as u64 {
+        return Err(format!(
+            "truncated or padded: header says {len} payload bytes, file has {}",
+            payload.len()
+        ));
+    }
+    let actual = crc32(payload);
+    if actual != crc {
+        return Err(format!(
+            "checksum mismatch (stored {crc:#010x}, computed {actual:#010x}): the file is corrupt"
+        ));
+    }
+    Ok(payload)
+}
+
+/// Writes `bytes` to `path` via `path.partial`, synced, then renamed into place (a crash leaves
+/// the old file or none, never half a file).
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+}
+
 impl SpatialMemory {
     /// The whole memory as the bytes of a memory file ([`SpatialMemory::from_bytes`] reads them).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let payload = self.encode();
-        let mut bytes = Vec::with_capacity(HEADER + payload.len());
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        bytes.extend_from_slice(&0u32.to_le_bytes());
-        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&crc32(&payload).to_le_bytes());
-        bytes.extend_from_slice(&payload);
-        bytes
+        frame(MAGIC, FORMAT_VERSION, &self.encode())
     }
 
     /// Writes the whole memory to `path` (via `path.partial`, renamed when complete).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let bytes = self.to_bytes();
-        let io = |source| MemoryError::Io {
+        write_file_atomically(path, &self.to_bytes()).map_err(|source| MemoryError::Io {
             path: path.to_path_buf(),
             source,
-        };
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".partial");
-        let tmp = PathBuf::from(tmp);
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&bytes).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(io)
+        })
     }
 
     /// Reads a memory written by [`SpatialMemory::save`].
@@ -97,44 +152,7 @@ impl SpatialMemory {
 
     /// Decodes a memory file's bytes; the error says what is wrong.
     pub fn from_bytes(bytes: &[u8]) -> std::result::Result<SpatialMemory, String> {
-        if bytes.len() < HEADER {
-            return Err(format!(
-                "truncated: {} bytes, shorter than the {HEADER}-byte header",
-                bytes.len()
-            ));
-        }
-        if &bytes[..8] != MAGIC {
-            return Err("not a Reverie memory file (bad magic)".into());
-        }
-        let mut r = Reader {
-            b: &bytes[8..HEADER],
-            at: 8,
-        };
-        let version = r.u32()?;
-        if version != FORMAT_VERSION {
-            return Err(format!(
-                "format version {version}; this build reads version {FORMAT_VERSION}"
-            ));
-        }
-        let flags = r.u32()?;
-        if flags != 0 {
-            return Err(format!("unknown flags {flags:#x}"));
-        }
-        let len = r.u64()?;
-        let crc = r.u32()?;
-        let payload = &bytes[HEADER..];
-        if len != payload.len() as u64 {
-            return Err(format!(
-                "truncated or padded: header says {len} payload bytes, file has {}",
-                payload.len()
-            ));
-        }
-        let actual = crc32(payload);
-        if actual != crc {
-            return Err(format!(
-                "checksum mismatch (stored {crc:#010x}, computed {actual:#010x}): the file is corrupt"
-            ));
-        }
+        let payload = unframe(bytes, MAGIC, FORMAT_VERSION, "memory")?;
         decode(payload)
     }
 
@@ -208,10 +226,7 @@ impl SpatialMemory {
 const CELL_BYTES: usize = 4 + 6 + 3 + 3 + 4;
 
 fn decode(payload: &[u8]) -> std::result::Result<SpatialMemory, String> {
-    let mut r = Reader {
-        b: payload,
-        at: HEADER,
-    };
+    let mut r = ByteReader::new(payload, HEADER);
     let n = r.u32()? as usize;
     let json = r.take(n, "config")?;
     let config: MemoryConfig = serde_json::from_slice(json).map_err(|e| format!("config: {e}"))?;
@@ -368,16 +383,26 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
 }
 
 /// Bounds-checked little-endian reader; `at` is the absolute file offset for messages.
-struct Reader<'a> {
+/// Bounds-checked little-endian reads from a byte slice; errors say at which byte of the file
+/// (`at` counts from where the slice starts in it) and what was being read.
+#[derive(Debug)]
+pub struct ByteReader<'a> {
     b: &'a [u8],
-    at: usize,
+    /// Offset in the file of the next byte.
+    pub at: usize,
 }
 
-impl<'a> Reader<'a> {
-    fn remaining(&self) -> usize {
+impl<'a> ByteReader<'a> {
+    /// Reads `bytes`, which start at offset `at` of the file.
+    pub fn new(bytes: &'a [u8], at: usize) -> ByteReader<'a> {
+        ByteReader { b: bytes, at }
+    }
+    /// Bytes left.
+    pub fn remaining(&self) -> usize {
         self.b.len()
     }
-    fn take(&mut self, n: usize, what: &str) -> std::result::Result<&'a [u8], String> {
+    /// The next `n` bytes; `what` names them in the error.
+    pub fn take(&mut self, n: usize, what: &str) -> std::result::Result<&'a [u8], String> {
         if n > self.b.len() {
             return Err(format!(
                 "truncated at byte {}: {what} needs {n} bytes, {} left",
@@ -390,28 +415,45 @@ impl<'a> Reader<'a> {
         self.at += n;
         Ok(head)
     }
+    /// `n` little-endian `f32`s; `what` names them in the error.
+    pub fn f32s(&mut self, n: usize, what: &str) -> std::result::Result<Vec<f32>, String> {
+        let bytes = n
+            .checked_mul(4)
+            .ok_or_else(|| format!("{what}: count {n} out of range"))?;
+        Ok(self
+            .take(bytes, what)?
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
     fn arr<const N: usize>(&mut self) -> std::result::Result<[u8; N], String> {
         let s = self.take(N, "a value")?;
         let mut a = [0u8; N];
         a.copy_from_slice(s);
         Ok(a)
     }
-    fn u8(&mut self) -> std::result::Result<u8, String> {
+    /// A little-endian `u8`.
+    pub fn u8(&mut self) -> std::result::Result<u8, String> {
         Ok(self.arr::<1>()?[0])
     }
-    fn u16(&mut self) -> std::result::Result<u16, String> {
+    /// A little-endian `u16`.
+    pub fn u16(&mut self) -> std::result::Result<u16, String> {
         Ok(u16::from_le_bytes(self.arr()?))
     }
-    fn u32(&mut self) -> std::result::Result<u32, String> {
+    /// A little-endian `u32`.
+    pub fn u32(&mut self) -> std::result::Result<u32, String> {
         Ok(u32::from_le_bytes(self.arr()?))
     }
-    fn i32(&mut self) -> std::result::Result<i32, String> {
+    /// A little-endian `i32`.
+    pub fn i32(&mut self) -> std::result::Result<i32, String> {
         Ok(i32::from_le_bytes(self.arr()?))
     }
-    fn u64(&mut self) -> std::result::Result<u64, String> {
+    /// A little-endian `u64`.
+    pub fn u64(&mut self) -> std::result::Result<u64, String> {
         Ok(u64::from_le_bytes(self.arr()?))
     }
-    fn f32(&mut self) -> std::result::Result<f32, String> {
+    /// A little-endian `f32`.
+    pub fn f32(&mut self) -> std::result::Result<f32, String> {
         Ok(f32::from_le_bytes(self.arr()?))
     }
 }

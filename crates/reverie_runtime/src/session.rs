@@ -9,13 +9,12 @@
 //! length and checksum first, then every count against the model and what remains, so a
 //! truncated, corrupt or foreign file gives an error naming the file, never a panic.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use reverie_core::{EgoMotion, Intrinsics, Pose};
 use reverie_memory::SpatialMemory;
-use reverie_memory::persist::crc32;
+use reverie_memory::persist::{ByteReader, frame, unframe, write_file_atomically};
 use reverie_model::{ModelConfig, State, WorldModel};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +24,7 @@ use crate::quality::Quality;
 const MAGIC: &[u8; 8] = b"RVSESS\r\n";
 /// The session format version this build writes and reads.
 pub const SESSION_FORMAT_VERSION: u32 = 1;
+/// Bytes before the payload (see `reverie_memory::persist::frame`).
 const HEADER: usize = 8 + 4 + 4 + 8 + 4;
 
 /// A fresh, practically unique session id (time, process and a counter, mixed).
@@ -97,31 +97,16 @@ impl<'m> Engine<'m> {
         payload.extend_from_slice(&(memory.len() as u64).to_le_bytes());
         payload.extend_from_slice(&memory);
 
-        let mut bytes = Vec::with_capacity(HEADER + payload.len());
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&SESSION_FORMAT_VERSION.to_le_bytes());
-        bytes.extend_from_slice(&0u32.to_le_bytes());
-        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&crc32(&payload).to_le_bytes());
-        bytes.extend_from_slice(&payload);
-        Ok(bytes)
+        Ok(frame(MAGIC, SESSION_FORMAT_VERSION, &payload))
     }
 
     /// Saves the session to `path` (via `path.partial`, renamed when complete).
     pub fn save_session(&mut self, path: &Path) -> Result<(), RuntimeError> {
         let bytes = self.session_bytes()?;
-        let io = |e: std::io::Error| RuntimeError::Session {
+        write_file_atomically(path, &bytes).map_err(|e| RuntimeError::Session {
             path: path.to_path_buf(),
             message: e.to_string(),
-        };
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".partial");
-        let tmp = PathBuf::from(tmp);
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&bytes).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(io)
+        })
     }
 
     /// Loads a session saved with [`Engine::save_session`] to run on `model` (which must have
@@ -150,40 +135,9 @@ impl<'m> Engine<'m> {
         bytes: &[u8],
         mut options: EngineOptions,
     ) -> Result<Engine<'m>, String> {
-        if bytes.len() < HEADER {
-            return Err(format!(
-                "truncated: {} bytes, shorter than the {HEADER}-byte header",
-                bytes.len()
-            ));
-        }
-        if &bytes[..8] != MAGIC {
-            return Err("not a Reverie session file (bad magic)".into());
-        }
-        let mut r = Reader { b: bytes, at: 8 };
-        let version = r.u32("format version")?;
-        if version != SESSION_FORMAT_VERSION {
-            return Err(format!(
-                "session format version {version}; this build reads version {SESSION_FORMAT_VERSION}"
-            ));
-        }
-        let flags = r.u32("flags")?;
-        if flags != 0 {
-            return Err(format!("unknown flags {flags:#x}"));
-        }
-        let len = r.u64("payload length")?;
-        let crc = r.u32("checksum")?;
-        let payload = &bytes[HEADER..];
-        if len != payload.len() as u64 {
-            return Err(format!(
-                "truncated or padded: the header says {len} payload bytes, the file has {}",
-                payload.len()
-            ));
-        }
-        if crc32(payload) != crc {
-            return Err("checksum mismatch: the file is corrupt".into());
-        }
-        let mut r = Reader { b: payload, at: 0 };
-        let n = r.u32("header length")? as usize;
+        let payload = unframe(bytes, MAGIC, SESSION_FORMAT_VERSION, "session")?;
+        let mut r = ByteReader::new(payload, HEADER);
+        let n = r.u32()? as usize;
         let header: Header =
             serde_json::from_slice(r.take(n, "header")?).map_err(|e| format!("header: {e}"))?;
         let cfg = model.config();
@@ -209,28 +163,28 @@ impl<'m> Engine<'m> {
             ));
         }
         let pixels = k.pixels();
-        let n = r.u32("state count")? as usize;
+        let n = r.u32()? as usize;
         let state = r.f32s(n, "state")?;
         let state =
             State::from_vec(cfg, &state, model.device()).map_err(|e| format!("state: {e}"))?;
-        let n = r.u32("rgb length")? as usize;
+        let n = r.u32()? as usize;
         if n != pixels * 3 {
             return Err(format!("rgb: {n} bytes, expected {}", pixels * 3));
         }
         let rgb = r.take(n, "rgb")?.to_vec();
-        let n = r.u32("depth count")? as usize;
+        let n = r.u32()? as usize;
         if n != pixels {
             return Err(format!("depth: {n} values, expected {pixels}"));
         }
         let depth_m = r.f32s(n, "depth")?;
-        let n = r.u64("memory length")?;
+        let n = r.u64()?;
         let n = usize::try_from(n).map_err(|_| "memory: length out of range".to_string())?;
         let memory =
             SpatialMemory::from_bytes(r.take(n, "memory")?).map_err(|e| format!("memory: {e}"))?;
-        if r.at != payload.len() {
+        if r.remaining() != 0 {
             return Err(format!(
                 "{} unexpected bytes after the memory",
-                payload.len() - r.at
+                r.remaining()
             ));
         }
         if !header.pose.position.is_finite() || !header.motion.iter().all(|v| v.is_finite()) {
@@ -275,45 +229,5 @@ impl<'m> Engine<'m> {
         fork.parent_id = Some(self.session_id);
         fork.session_id = new_session_id();
         Ok(fork)
-    }
-}
-
-/// Bounds-checked little-endian reads; errors name the field.
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
-        if self.b.len() - self.at < n {
-            return Err(format!(
-                "truncated in {what}: needs {n} bytes at offset {}, {} left",
-                self.at,
-                self.b.len() - self.at
-            ));
-        }
-        let s = &self.b[self.at..self.at + n];
-        self.at += n;
-        Ok(s)
-    }
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
-        let s = self.take(4, what)?;
-        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-    }
-    fn u64(&mut self, what: &str) -> Result<u64, String> {
-        let s = self.take(8, what)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        Ok(u64::from_le_bytes(a))
-    }
-    fn f32s(&mut self, n: usize, what: &str) -> Result<Vec<f32>, String> {
-        let bytes = n
-            .checked_mul(4)
-            .ok_or_else(|| format!("{what}: count {n} out of range"))?;
-        let s = self.take(bytes, what)?;
-        Ok(s.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
     }
 }
