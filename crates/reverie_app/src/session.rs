@@ -1,7 +1,6 @@
 //! The session: the model, the runtime thread ([`RuntimeHandle`]) and what it publishes.
 //! Keys: R resets to the current world's start, F5 saves the session, F6 loads it, F7 saves a fork.
 
-use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,6 +9,7 @@ use anyhow::{Context, Result};
 use bevy::prelude::*;
 use reverie_core::Intrinsics;
 use reverie_model::checkpoint;
+use reverie_runtime::metrics::LastSecond;
 use reverie_runtime::{EngineOptions, FrameOut, RuntimeConfig, RuntimeHandle};
 
 use crate::args::Args;
@@ -36,7 +36,7 @@ pub struct Session {
     /// When the display started counting.
     pub display_started: Instant,
     /// When recent frames reached the screen (for frames/s on screen over the last second).
-    pub recent: VecDeque<Instant>,
+    pub recent: LastSecond,
     /// The path walked (x, z per frame), for the minimap.
     pub trail: Vec<[f32; 2]>,
     /// A status line for the overlay, and until when to show it.
@@ -75,7 +75,7 @@ impl Session {
             new_frame: false,
             displayed: 0,
             display_started: Instant::now(),
-            recent: VecDeque::new(),
+            recent: LastSecond::default(),
             trail: Vec::new(),
             message: None,
         };
@@ -120,7 +120,7 @@ impl Session {
 
     /// Generated frames on screen per second over the last second.
     pub fn screen_fps(&self) -> usize {
-        self.recent.len()
+        self.recent.count()
     }
 
     fn save(&mut self, path: &Path, fork: bool) {
@@ -189,14 +189,7 @@ fn pull_frames(mut session: ResMut<Session>) {
         session.display_started = now;
     }
     session.displayed += 1;
-    session.recent.push_back(now);
-    while session
-        .recent
-        .front()
-        .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1))
-    {
-        session.recent.pop_front();
-    }
+    session.recent.push(now);
     let p = frame.pose.position;
     if frame.tick == 0 {
         session.trail.clear();

@@ -84,6 +84,29 @@ impl DurationHistogram {
     }
 }
 
+/// Events in the last second (frames per second "now").
+#[derive(Clone, Debug, Default)]
+pub struct LastSecond(VecDeque<Instant>);
+
+impl LastSecond {
+    /// An event at `now`.
+    pub fn push(&mut self, now: Instant) {
+        self.0.push_back(now);
+        while self
+            .0
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1))
+        {
+            self.0.pop_front();
+        }
+    }
+
+    /// Events in the second before the last one.
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// What the runtime measured so far (see [`crate::RuntimeHandle::metrics`]).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct MetricsSnapshot {
@@ -140,7 +163,7 @@ pub struct Metrics {
     to_frame: DurationHistogram,
     stages: [DurationHistogram; 5],
     latency: DurationHistogram,
-    recent: VecDeque<Instant>,
+    recent: LastSecond,
     quality: Quality,
     quality_changes: u64,
     quality_ticks: [u64; 4],
@@ -161,7 +184,7 @@ impl Metrics {
             to_frame: DurationHistogram::new(),
             stages: Default::default(),
             latency: DurationHistogram::new(),
-            recent: VecDeque::new(),
+            recent: LastSecond::default(),
             quality: Quality::Full,
             quality_changes: 0,
             quality_ticks: [0; 4],
@@ -176,14 +199,7 @@ impl Metrics {
         self.to_frame.record_ms(times.to_frame_ms());
         self.quality = quality;
         self.quality_ticks[quality as usize] += 1;
-        self.recent.push_back(published);
-        while self
-            .recent
-            .front()
-            .is_some_and(|t| published.duration_since(*t) > Duration::from_secs(1))
-        {
-            self.recent.pop_front();
-        }
+        self.recent.push(published);
     }
 
     /// The memory write of the last frame finished: the whole tick's time is known.
@@ -230,7 +246,7 @@ impl Metrics {
             } else {
                 0.0
             },
-            fps_recent: self.recent.len() as f64,
+            fps_recent: self.recent.count() as f64,
             late: self.late,
             dropped: self.dropped,
             late_share: share(self.late, self.frames),
