@@ -135,7 +135,7 @@ fn send_live(
     gamepads: Query<&Gamepad>,
     time: Res<Time>,
     source: Res<InputSource>,
-    session: Res<Session>,
+    mut session: ResMut<Session>,
     mut last: ResMut<LastInput>,
 ) {
     let InputSource::Live { grabbed } = *source else {
@@ -209,6 +209,14 @@ fn send_live(
         yaw_delta_rad: yaw.clamp(-max, max),
         pitch_delta_rad: pitch.clamp(-max, max),
     };
+    if pads != last.gamepads {
+        // Plugging and unplugging is fine at any time; say so.
+        session.notify(if pads > last.gamepads {
+            format!("gamepad connected ({pads} in all)")
+        } else {
+            format!("gamepad disconnected ({pads} left); keyboard and mouse still work")
+        });
+    }
     last.gamepads = pads;
     last.action = action;
     // Held keys are re-sent every update; an idle update sends nothing (the runtime ticks with

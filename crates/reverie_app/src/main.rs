@@ -48,12 +48,29 @@ fn main() -> ExitCode {
     // Everything that can fail for a reason the user can fix happens before the window opens,
     // and ends here with that reason.
     #[cfg(target_os = "linux")]
-    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+    let unset = |v: &str| std::env::var_os(v).is_none_or(|x| x.is_empty());
+    if unset("DISPLAY") && unset("WAYLAND_DISPLAY") {
         eprintln!(
             "reverie-app: cannot start: no display (neither DISPLAY nor WAYLAND_DISPLAY is set). \
              On a headless machine run it under Xvfb: `xvfb-run -a reverie-app …` (`make run` does)."
         );
         return ExitCode::FAILURE;
+    }
+    #[cfg(target_os = "linux")]
+    if let Some(d) = std::env::var("DISPLAY").ok().filter(|d| d.starts_with(':'))
+        && unset("WAYLAND_DISPLAY")
+    {
+        // A local X display is a socket; without it winit would panic deep inside Bevy.
+        let n = d[1..].split('.').next().unwrap_or("");
+        let socket = std::path::PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+        if !socket.exists() {
+            eprintln!(
+                "reverie-app: cannot start: DISPLAY={d} but there is no X server at {} \
+                 (start one, or run under `xvfb-run -a`)",
+                socket.display()
+            );
+            return ExitCode::FAILURE;
+        }
     }
     let session = match session::Session::start(&args) {
         Ok(s) => s,
