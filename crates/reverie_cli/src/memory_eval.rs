@@ -524,13 +524,6 @@ pub struct BenchReport {
     pub distance_from_start_m: f32,
 }
 
-fn process_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
-
 /// A fast-forwarded session: `minutes` of random-walk frames rendered by the oracle on a second
 /// thread, while this thread runs render + warp + write per tick on one core and times them.
 pub fn bench(
@@ -606,7 +599,7 @@ pub fn bench(
                 max_bytes: minute_max,
                 cells: st.cells,
                 evicted_chunks: st.evicted_chunks,
-                process_rss: process_rss(),
+                process_rss: crate::bench::process_rss(),
             };
             progress(&format!(
                 "minute {:>3}: {:.2} ms/tick (write {:.2}, render {:.2}, warp {:.2}), {:.1} MB resident (max {:.1}, bound {:.1}), {} cells, {} chunks evicted",
