@@ -11,6 +11,7 @@ use reverie_core::{Action, Intrinsics, TICK_HZ};
 use reverie_model::{WorldModel, checkpoint};
 use reverie_runtime::{
     Engine, EngineOptions, MetricsSnapshot, Prompt, Quality, RuntimeConfig, RuntimeHandle,
+    StageTimes,
 };
 use reverie_train::plot::{Series, line_chart};
 use reverie_world::policy::PolicyKind;
@@ -55,8 +56,9 @@ pub struct SessionMinute {
     pub tick_p50_ms: f64,
     /// See `tick_p50_ms`.
     pub tick_p99_ms: f64,
-    /// Mean per stage (motion, warp, memory render, network, memory write).
-    pub stages_mean_ms: [f64; 5],
+    /// Mean per stage, in `StageTimes::NAMES` order (motion, warp, memory render, network,
+    /// memory render ahead, memory write).
+    pub stages_mean_ms: [f64; StageTimes::COUNT],
     /// Memory resident bytes at the end of the minute.
     pub memory_bytes: u64,
     /// Process resident set size at the end of the minute (0 if unknown).
@@ -312,7 +314,7 @@ fn session(
     let started = Instant::now();
     let mut minutes = Vec::new();
     let mut times = Vec::with_capacity(per_minute);
-    let mut stage_sum = [0.0f64; 5];
+    let mut stage_sum = [0.0f64; StageTimes::COUNT];
     for (i, a) in script.iter().enumerate() {
         engine.advance(a, Quality::Full)?;
         engine.commit()?;
@@ -344,7 +346,7 @@ fn session(
             ));
             minutes.push(m);
             times.clear();
-            stage_sum = [0.0; 5];
+            stage_sum = [0.0; StageTimes::COUNT];
         }
     }
     let first = minutes.first().map_or(0.0, |m| m.tick_mean_ms);
@@ -367,7 +369,7 @@ fn session(
             Series {
                 points: minutes
                     .iter()
-                    .map(|m| (m.minute as f64, m.stages_mean_ms[2]))
+                    .map(|m| (m.minute as f64, m.stages_mean_ms[2] + m.stages_mean_ms[4]))
                     .collect(),
                 color: [200, 90, 40],
             },

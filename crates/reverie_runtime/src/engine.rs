@@ -64,6 +64,14 @@ pub struct EngineOptions {
     /// For tests and demos of the quality control: extra time the network stage takes (a
     /// deliberately slow model). Zero in normal use.
     pub slow_network: std::time::Duration,
+    /// Render the memory ahead: [`Engine::commit`] renders the memory at the new frame's pose
+    /// (which it needs anyway, to carve before writing), and the next [`Engine::advance`] warps
+    /// that render into its pose instead of rendering the memory again. The memory render
+    /// leaves the path from action to frame (it runs after the frame is out); the guide then
+    /// holds the memory as it was one tick earlier — the newest frame reaches the network
+    /// through the warp of the previous frame — seen through one extra warp. Off = render the
+    /// memory at the new pose inside every tick.
+    pub memory_ahead: bool,
 }
 
 impl Default for EngineOptions {
@@ -73,6 +81,7 @@ impl Default for EngineOptions {
             use_memory: true,
             refine: Refine::Network,
             slow_network: std::time::Duration::ZERO,
+            memory_ahead: true,
         }
     }
 }
@@ -84,38 +93,52 @@ pub struct StageTimes {
     pub motion_ms: f64,
     /// Warp of the previous frame.
     pub warp_ms: f64,
-    /// Memory render.
+    /// Memory render into the new pose (with [`EngineOptions::memory_ahead`]: the warp of the
+    /// render made ahead).
     pub memory_render_ms: f64,
     /// Network forward.
     pub network_ms: f64,
+    /// With [`EngineOptions::memory_ahead`]: the memory render at the new frame's pose, after
+    /// the frame is published.
+    pub memory_ahead_ms: f64,
     /// Memory carve + write (after the frame is published).
     pub memory_write_ms: f64,
 }
 
 impl StageTimes {
+    /// How many stages there are.
+    pub const COUNT: usize = 6;
+
     /// The stages' names, in tick order (as in the benchmark JSON).
-    pub const NAMES: [&'static str; 5] =
-        ["motion", "warp", "memory_render", "network", "memory_write"];
+    pub const NAMES: [&'static str; StageTimes::COUNT] = [
+        "motion",
+        "warp",
+        "memory_render",
+        "network",
+        "memory_ahead",
+        "memory_write",
+    ];
 
     /// The stages' times in [`StageTimes::NAMES`] order.
-    pub fn as_array(&self) -> [f64; 5] {
+    pub fn as_array(&self) -> [f64; StageTimes::COUNT] {
         [
             self.motion_ms,
             self.warp_ms,
             self.memory_render_ms,
             self.network_ms,
+            self.memory_ahead_ms,
             self.memory_write_ms,
         ]
     }
 
-    /// Time from the action to the frame (every stage but the memory write).
+    /// Time from the action to the frame (every stage before the frame is published).
     pub fn to_frame_ms(&self) -> f64 {
         self.motion_ms + self.warp_ms + self.memory_render_ms + self.network_ms
     }
 
     /// The whole tick.
     pub fn total_ms(&self) -> f64 {
-        self.to_frame_ms() + self.memory_write_ms
+        self.to_frame_ms() + self.memory_ahead_ms + self.memory_write_ms
     }
 }
 
@@ -153,11 +176,23 @@ pub struct Engine<'m> {
     pub(crate) last: Generated,
     warp_view: View,
     memory_view: View,
+    /// With [`EngineOptions::memory_ahead`]: the memory rendered at the pose of the last
+    /// frame before that frame was written (for the next tick to warp), and its depth with
+    /// uncovered pixels marked NaN (what the warp skips).
+    ahead: Option<Ahead>,
     /// The last frame is not in the memory yet ([`Engine::commit`] stores it).
     pending_write: bool,
     /// Which session this is and which one it was forked from (session files carry both).
     pub(crate) session_id: u64,
     pub(crate) parent_id: Option<u64>,
+}
+
+/// A memory render made ahead of the tick that uses it.
+#[derive(Debug)]
+struct Ahead {
+    view: View,
+    depth_m: Vec<f32>,
+    pose: Pose,
 }
 
 fn ms(t: Instant) -> f64 {
@@ -215,6 +250,7 @@ impl<'m> Engine<'m> {
             },
             warp_view: View::new(&k),
             memory_view: View::new(&k),
+            ahead: None,
             pending_write: false,
             session_id: crate::session::new_session_id(),
             parent_id: None,
@@ -241,6 +277,7 @@ impl<'m> Engine<'m> {
             last,
             warp_view: View::new(&k),
             memory_view: View::new(&k),
+            ahead: None,
             pending_write: false,
             session_id,
             parent_id,
@@ -322,7 +359,18 @@ impl<'m> Engine<'m> {
         let tick = self.last.tick + 1;
         let use_memory = self.options.use_memory && quality.uses_memory(tick);
         if use_memory {
-            self.memory.render(&pose, &self.k, &mut self.memory_view);
+            match &self.ahead {
+                Some(a) => warp(
+                    &self.k,
+                    &a.view.rgb,
+                    &a.depth_m,
+                    &a.pose,
+                    &pose,
+                    self.options.memory.splat_scale,
+                    &mut self.memory_view,
+                )?,
+                None => self.memory.render(&pose, &self.k, &mut self.memory_view),
+            }
         } else {
             self.memory_view.reset(&self.k);
         }
@@ -403,8 +451,32 @@ impl<'m> Engine<'m> {
             return Ok(());
         }
         self.pending_write = false;
+        let carve_view = if self.options.memory_ahead {
+            // Render at the new frame's pose now (off the path to the frame): the carve below
+            // needs it, and the next tick warps it into its own pose.
+            let t = Instant::now();
+            let mut a = self.ahead.take().unwrap_or_else(|| Ahead {
+                view: View::new(&self.k),
+                depth_m: Vec::new(),
+                pose: self.last.pose,
+            });
+            self.memory.render(&self.last.pose, &self.k, &mut a.view);
+            a.pose = self.last.pose;
+            a.depth_m.clear();
+            a.depth_m.extend(
+                a.view
+                    .depth_m
+                    .iter()
+                    .zip(&a.view.confidence)
+                    .map(|(&z, &c)| if c > 0.0 { z } else { f32::NAN }),
+            );
+            self.last.times.memory_ahead_ms = ms(t);
+            &self.ahead.insert(a).view
+        } else {
+            &self.memory_view
+        };
         let t = Instant::now();
-        self.memory.carve(&self.memory_view, &self.last.depth_m);
+        self.memory.carve(carve_view, &self.last.depth_m);
         self.memory.write(
             &self.k,
             &self.last.rgb,

@@ -161,7 +161,7 @@ pub struct Metrics {
     look_used: [f64; 2],
     tick: DurationHistogram,
     to_frame: DurationHistogram,
-    stages: [DurationHistogram; 5],
+    stages: [DurationHistogram; StageTimes::COUNT],
     latency: DurationHistogram,
     recent: LastSecond,
     quality: Quality,

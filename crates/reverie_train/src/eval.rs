@@ -742,11 +742,7 @@ fn stability(
             s_acc += saturation(&g.rgb);
             count += 1;
             frames += 1;
-            tick_ms += g.times.network_ms
-                + g.times.memory_render_ms
-                + g.times.memory_write_ms
-                + g.times.warp_ms
-                + g.times.motion_ms;
+            tick_ms += g.times.total_ms();
             if count == per_min {
                 bright.push(b_acc / count as f64);
                 sat.push(s_acc / count as f64);
