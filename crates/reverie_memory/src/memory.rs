@@ -561,7 +561,9 @@ impl SpatialMemory {
     /// Level of detail: in a chunk whose nearest point is at distance `d`, a pixel spans about
     /// `d / fx` metres; levels more than one step finer than that are thinned (every 4th, 16th,
     /// ... cell, drawn 2×, 4×, ... wider), so far-away detail seen from close up costs what its
-    /// pixels are worth.
+    /// pixels are worth; and a chunk holding more than two cells per pixel of the view after
+    /// that (a surface seen from many nearby poses, or a model's noisy depth close to the
+    /// camera) draws every n-th cell, √n wider, so no chunk costs more than its pixels need.
     pub fn render(&self, pose: &Pose, k: &Intrinsics, out: &mut View) {
         out.reset(k);
         let cam = pose.camera_from_world();
@@ -604,6 +606,7 @@ impl SpatialMemory {
         for l in 0..self.levels as usize {
             inv_edges[l] = 1.0 / self.edge[l];
         }
+        let max_cells = 2 * k.pixels().max(1);
         let mut splats = std::mem::take(&mut out.splats);
         let mut draw_chunk = |slot: u32, chunk: &Chunk| {
             let origin = Vec3A::from(chunk.coord.as_vec3()) * chunk_m;
@@ -619,13 +622,23 @@ impl SpatialMemory {
             let ratio = near * inv_min_fx;
             let needed = ((ratio.to_bits() >> 23) as i32 - 127).clamp(0, top);
             let b = rot * origin + t;
+            // A chunk never needs more than two splats per pixel of the view: over that (a
+            // surface seen from many nearby poses, a model's noisy depth near the camera),
+            // every n-th cell is drawn, √n wider, so a crowded chunk costs what its pixels do.
+            let lod: usize = chunk
+                .cells
+                .iter()
+                .enumerate()
+                .map(|(level, cells)| cells.len() >> (2 * (needed - level as i32).max(0)))
+                .sum();
+            let crowd = lod.div_ceil(max_cells).max(1);
             for (level, cells) in chunk.cells.iter().enumerate() {
                 if cells.is_empty() {
                     continue;
                 }
                 let thin = (needed - level as i32).max(0) as u32;
-                let stride = 1usize << (2 * thin);
-                let grow = (1u32 << thin) as f32;
+                let stride = (1usize << (2 * thin)) * crowd;
+                let grow = (1u32 << thin) as f32 * (crowd as f32).sqrt();
                 let r_px = radius_px[level] * grow;
                 let fp_m = footprint_m[level];
                 let level_id = (slot as u64) << 32 | (level as u64) << 28;

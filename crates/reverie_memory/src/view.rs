@@ -33,6 +33,8 @@ pub struct View {
     pub(crate) ids: Vec<u64>,
     /// The memory instance and generation this view was rendered from (`None` for warps).
     pub(crate) rendered_by: Option<(u64, u64)>,
+    /// Splats drawn into this view.
+    drawn: usize,
 }
 
 /// Relative depth difference under which two splats count as the same surface (and blend).
@@ -70,8 +72,15 @@ impl View {
         self.ids.clear();
         self.ids.resize(n, NO_ID);
         self.rendered_by = None;
+        self.drawn = 0;
         self.sky.clear();
         self.sky.resize(n, [0.0; 4]);
+    }
+
+    /// How many splats (memory cells or warped pixels) were drawn into this view: the work a
+    /// render or warp did.
+    pub fn splats_drawn(&self) -> usize {
+        self.drawn
     }
 
     /// Whether pixel `i` is covered.
@@ -161,6 +170,7 @@ impl View {
     pub(crate) fn draw(&mut self) {
         let (w, h) = (self.width as i32, self.height as i32);
         let splats = std::mem::take(&mut self.splats);
+        self.drawn += splats.len();
         for s in &splats {
             s.for_each_pixel(w, h, |i, lin| {
                 if s.zt < self.loose[i] {
