@@ -98,6 +98,50 @@ fn a_crowded_chunk_costs_what_its_pixels_need() {
 }
 
 #[test]
+fn write_new_stores_only_what_the_memory_did_not_show() {
+    let (_, _, frames) = episode("village", 1_000_002, 1);
+    let f = &frames[0];
+    let k = k128();
+    let mut mem = SpatialMemory::new(MemoryConfig::default()).unwrap();
+    let mut v = View::new(&k);
+    mem.render(&f.pose, &k, &mut v);
+    mem.write_new(&k, &f.rgb, &f.depth_m, &f.pose, 0, &v).unwrap();
+    let first = mem.stats();
+    assert!(first.points_written > 8000, "{first:?}");
+    // The same frame again, a little noisy (as a model's would be): next to nothing new is
+    // stored (a written frame adds a cell per pixel).
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let noisy: Vec<f32> = f
+        .depth_m
+        .iter()
+        .map(|&z| z * (1.0 + rng.random_range(-0.02..0.02)))
+        .collect();
+    mem.render(&f.pose, &k, &mut v);
+    mem.carve(&v, &noisy);
+    mem.write_new(&k, &f.rgb, &noisy, &f.pose, 1, &v).unwrap();
+    let again = mem.stats();
+    assert!(
+        again.cells < first.cells + first.cells / 20,
+        "cells grew: {first:?} -> {again:?}"
+    );
+    // Something new in front (a wall across the middle rows at 1 m) is stored.
+    let mut wall = f.depth_m.clone();
+    let w = k.width as usize;
+    for z in &mut wall[48 * w..80 * w] {
+        *z = 1.0;
+    }
+    mem.render(&f.pose, &k, &mut v);
+    mem.carve(&v, &wall);
+    mem.write_new(&k, &f.rgb, &wall, &f.pose, 2, &v).unwrap();
+    assert!(mem.stats().points_written >= again.points_written + 32 * w as u64 - 64);
+    mem.render(&f.pose, &k, &mut v);
+    let shown_wall = (48 * w..80 * w)
+        .filter(|&i| (v.depth_m[i] - 1.0).abs() < 0.05)
+        .count();
+    assert!(shown_wall > 30 * w, "wall shown on {shown_wall} pixels");
+}
+
+#[test]
 fn warp_to_the_same_pose_is_the_identity() {
     let (_, _, frames) = episode("village", 1_000_002, 1);
     let f = &frames[0];

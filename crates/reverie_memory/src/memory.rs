@@ -13,7 +13,7 @@ use crate::config::{MAX_LEVELS, MemoryConfig};
 use crate::error::Result;
 use crate::keyframe::{KeyframeMatch, KeyframeStore};
 use crate::sky::Sky;
-use crate::view::{NO_ID, Splat, View};
+use crate::view::{NO_ID, SAME_SURFACE, Splat, View};
 use crate::warp::check_sizes;
 
 /// Smallest accepted memory bound.
@@ -325,6 +325,39 @@ impl SpatialMemory {
         pose: &Pose,
         tick: u64,
     ) -> Result<()> {
+        self.write_frame(k, rgb, depth, pose, tick, None)
+    }
+
+    /// Stores what a frame adds to `shown`, this memory's [`SpatialMemory::render`] at the
+    /// frame's pose (before [`SpatialMemory::carve`] with the frame): pixels where the memory
+    /// already showed the same surface (depth within 6 %) at the frame's level of detail or
+    /// finer are skipped, everything else is written as by [`SpatialMemory::write`]. A model's
+    /// frames differ a little from tick to tick (depth noise, resampling): written in full,
+    /// every frame would add new cells for surfaces the memory already holds, and a session
+    /// that stays in one area would fill it with ever more cells to render. What is known stays
+    /// as first seen, which is also what keeps a revisited place as it was.
+    pub fn write_new(
+        &mut self,
+        k: &Intrinsics,
+        rgb: &[u8],
+        depth: &[f32],
+        pose: &Pose,
+        tick: u64,
+        shown: &View,
+    ) -> Result<()> {
+        let shown = (shown.ids.len() == depth.len()).then_some(shown);
+        self.write_frame(k, rgb, depth, pose, tick, shown)
+    }
+
+    fn write_frame(
+        &mut self,
+        k: &Intrinsics,
+        rgb: &[u8],
+        depth: &[f32],
+        pose: &Pose,
+        tick: u64,
+        shown: Option<&View>,
+    ) -> Result<()> {
         check_sizes(k, rgb, depth)?;
         self.generation += 1;
         // Leave room for what one frame can add, so the bound also holds during the write.
@@ -369,6 +402,15 @@ impl SpatialMemory {
             let footprint = z / fx;
             let ratio = footprint * ray.length() * inv_min;
             let level = (((ratio.to_bits() >> 23) as i32) - 127).clamp(0, top) as usize;
+            if let Some(v) = shown {
+                let (id, z0) = (v.ids[i], v.depth_m[i]);
+                if id != NO_ID
+                    && (id >> 28 & 0xF) as usize <= level
+                    && (z - z0).abs() <= SAME_SURFACE * z0
+                {
+                    continue; // already known at this detail
+                }
+            }
             let coord = (p * inv_chunk).floor();
             let coord = IVec3::new(coord.x as i32, coord.y as i32, coord.z as i32);
             let slot = match last {

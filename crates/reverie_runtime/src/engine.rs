@@ -477,12 +477,13 @@ impl<'m> Engine<'m> {
         };
         let t = Instant::now();
         self.memory.carve(carve_view, &self.last.depth_m);
-        self.memory.write(
+        self.memory.write_new(
             &self.k,
             &self.last.rgb,
             &self.last.depth_m,
             &self.last.pose,
             self.last.tick,
+            carve_view,
         )?;
         self.last.times.memory_write_ms = ms(t);
         Ok(())
