@@ -179,7 +179,7 @@ pub struct Engine<'m> {
     /// With [`EngineOptions::memory_ahead`]: the memory rendered at the pose of the last
     /// frame before that frame was written (for the next tick to warp), and its depth with
     /// uncovered pixels marked NaN (what the warp skips).
-    ahead: Option<Ahead>,
+    pub(crate) ahead: Option<Ahead>,
     /// The last frame is not in the memory yet ([`Engine::commit`] stores it).
     pending_write: bool,
     /// Which session this is and which one it was forked from (session files carry both).
@@ -189,10 +189,11 @@ pub struct Engine<'m> {
 
 /// A memory render made ahead of the tick that uses it.
 #[derive(Debug)]
-struct Ahead {
-    view: View,
-    depth_m: Vec<f32>,
-    pose: Pose,
+pub(crate) struct Ahead {
+    pub(crate) view: View,
+    /// The render's depth, NaN where it covers nothing (what the warp skips).
+    pub(crate) depth_m: Vec<f32>,
+    pub(crate) pose: Pose,
 }
 
 fn ms(t: Instant) -> f64 {
@@ -283,6 +284,17 @@ impl<'m> Engine<'m> {
             parent_id,
             options,
         }
+    }
+
+    /// Restores a memory render made ahead (from a session file; RGB and NaN-marked depth).
+    pub(crate) fn set_ahead(&mut self, pose: Pose, rgb: Vec<u8>, depth_m: Vec<f32>) {
+        let mut view = View::new(&self.k);
+        view.rgb = rgb;
+        self.ahead = Some(Ahead {
+            view,
+            depth_m,
+            pose,
+        });
     }
 
     /// The model.

@@ -5,7 +5,9 @@
 //! `u64`, CRC-32 of the payload `u32`; the payload: a JSON header (`u32` length + bytes: ids, tick,
 //! pose, motion, options, the model config it was made with), the latent state (`u32` count +
 //! `f32`s), the last frame's RGB (`u32` length + bytes) and depth (`u32` count + `f32`s), then the
-//! memory file's bytes (`u64` length + bytes, see `reverie_memory::persist`). The loader checks
+//! memory file's bytes (`u64` length + bytes, see `reverie_memory::persist`), then, when the
+//! header has an `ahead_pose`, the memory render made ahead for the next tick (RGB: `u32` length
+//! + bytes; depth, NaN where not covered: `u32` count + `f32`s). The loader checks
 //! length and checksum first, then every count against the model and what remains, so a
 //! truncated, corrupt or foreign file gives an error naming the file, never a panic.
 
@@ -23,7 +25,7 @@ use crate::quality::Quality;
 
 const MAGIC: &[u8; 8] = b"RVSESS\r\n";
 /// The session format version this build writes and reads.
-pub const SESSION_FORMAT_VERSION: u32 = 1;
+pub const SESSION_FORMAT_VERSION: u32 = 2;
 /// Bytes before the payload (see `reverie_memory::persist::frame`).
 const HEADER: usize = 8 + 4 + 4 + 8 + 4;
 
@@ -58,6 +60,8 @@ struct Header {
     use_memory: bool,
     warp_and_memory_only: bool,
     model: ModelConfig,
+    /// The pose of the memory render made ahead, if there is one (it follows the memory).
+    ahead_pose: Option<Pose>,
 }
 
 impl<'m> Engine<'m> {
@@ -74,6 +78,7 @@ impl<'m> Engine<'m> {
             use_memory: self.options.use_memory,
             warp_and_memory_only: self.options.refine == Refine::WarpAndMemoryOnly,
             model: self.model.config().clone(),
+            ahead_pose: self.ahead.as_ref().map(|a| a.pose),
         };
         let json = serde_json::to_vec(&header).map_err(|e| RuntimeError::Input(e.to_string()))?;
         let state = self.state.to_vec()?;
@@ -96,6 +101,12 @@ impl<'m> Engine<'m> {
         payload.extend(self.last.depth_m.iter().flat_map(|v| v.to_le_bytes()));
         payload.extend_from_slice(&(memory.len() as u64).to_le_bytes());
         payload.extend_from_slice(&memory);
+        if let Some(a) = &self.ahead {
+            payload.extend_from_slice(&(a.view.rgb.len() as u32).to_le_bytes());
+            payload.extend_from_slice(&a.view.rgb);
+            payload.extend_from_slice(&(a.depth_m.len() as u32).to_le_bytes());
+            payload.extend(a.depth_m.iter().flat_map(|v| v.to_le_bytes()));
+        }
 
         Ok(frame(MAGIC, SESSION_FORMAT_VERSION, &payload))
     }
@@ -181,11 +192,27 @@ impl<'m> Engine<'m> {
         let n = usize::try_from(n).map_err(|_| "memory: length out of range".to_string())?;
         let memory =
             SpatialMemory::from_bytes(r.take(n, "memory")?).map_err(|e| format!("memory: {e}"))?;
+        let ahead = match header.ahead_pose {
+            None => None,
+            Some(pose) => {
+                if !pose.position.is_finite() {
+                    return Err("ahead_pose: not finite".into());
+                }
+                let n = r.u32()? as usize;
+                if n != pixels * 3 {
+                    return Err(format!("ahead rgb: {n} bytes, expected {}", pixels * 3));
+                }
+                let rgb = r.take(n, "ahead rgb")?.to_vec();
+                let n = r.u32()? as usize;
+                if n != pixels {
+                    return Err(format!("ahead depth: {n} values, expected {pixels}"));
+                }
+                let depth_m = r.f32s(n, "ahead depth")?;
+                Some((pose, rgb, depth_m))
+            }
+        };
         if r.remaining() != 0 {
-            return Err(format!(
-                "{} unexpected bytes after the memory",
-                r.remaining()
-            ));
+            return Err(format!("{} unexpected bytes at the end", r.remaining()));
         }
         if !header.pose.position.is_finite() || !header.motion.iter().all(|v| v.is_finite()) {
             return Err("pose or motion: not finite".into());
@@ -208,7 +235,7 @@ impl<'m> Engine<'m> {
             times: StageTimes::default(),
             quality: Quality::Full,
         };
-        Ok(Engine::from_parts(
+        let mut engine = Engine::from_parts(
             model,
             k,
             options,
@@ -217,7 +244,11 @@ impl<'m> Engine<'m> {
             last,
             header.session_id,
             header.parent_id,
-        ))
+        );
+        if let Some((pose, rgb, depth_m)) = ahead {
+            engine.set_ahead(pose, rgb, depth_m);
+        }
+        Ok(engine)
     }
 
     /// A copy of this session that goes its own way from here (a new id; its parent is this
