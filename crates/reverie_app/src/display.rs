@@ -3,6 +3,7 @@
 //! on, the window is split: generated left, oracle right.
 
 use bevy::asset::RenderAssetUsages;
+use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
 use bevy::image::ImageSampler;
 use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
@@ -71,7 +72,14 @@ fn setup_display(mut commands: Commands, mut images: ResMut<Assets<Image>>, sess
     write_rgb(&mut g, &session.world.prompt.rgb);
     let generated = images.add(g);
     let oracle = images.add(frame_image(w, h));
-    commands.spawn(Camera2d);
+    // Software rendering (Xvfb, llvmpipe) shares the two cores with the model: no multisampling
+    // (a frame is one textured quad, nothing to anti-alias), no tonemapping or dithering passes.
+    commands.spawn((
+        Camera2d,
+        Msaa::Off,
+        Tonemapping::None,
+        DebandDither::Disabled,
+    ));
     commands.spawn((Sprite::from_image(generated.clone()), GeneratedSprite));
     commands.spawn((
         Sprite::from_image(oracle.clone()),

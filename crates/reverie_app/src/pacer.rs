@@ -1,6 +1,8 @@
-//! One display clock: the window updates at `--display-hz` (faster than the 24 Hz model, so every
-//! generated frame reaches the screen), sleeping the rest of each period instead of spinning —
-//! software rendering shares the CPU with the model. Also the automation flags: screenshots of
+//! One display clock, following the model: after each update the window waits for the next
+//! generated frame (at most 1/20 s, so the interface stays live while the model is paused) and
+//! updates when it arrives, never faster than `--display-hz` — one window render per generated
+//! frame, and sleeping instead of spinning in between: software rendering shares the CPU with
+//! the model. Also the automation flags: screenshots of
 //! the window at given ticks, exit after a time, and a JSON report of what reached the screen.
 
 use std::path::PathBuf;
@@ -142,14 +144,24 @@ fn exit_when_done(
     exit.write(AppExit::Success);
 }
 
-fn pace(mut pace: ResMut<Pace>) {
+/// Longest wait for a generated frame before the window updates anyway.
+const MAX_WAIT: Duration = Duration::from_millis(50);
+
+fn pace(mut pace: ResMut<Pace>, mut session: ResMut<Session>) {
     let now = Instant::now();
     let period = pace.period;
+    // The earliest next update (the --display-hz cap)...
     pace.next += period;
-    if pace.next > now {
-        std::thread::sleep(pace.next - now);
-    } else if now.duration_since(pace.next) > period * 4 {
+    if now.duration_since(pace.next) > period * 4 {
         // Far behind (a stall): do not try to catch up.
         pace.next = now;
+    }
+    // ... and until then, or a little longer, the next generated frame.
+    if session.arrived.is_none() {
+        session.arrived = session.handle.wait_frame(MAX_WAIT);
+    }
+    let now = Instant::now();
+    if pace.next > now {
+        std::thread::sleep(pace.next - now);
     }
 }

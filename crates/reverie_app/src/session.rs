@@ -29,6 +29,8 @@ pub struct Session {
     pub worlds: Vec<WorldEntry>,
     /// The newest frame.
     pub latest: Option<Arc<FrameOut>>,
+    /// A frame the display clock waited for, to show in the next update.
+    pub arrived: Option<Arc<FrameOut>>,
     /// A frame arrived in this update.
     pub new_frame: bool,
     /// Distinct generated frames put on screen, and when the first was.
@@ -72,6 +74,7 @@ impl Session {
             worlds: Vec::new(),
             world: world.clone(),
             latest: None,
+            arrived: None,
             new_frame: false,
             displayed: 0,
             display_started: Instant::now(),
@@ -181,9 +184,10 @@ fn pull_frames(mut session: ResMut<Session>) {
         }
         return;
     }
-    let Some(frame) = session.handle.latest() else {
+    let Some(frame) = session.handle.latest().or_else(|| session.arrived.take()) else {
         return;
     };
+    session.arrived = None;
     let now = Instant::now();
     if session.displayed == 0 {
         session.display_started = now;
