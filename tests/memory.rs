@@ -105,7 +105,8 @@ fn write_new_stores_only_what_the_memory_did_not_show() {
     let mut mem = SpatialMemory::new(MemoryConfig::default()).unwrap();
     let mut v = View::new(&k);
     mem.render(&f.pose, &k, &mut v);
-    mem.write_new(&k, &f.rgb, &f.depth_m, &f.pose, 0, &v).unwrap();
+    mem.write_new(&k, &f.rgb, &f.depth_m, &f.pose, 0, &v)
+        .unwrap();
     let first = mem.stats();
     assert!(first.points_written > 8000, "{first:?}");
     // The same frame again, a little noisy (as a model's would be): next to nothing new is

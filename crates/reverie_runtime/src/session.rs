@@ -6,8 +6,8 @@
 //! pose, motion, options, the model config it was made with), the latent state (`u32` count +
 //! `f32`s), the last frame's RGB (`u32` length + bytes) and depth (`u32` count + `f32`s), then the
 //! memory file's bytes (`u64` length + bytes, see `reverie_memory::persist`), then, when the
-//! header has an `ahead_pose`, the memory render made ahead for the next tick (RGB: `u32` length
-//! + bytes; depth, NaN where not covered: `u32` count + `f32`s). The loader checks
+//! header has an `ahead_pose`, the memory render made ahead for the next tick (RGB as `u32`
+//! length and bytes; depth, NaN where not covered, as `u32` count and `f32`s). The loader checks
 //! length and checksum first, then every count against the model and what remains, so a
 //! truncated, corrupt or foreign file gives an error naming the file, never a panic.
 
