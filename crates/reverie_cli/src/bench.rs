@@ -335,11 +335,17 @@ fn session(
                 memory_bytes: engine.memory().bytes() as u64,
                 process_rss: process_rss(),
             };
+            let stages: Vec<String> = StageTimes::NAMES
+                .iter()
+                .zip(m.stages_mean_ms)
+                .map(|(name, ms)| format!("{name} {ms:.1}"))
+                .collect();
             progress(&format!(
-                "  minute {}: tick mean {:.1} ms (p99 {:.1}), memory {:.1} MB, rss {:.0} MB, {:.0} s elapsed",
+                "  minute {}: tick mean {:.1} ms (p99 {:.1}; {}), memory {:.1} MB, rss {:.0} MB, {:.0} s elapsed",
                 m.minute,
                 m.tick_mean_ms,
                 m.tick_p99_ms,
+                stages.join(", "),
                 m.memory_bytes as f64 / 1e6,
                 m.process_rss as f64 / 1e6,
                 started.elapsed().as_secs_f64()
