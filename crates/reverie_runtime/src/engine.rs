@@ -131,9 +131,10 @@ impl StageTimes {
         ]
     }
 
-    /// Time from the action to the frame (every stage before the frame is published).
+    /// Time from the action to the frame (every stage before the frame is published; the warp
+    /// and the memory stage run side by side).
     pub fn to_frame_ms(&self) -> f64 {
-        self.motion_ms + self.warp_ms + self.memory_render_ms + self.network_ms
+        self.motion_ms + self.warp_ms.max(self.memory_render_ms) + self.network_ms
     }
 
     /// The whole tick.
@@ -355,38 +356,62 @@ impl<'m> Engine<'m> {
         let pose = motion.apply(&self.last.pose);
         times.motion_ms = ms(t);
 
-        let t = Instant::now();
-        warp(
-            &self.k,
-            &self.last.rgb,
-            &self.last.depth_m,
-            &self.last.pose,
-            &pose,
-            self.options.memory.splat_scale,
-            &mut self.warp_view,
-        )?;
-        times.warp_ms = ms(t);
-
-        let t = Instant::now();
+        // The warp of the previous frame and the memory's guide are independent: side by side.
         let tick = self.last.tick + 1;
         let use_memory = self.options.use_memory && quality.uses_memory(tick);
-        if use_memory {
-            match &self.ahead {
-                Some(a) => warp(
-                    &self.k,
-                    &a.view.rgb,
-                    &a.depth_m,
-                    &a.pose,
-                    &pose,
-                    self.options.memory.splat_scale,
-                    &mut self.memory_view,
-                )?,
-                None => self.memory.render(&pose, &self.k, &mut self.memory_view),
+        let Engine {
+            k,
+            last,
+            ahead,
+            memory,
+            options,
+            warp_view,
+            memory_view,
+            ..
+        } = self;
+        let (k, memory, last) = (&*k, &*memory, &*last);
+        let ahead = ahead.as_ref();
+        let splat_scale = options.memory.splat_scale;
+        let memory_stage = move || -> Result<f64, RuntimeError> {
+            let t = Instant::now();
+            if use_memory {
+                match ahead {
+                    Some(a) => warp(
+                        k,
+                        &a.view.rgb,
+                        &a.depth_m,
+                        &a.pose,
+                        &pose,
+                        splat_scale,
+                        memory_view,
+                    )?,
+                    None => memory.render(&pose, k, memory_view),
+                }
+            } else {
+                memory_view.reset(k);
             }
-        } else {
-            self.memory_view.reset(&self.k);
-        }
-        times.memory_render_ms = ms(t);
+            Ok(ms(t))
+        };
+        let (warped, memory_ms) = std::thread::scope(|scope| {
+            let side = scope.spawn(memory_stage);
+            let t = Instant::now();
+            let warped = warp(
+                k,
+                &last.rgb,
+                &last.depth_m,
+                &last.pose,
+                &pose,
+                splat_scale,
+                warp_view,
+            )
+            .map(|()| ms(t));
+            let memory_ms = side
+                .join()
+                .unwrap_or_else(|_| Err(RuntimeError::Input("the memory stage panicked".into())));
+            (warped, memory_ms)
+        });
+        times.warp_ms = warped?;
+        times.memory_render_ms = memory_ms?;
 
         let t = Instant::now();
         let network = self.options.refine == Refine::Network && quality.runs_network(tick);
