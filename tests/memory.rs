@@ -95,6 +95,17 @@ fn a_crowded_chunk_costs_what_its_pixels_need() {
     let p = covered_psnr(&v, f);
     assert!(p >= 20.0, "PSNR {p:.2} dB");
     assert!(v.coverage() >= 0.97, "coverage {}", v.coverage());
+    // With a render budget (what the runtime sets), the whole render stays near it.
+    let bytes = mem.to_bytes();
+    let mut budgeted = SpatialMemory::from_bytes(&bytes).unwrap();
+    budgeted.set_render_budget(2.0).unwrap();
+    budgeted.render(&f.pose, &k, &mut v);
+    assert!(
+        v.splats_drawn() <= 3 * k.pixels(),
+        "drew {} splats with a budget of 2 per pixel",
+        v.splats_drawn()
+    );
+    assert!(v.coverage() >= 0.9, "coverage {}", v.coverage());
 }
 
 #[test]

@@ -26,6 +26,12 @@ pub struct MemoryConfig {
     pub splat_scale: f32,
     /// Largest splat half-width in pixels (points right in front of the camera).
     pub max_splat_px: f32,
+    /// Render budget, splats per output pixel: when the cells in view (after level-of-detail
+    /// thinning) are more than about this many per pixel, every chunk draws every n-th of its
+    /// cells, √n wider, so a render costs at most about this much however crowded the memory
+    /// became (a long session in one area, a model's noisy depth). 0 = no budget (every cell
+    /// the level of detail keeps is drawn: the sharpest revisits).
+    pub render_splats_per_pixel: f32,
     /// Observation count at which a cell's confidence saturates (and its running mean becomes a
     /// moving average).
     pub max_weight: u8,
@@ -52,6 +58,7 @@ impl Default for MemoryConfig {
             max_depth_m: 128.0,
             splat_scale: 1.0,
             max_splat_px: 12.0,
+            render_splats_per_pixel: 0.0,
             max_weight: 16,
             recency: 1.0,
             sky_texels_per_degree: 1.5,
@@ -111,6 +118,15 @@ impl MemoryConfig {
                 "max_splat_px",
                 self.max_splat_px,
                 "expected 1 to 64 pixels",
+            ));
+        }
+        if !(self.render_splats_per_pixel == 0.0
+            || finite_in(self.render_splats_per_pixel, 1.0, 1024.0))
+        {
+            return Err(bad(
+                "render_splats_per_pixel",
+                self.render_splats_per_pixel,
+                "expected 0 (no budget) or 1 to 1024",
             ));
         }
         if self.max_weight == 0 {

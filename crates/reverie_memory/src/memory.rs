@@ -259,6 +259,18 @@ impl SpatialMemory {
         &self.config
     }
 
+    /// Sets [`MemoryConfig::render_splats_per_pixel`] (a render-time setting: a memory loaded
+    /// from a file can get the budget of the runtime that uses it).
+    pub fn set_render_budget(&mut self, splats_per_pixel: f32) -> Result<()> {
+        let config = MemoryConfig {
+            render_splats_per_pixel: splats_per_pixel,
+            ..self.config.clone()
+        };
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+
     /// The latest tick written.
     pub fn tick(&self) -> u64 {
         self.tick
@@ -649,8 +661,11 @@ impl SpatialMemory {
             inv_edges[l] = 1.0 / self.edge[l];
         }
         let max_cells = 2 * k.pixels().max(1);
-        let mut splats = std::mem::take(&mut out.splats);
-        let mut draw_chunk = |slot: u32, chunk: &Chunk| {
+        // The chunks in view: the level a point at the chunk's nearest distance would be
+        // written at, and how crowded the chunk is.
+        let mut visible: Vec<(u32, i32, usize)> = Vec::new();
+        let mut total = 0usize;
+        let mut consider = |slot: u32, chunk: &Chunk| {
             let origin = Vec3A::from(chunk.coord.as_vec3()) * chunk_m;
             let centre = rot * (origin + Vec3A::splat(0.5 * chunk_m)) + t;
             if centre.z < -radius || centre.z - radius > max_depth {
@@ -663,7 +678,6 @@ impl SpatialMemory {
             let near = (centre.length() - radius).max(NEAR_M);
             let ratio = near * inv_min_fx;
             let needed = ((ratio.to_bits() >> 23) as i32 - 127).clamp(0, top);
-            let b = rot * origin + t;
             // A chunk never needs more than two splats per pixel of the view: over that (a
             // surface seen from many nearby poses, a model's noisy depth near the camera),
             // every n-th cell is drawn, √n wider, so a crowded chunk costs what its pixels do.
@@ -674,6 +688,66 @@ impl SpatialMemory {
                 .map(|(level, cells)| cells.len() >> (2 * (needed - level as i32).max(0)))
                 .sum();
             let crowd = lod.div_ceil(max_cells).max(1);
+            total += lod / crowd;
+            visible.push((slot, needed, crowd));
+        };
+        // Regions the frustum's bounding box touches (or all regions, if that is fewer).
+        let wfc = pose.world_from_camera();
+        let mut lo = Vec3::from(wfc.translation);
+        let mut hi = lo;
+        for (u, v) in [(0.0, 0.0), (wf, 0.0), (0.0, hf), (wf, hf)] {
+            let corner = wfc.transform_point3(Vec3::new(
+                (u - cx) / fx * max_depth,
+                (v - cy) / fy * max_depth,
+                max_depth,
+            ));
+            lo = lo.min(corner);
+            hi = hi.max(corner);
+        }
+        let region_m = chunk_m * REGION as f32;
+        let rlo = (lo / region_m).floor().as_ivec3();
+        let rhi = (hi / region_m).floor().as_ivec3();
+        let span = (rhi - rlo + IVec3::ONE).as_i64vec3();
+        let volume = span.x * span.y * span.z;
+        let mut draw_region = |list: &Vec<u32>| {
+            for &s in list {
+                if let Some(chunk) = self.slots[s as usize].as_ref() {
+                    consider(s, chunk);
+                }
+            }
+        };
+        if volume > self.regions.len() as i64 {
+            for (key, list) in &self.regions {
+                if key.cmpge(rlo).all() && key.cmple(rhi).all() {
+                    draw_region(list);
+                }
+            }
+        } else {
+            for z in rlo.z..=rhi.z {
+                for y in rlo.y..=rhi.y {
+                    for x in rlo.x..=rhi.x {
+                        if let Some(list) = self.regions.get(&IVec3::new(x, y, z)) {
+                            draw_region(list);
+                        }
+                    }
+                }
+            }
+        }
+        // The whole render within its budget (`render_splats_per_pixel`), if it has one: over
+        // it, every chunk draws every n-th of its cells, √n wider.
+        let budget = self.config.render_splats_per_pixel * k.pixels() as f32;
+        let spread = if budget > 0.0 {
+            ((total as f32 / budget).round() as usize).max(1)
+        } else {
+            1
+        };
+        let mut splats = std::mem::take(&mut out.splats);
+        for &(slot, needed, crowd) in &visible {
+            let Some(chunk) = self.slots[slot as usize].as_ref() else {
+                continue;
+            };
+            let crowd = crowd * spread;
+            let b = rot * (Vec3A::from(chunk.coord.as_vec3()) * chunk_m) + t;
             for (level, cells) in chunk.cells.iter().enumerate() {
                 if cells.is_empty() {
                     continue;
@@ -725,48 +799,6 @@ impl SpatialMemory {
                     );
                     s.id = level_id | ci as u64;
                     splats.push(s);
-                }
-            }
-        };
-        // Regions the frustum's bounding box touches (or all regions, if that is fewer).
-        let wfc = pose.world_from_camera();
-        let mut lo = Vec3::from(wfc.translation);
-        let mut hi = lo;
-        for (u, v) in [(0.0, 0.0), (wf, 0.0), (0.0, hf), (wf, hf)] {
-            let corner = wfc.transform_point3(Vec3::new(
-                (u - cx) / fx * max_depth,
-                (v - cy) / fy * max_depth,
-                max_depth,
-            ));
-            lo = lo.min(corner);
-            hi = hi.max(corner);
-        }
-        let region_m = chunk_m * REGION as f32;
-        let rlo = (lo / region_m).floor().as_ivec3();
-        let rhi = (hi / region_m).floor().as_ivec3();
-        let span = (rhi - rlo + IVec3::ONE).as_i64vec3();
-        let volume = span.x * span.y * span.z;
-        let mut draw_region = |list: &Vec<u32>| {
-            for &s in list {
-                if let Some(chunk) = self.slots[s as usize].as_ref() {
-                    draw_chunk(s, chunk);
-                }
-            }
-        };
-        if volume > self.regions.len() as i64 {
-            for (key, list) in &self.regions {
-                if key.cmpge(rlo).all() && key.cmple(rhi).all() {
-                    draw_region(list);
-                }
-            }
-        } else {
-            for z in rlo.z..=rhi.z {
-                for y in rlo.y..=rhi.y {
-                    for x in rlo.x..=rhi.x {
-                        if let Some(list) = self.regions.get(&IVec3::new(x, y, z)) {
-                            draw_region(list);
-                        }
-                    }
                 }
             }
         }

@@ -77,7 +77,11 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> EngineOptions {
         EngineOptions {
-            memory: MemoryConfig::default(),
+            // A frame is due every 1/24 s: the render gets a budget (see the field).
+            memory: MemoryConfig {
+                render_splats_per_pixel: 8.0,
+                ..MemoryConfig::default()
+            },
             use_memory: true,
             refine: Refine::Network,
             slow_network: std::time::Duration::ZERO,
