@@ -95,17 +95,11 @@ impl<'m> Engine<'m> {
         payload.extend_from_slice(&json);
         payload.extend_from_slice(&(state.len() as u32).to_le_bytes());
         payload.extend(state.iter().flat_map(|v| v.to_le_bytes()));
-        payload.extend_from_slice(&(self.last.rgb.len() as u32).to_le_bytes());
-        payload.extend_from_slice(&self.last.rgb);
-        payload.extend_from_slice(&(self.last.depth_m.len() as u32).to_le_bytes());
-        payload.extend(self.last.depth_m.iter().flat_map(|v| v.to_le_bytes()));
+        put_image(&mut payload, &self.last.rgb, &self.last.depth_m);
         payload.extend_from_slice(&(memory.len() as u64).to_le_bytes());
         payload.extend_from_slice(&memory);
         if let Some(a) = &self.ahead {
-            payload.extend_from_slice(&(a.view.rgb.len() as u32).to_le_bytes());
-            payload.extend_from_slice(&a.view.rgb);
-            payload.extend_from_slice(&(a.depth_m.len() as u32).to_le_bytes());
-            payload.extend(a.depth_m.iter().flat_map(|v| v.to_le_bytes()));
+            put_image(&mut payload, &a.view.rgb, &a.depth_m);
         }
 
         Ok(frame(MAGIC, SESSION_FORMAT_VERSION, &payload))
@@ -178,16 +172,7 @@ impl<'m> Engine<'m> {
         let state = r.f32s(n, "state")?;
         let state =
             State::from_vec(cfg, &state, model.device()).map_err(|e| format!("state: {e}"))?;
-        let n = r.u32()? as usize;
-        if n != pixels * 3 {
-            return Err(format!("rgb: {n} bytes, expected {}", pixels * 3));
-        }
-        let rgb = r.take(n, "rgb")?.to_vec();
-        let n = r.u32()? as usize;
-        if n != pixels {
-            return Err(format!("depth: {n} values, expected {pixels}"));
-        }
-        let depth_m = r.f32s(n, "depth")?;
+        let (rgb, depth_m) = read_image(&mut r, pixels, "")?;
         let n = r.u64()?;
         let n = usize::try_from(n).map_err(|_| "memory: length out of range".to_string())?;
         let memory =
@@ -198,16 +183,7 @@ impl<'m> Engine<'m> {
                 if !pose.position.is_finite() {
                     return Err("ahead_pose: not finite".into());
                 }
-                let n = r.u32()? as usize;
-                if n != pixels * 3 {
-                    return Err(format!("ahead rgb: {n} bytes, expected {}", pixels * 3));
-                }
-                let rgb = r.take(n, "ahead rgb")?.to_vec();
-                let n = r.u32()? as usize;
-                if n != pixels {
-                    return Err(format!("ahead depth: {n} values, expected {pixels}"));
-                }
-                let depth_m = r.f32s(n, "ahead depth")?;
+                let (rgb, depth_m) = read_image(&mut r, pixels, "ahead ")?;
                 Some((pose, rgb, depth_m))
             }
         };
@@ -261,4 +237,32 @@ impl<'m> Engine<'m> {
         fork.session_id = new_session_id();
         Ok(fork)
     }
+}
+
+/// Appends an image: RGB (`u32` length + bytes), then depth (`u32` count + `f32`s).
+fn put_image(out: &mut Vec<u8>, rgb: &[u8], depth_m: &[f32]) {
+    out.extend_from_slice(&(rgb.len() as u32).to_le_bytes());
+    out.extend_from_slice(rgb);
+    out.extend_from_slice(&(depth_m.len() as u32).to_le_bytes());
+    out.extend(depth_m.iter().flat_map(|v| v.to_le_bytes()));
+}
+
+/// Reads what [`put_image`] wrote, checking both sizes against `pixels`; errors name the part
+/// (`what` prefixes the names).
+fn read_image(
+    r: &mut ByteReader<'_>,
+    pixels: usize,
+    what: &str,
+) -> Result<(Vec<u8>, Vec<f32>), String> {
+    let n = r.u32()? as usize;
+    if n != pixels * 3 {
+        return Err(format!("{what}rgb: {n} bytes, expected {}", pixels * 3));
+    }
+    let rgb = r.take(n, "rgb")?.to_vec();
+    let n = r.u32()? as usize;
+    if n != pixels {
+        return Err(format!("{what}depth: {n} values, expected {pixels}"));
+    }
+    let depth_m = r.f32s(n, "depth")?;
+    Ok((rgb, depth_m))
 }
