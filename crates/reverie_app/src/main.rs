@@ -34,6 +34,13 @@ mod worlds;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // The network runs fastest on one thread at batch 1, and the other core is the window's
+    // (software rendering) — see `reverie_model::threads`.
+    // SAFETY: the first statement of `main`; no other thread exists yet.
+    #[allow(unsafe_code)]
+    unsafe {
+        reverie_model::threads::set_cpu_threads(reverie_model::threads::INTERACTIVE_THREADS);
+    }
     let args = match args::Args::try_parse() {
         Ok(a) => a,
         Err(e) => {

@@ -93,8 +93,10 @@ pub struct BenchReport {
     pub world: String,
     /// Its seed (the prompt is that seed's spawn view; nothing else of the oracle is used).
     pub seed: u64,
-    /// Threads available.
+    /// Cores available.
     pub threads: usize,
+    /// Threads the network's kernels use (candle's matmul; `RAYON_NUM_THREADS`).
+    pub network_threads: usize,
     /// The real-time run (absent with `--seconds 0`).
     pub realtime: Option<RealtimeReport>,
     /// The fast-forwarded session (absent with `--session-minutes 0`).
@@ -174,6 +176,7 @@ pub fn run(args: &BenchArgs<'_>, out_json: &Path, progress: &dyn Fn(&str)) -> Re
         world: args.world.display().to_string(),
         seed: args.seed,
         threads,
+        network_threads: reverie_model::threads::cpu_threads(),
         realtime: None,
         session: None,
     };

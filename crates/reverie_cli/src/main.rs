@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use reverie_core::pose::parse_resolution;
 use reverie_core::{Action, Intrinsics, Keys};
+use reverie_model::threads;
 use reverie_world::datagen::{self, DatagenConfig, Existing};
 
 #[global_allocator]
@@ -267,6 +268,17 @@ fn main() -> ExitCode {
             };
         }
     };
+    // One session at batch 1 runs fastest on one thread (see `reverie_model::threads`); batch
+    // work (training, datagen) uses every core.
+    let threads = match cli.command {
+        Command::Bench { .. } | Command::Eval { .. } => threads::INTERACTIVE_THREADS,
+        _ => threads::available_cores(),
+    };
+    // SAFETY: first thing after parsing the arguments; no other thread exists yet.
+    #[allow(unsafe_code)]
+    unsafe {
+        threads::set_cpu_threads(threads);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

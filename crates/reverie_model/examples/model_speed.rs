@@ -14,19 +14,36 @@ use reverie_model::{ModelConfig, State, WorldModel};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let cfg: ModelConfig = match std::env::args().nth(1) {
-        Some(json) => serde_json::from_str(&json).unwrap(),
-        None => ModelConfig::default(),
-    };
+    // The first argument: a model config as JSON, or a checkpoint directory (trained weights).
     let dev = Device::Cpu;
     let vm = VarMap::new();
-    let model = WorldModel::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+    let arg = std::env::args().nth(1);
+    let (cfg, model) = match arg.as_deref() {
+        Some(dir) if std::path::Path::new(dir).is_dir() => {
+            let m = reverie_model::checkpoint::load(std::path::Path::new(dir), &dev).unwrap();
+            (m.config().clone(), m)
+        }
+        other => {
+            let cfg: ModelConfig = match other {
+                Some(json) => serde_json::from_str(json).unwrap(),
+                None => ModelConfig::default(),
+            };
+            let m = WorldModel::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+            (cfg, m)
+        }
+    };
     let params: usize = vm.all_vars().iter().map(|v| v.elem_count()).sum();
     println!(
         "params {params}, {:.0} MMAC per step",
         model.macs_per_step() as f64 / 1e6
     );
-    for b in [1usize, 8] {
+    // `model_speed CONFIG_JSON infer` times inference only (for profiling).
+    let batches: &[usize] = if std::env::args().nth(2).as_deref() == Some("infer") {
+        &[1]
+    } else {
+        &[1, 8]
+    };
+    for &b in batches {
         let (gh, gw) = cfg.grid();
         let g = Tensor::rand(
             0f32,
@@ -38,9 +55,14 @@ fn main() {
         let a = actions_tensor(&vec![Action::IDLE; b], &dev).unwrap();
         let mut times = Vec::new();
         let mut fwd = Vec::new();
-        let iters = if b == 1 { 300 } else { 12 };
+        let iters = if b == 1 { 600 } else { 12 };
+        // `… infer carry` keeps the recurrent state across steps (as a session does).
+        let carry = std::env::args().nth(3).as_deref() == Some("carry");
+        let mut s = State::zeros(&cfg, b, &dev).unwrap();
         for i in 0..iters {
-            let mut s = State::zeros(&cfg, b, &dev).unwrap();
+            if !carry {
+                s = State::zeros(&cfg, b, &dev).unwrap();
+            }
             let t = Instant::now();
             if b == 1 {
                 let _m = model.predict_motion(&s, &a).unwrap();

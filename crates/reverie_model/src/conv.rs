@@ -82,31 +82,35 @@ impl CustomOp1 for Im2Col {
         let row = win.k * win.k * c;
         let mut dst = vec![0f32; b * ho * wo * row];
         // One task per output image row: [wo, k·k·C] floats.
-        dst.par_chunks_mut(wo * row)
-            .enumerate()
-            .for_each(|(r, out)| {
-                let (bi, oy) = (r / ho, r % ho);
-                let image = &src[bi * h * w * c..(bi + 1) * h * w * c];
-                for ox in 0..wo {
-                    let cell = &mut out[ox * row..(ox + 1) * row];
-                    for ky in 0..win.k {
-                        let iy = (oy * win.stride + ky) as isize - win.pad as isize;
-                        if iy < 0 || iy >= h as isize {
+        let gather = |(r, out): (usize, &mut [f32])| {
+            let (bi, oy) = (r / ho, r % ho);
+            let image = &src[bi * h * w * c..(bi + 1) * h * w * c];
+            for ox in 0..wo {
+                let cell = &mut out[ox * row..(ox + 1) * row];
+                for ky in 0..win.k {
+                    let iy = (oy * win.stride + ky) as isize - win.pad as isize;
+                    if iy < 0 || iy >= h as isize {
+                        continue;
+                    }
+                    let iy = iy as usize;
+                    for kx in 0..win.k {
+                        let ix = (ox * win.stride + kx) as isize - win.pad as isize;
+                        if ix < 0 || ix >= w as isize {
                             continue;
                         }
-                        let iy = iy as usize;
-                        for kx in 0..win.k {
-                            let ix = (ox * win.stride + kx) as isize - win.pad as isize;
-                            if ix < 0 || ix >= w as isize {
-                                continue;
-                            }
-                            let from = (iy * w + ix as usize) * c;
-                            let to = (ky * win.k + kx) * c;
-                            cell[to..to + c].copy_from_slice(&image[from..from + c]);
-                        }
+                        let from = (iy * w + ix as usize) * c;
+                        let to = (ky * win.k + kx) * c;
+                        cell[to..to + c].copy_from_slice(&image[from..from + c]);
                     }
                 }
-            });
+            }
+        };
+        if rayon::current_num_threads() > 1 {
+            dst.par_chunks_mut(wo * row).enumerate().for_each(gather);
+        } else {
+            // One thread: no hand-off to a pool worker and back.
+            dst.chunks_mut(wo * row).enumerate().for_each(gather);
+        }
         Ok((CpuStorage::F32(dst), Shape::from((b, ho, wo, row))))
     }
 

@@ -4,6 +4,7 @@
 //!   CPU `conv2d` is an order of magnitude slower than its matmul on our machines.
 //! - [`model`]: [`WorldModel`], the geometry-aware recurrent model: ego-motion from state + action,
 //!   then the next frame and its depth from the warped previous frame and the memory render.
+//! - [`threads`]: how many threads candle's CPU kernels use (one for interactive work).
 //! - [`config`]: [`ModelConfig`] (`model.json`), [`checkpoint`]: save and load with clear errors.
 //!
 //! The crate never touches the oracle: it sees frames, depths and actions as plain data, and
@@ -16,6 +17,7 @@ pub mod config;
 pub mod conv;
 pub mod error;
 pub mod model;
+pub mod threads;
 
 pub use config::ModelConfig;
 pub use error::{ModelError, Result};
