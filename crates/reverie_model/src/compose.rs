@@ -14,7 +14,8 @@
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
-use rayon::prelude::*;
+
+use crate::ops::for_each_chunk_mut;
 
 /// Logit penalty that switches off a source where it has no pixel.
 pub const MASK_PENALTY: f32 = 30.0;
@@ -115,25 +116,23 @@ impl CustomOp2 for Compose {
             )
         }
         let mut out = vec![0f32; n * OUT];
-        out.par_chunks_mut(CHUNK * OUT)
-            .enumerate()
-            .for_each(|(c, o)| {
-                for (j, px) in o.chunks_exact_mut(OUT).enumerate() {
-                    let i = c * CHUNK + j;
-                    let (h, g) = (
-                        &head[i * HEAD..(i + 1) * HEAD],
-                        &guides[i * GUIDES..(i + 1) * GUIDES],
-                    );
-                    let mx = mix(h, g);
-                    for ch in 0..3 {
-                        px[ch] = mx.s_rgb[0] * g[ch]
-                            + mx.s_rgb[1] * g[6 + ch]
-                            + mx.s_rgb[2] * mx.gen_rgb[ch];
-                    }
-                    px[3] = mx.s_d[0] * g[4] + mx.s_d[1] * g[10] + mx.s_d[2] * mx.gen_code;
-                    px[4..7].copy_from_slice(&mx.s_rgb);
+        for_each_chunk_mut(&mut out, CHUNK * OUT, |c, o| {
+            for (j, px) in o.chunks_exact_mut(OUT).enumerate() {
+                let i = c * CHUNK + j;
+                let (h, g) = (
+                    &head[i * HEAD..(i + 1) * HEAD],
+                    &guides[i * GUIDES..(i + 1) * GUIDES],
+                );
+                let mx = mix(h, g);
+                for ch in 0..3 {
+                    px[ch] = mx.s_rgb[0] * g[ch]
+                        + mx.s_rgb[1] * g[6 + ch]
+                        + mx.s_rgb[2] * mx.gen_rgb[ch];
                 }
-            });
+                px[3] = mx.s_d[0] * g[4] + mx.s_d[1] * g[10] + mx.s_d[2] * mx.gen_code;
+                px[4..7].copy_from_slice(&mx.s_rgb);
+            }
+        });
         Ok((CpuStorage::F32(out), out_shape(l1)?))
     }
 
@@ -180,37 +179,35 @@ impl CustomOp3 for ComposeBackward {
             candle_core::bail!("compose backward: pixel counts differ")
         }
         let mut out = vec![0f32; n * HEAD];
-        out.par_chunks_mut(CHUNK * HEAD)
-            .enumerate()
-            .for_each(|(c, o)| {
-                for (j, dh) in o.chunks_exact_mut(HEAD).enumerate() {
-                    let i = c * CHUNK + j;
-                    let (h, g) = (
-                        &head[i * HEAD..(i + 1) * HEAD],
-                        &guides[i * GUIDES..(i + 1) * GUIDES],
-                    );
-                    let d = &grad[i * OUT..(i + 1) * OUT];
-                    let mx = mix(h, g);
-                    // Colour: rgb_c = Σ_k s_k src_k,c.
-                    let mut ds = [0f32; 3];
-                    for ch in 0..3 {
-                        ds[0] += d[ch] * g[ch];
-                        ds[1] += d[ch] * g[6 + ch];
-                        ds[2] += d[ch] * mx.gen_rgb[ch];
-                        let dgen = d[ch] * mx.s_rgb[2];
-                        dh[3 + ch] = dgen * mx.gen_rgb[ch] * (1.0 - mx.gen_rgb[ch]);
-                    }
-                    let dot: f32 = (0..3).map(|k| mx.s_rgb[k] * ds[k]).sum();
-                    // Depth: code = Σ_k t_k srcd_k with the same logits.
-                    let dd = [d[3] * g[4], d[3] * g[10], d[3] * mx.gen_code];
-                    let dot_d: f32 = (0..3).map(|k| mx.s_d[k] * dd[k]).sum();
-                    for k in 0..3 {
-                        dh[k] = mx.s_rgb[k] * (ds[k] - dot) + mx.s_d[k] * (dd[k] - dot_d);
-                    }
-                    let dgen_code = d[3] * mx.s_d[2];
-                    dh[6] = dgen_code * mx.gen_code * (1.0 - mx.gen_code);
+        for_each_chunk_mut(&mut out, CHUNK * HEAD, |c, o| {
+            for (j, dh) in o.chunks_exact_mut(HEAD).enumerate() {
+                let i = c * CHUNK + j;
+                let (h, g) = (
+                    &head[i * HEAD..(i + 1) * HEAD],
+                    &guides[i * GUIDES..(i + 1) * GUIDES],
+                );
+                let d = &grad[i * OUT..(i + 1) * OUT];
+                let mx = mix(h, g);
+                // Colour: rgb_c = Σ_k s_k src_k,c.
+                let mut ds = [0f32; 3];
+                for ch in 0..3 {
+                    ds[0] += d[ch] * g[ch];
+                    ds[1] += d[ch] * g[6 + ch];
+                    ds[2] += d[ch] * mx.gen_rgb[ch];
+                    let dgen = d[ch] * mx.s_rgb[2];
+                    dh[3 + ch] = dgen * mx.gen_rgb[ch] * (1.0 - mx.gen_rgb[ch]);
                 }
-            });
+                let dot: f32 = (0..3).map(|k| mx.s_rgb[k] * ds[k]).sum();
+                // Depth: code = Σ_k t_k srcd_k with the same logits.
+                let dd = [d[3] * g[4], d[3] * g[10], d[3] * mx.gen_code];
+                let dot_d: f32 = (0..3).map(|k| mx.s_d[k] * dd[k]).sum();
+                for k in 0..3 {
+                    dh[k] = mx.s_rgb[k] * (ds[k] - dot) + mx.s_d[k] * (dd[k] - dot_d);
+                }
+                let dgen_code = d[3] * mx.s_d[2];
+                dh[6] = dgen_code * mx.gen_code * (1.0 - mx.gen_code);
+            }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }

@@ -14,7 +14,8 @@
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Shape, Tensor};
 use candle_nn::VarBuilder;
-use rayon::prelude::*;
+
+use crate::ops::for_each_chunk_mut;
 
 /// Geometry of a square 2D convolution window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +83,7 @@ impl CustomOp1 for Im2Col {
         let row = win.k * win.k * c;
         let mut dst = vec![0f32; b * ho * wo * row];
         // One task per output image row: [wo, k·k·C] floats.
-        let gather = |(r, out): (usize, &mut [f32])| {
+        for_each_chunk_mut(&mut dst, wo * row, |r, out| {
             let (bi, oy) = (r / ho, r % ho);
             let image = &src[bi * h * w * c..(bi + 1) * h * w * c];
             for ox in 0..wo {
@@ -104,13 +105,7 @@ impl CustomOp1 for Im2Col {
                     }
                 }
             }
-        };
-        if rayon::current_num_threads() > 1 {
-            dst.par_chunks_mut(wo * row).enumerate().for_each(gather);
-        } else {
-            // One thread: no hand-off to a pool worker and back.
-            dst.chunks_mut(wo * row).enumerate().for_each(gather);
-        }
+        });
         Ok((CpuStorage::F32(dst), Shape::from((b, ho, wo, row))))
     }
 
@@ -168,7 +163,7 @@ impl CustomOp1 for Col2Im {
         let mut dst = vec![0f32; b * h * w * c];
         // One task per input image row: it gathers from the output rows whose windows cover it,
         // so no two tasks write the same memory.
-        dst.par_chunks_mut(w * c).enumerate().for_each(|(r, out)| {
+        for_each_chunk_mut(&mut dst, w * c, |r, out| {
             let (bi, iy) = (r / h, r % h);
             let cols = &src[bi * ho * wo * row..(bi + 1) * ho * wo * row];
             for ky in 0..win.k {

@@ -4,6 +4,7 @@
 //!   CPU `conv2d` is an order of magnitude slower than its matmul on our machines.
 //! - [`model`]: [`WorldModel`], the geometry-aware recurrent model: ego-motion from state + action,
 //!   then the next frame and its depth from the warped previous frame and the memory render.
+//! - [`ops`]: fused CPU activations (a vectorised SiLU).
 //! - [`threads`]: how many threads candle's CPU kernels use (one for interactive work).
 //! - [`config`]: [`ModelConfig`] (`model.json`), [`checkpoint`]: save and load with clear errors.
 //!
@@ -17,6 +18,7 @@ pub mod config;
 pub mod conv;
 pub mod error;
 pub mod model;
+pub mod ops;
 pub mod threads;
 
 pub use config::ModelConfig;

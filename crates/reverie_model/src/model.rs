@@ -22,6 +22,7 @@ use crate::compose::compose;
 use crate::config::ModelConfig;
 use crate::conv::{Conv2d, Window, depth_to_space};
 use crate::error::{ModelError, Result};
+use crate::ops::{gru_update, silu};
 
 /// Channels of one guide pixel: red, green, blue (0..1), covered (0/1), encoded depth
 /// ([`depth_to_code`]), depth known (0/1).
@@ -262,12 +263,6 @@ impl StepOutput {
     }
 }
 
-/// candle-nn's fused sigmoid: its backward uses the output (σ(1−σ)), so very negative inputs
-/// give a zero gradient instead of the 0·∞ = NaN of a sigmoid written as 1/(1+e^−x).
-fn sigmoid(xs: &Tensor) -> candle_core::Result<Tensor> {
-    candle_nn::ops::sigmoid(xs)
-}
-
 /// Pre-activation residual block: `x + conv(silu(conv(silu(x))))`.
 #[derive(Clone, Debug)]
 struct ResBlock {
@@ -291,8 +286,8 @@ impl ResBlock {
 
 impl Module for ResBlock {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let y = self.conv1.forward(&xs.silu()?)?;
-        let y = self.conv2.forward(&y.silu()?)?;
+        let y = self.conv1.forward(&silu(xs)?)?;
+        let y = self.conv2.forward(&silu(&y)?)?;
         xs + y
     }
 }
@@ -467,32 +462,29 @@ impl WorldModel {
         for blk in &self.high_in {
             x = blk.forward(&x)?;
         }
-        let mut y = self.down.forward(&x.silu()?)?; // [B, gh/2, gw/2, M]
+        let mut y = self.down.forward(&silu(&x)?)?; // [B, gh/2, gw/2, M]
         for blk in &self.low {
             y = blk.forward(&y)?;
         }
-        let y = depth_to_space(&self.up.forward(&y.silu()?)?, 2)?; // [B, gh, gw, C]
+        let y = depth_to_space(&self.up.forward(&silu(&y)?)?, 2)?; // [B, gh, gw, C]
         let mut x = (x + y)?;
         for blk in &self.high_out {
             x = blk.forward(&x)?;
         }
-        let x = x.silu()?;
+        let x = silu(&x)?;
         let head = self.head.forward(&x)?; // [B, gh, gw, p²·7]
         let mixed = compose(&head, guides)?; // [B, gh, gw, p²·7]
         let mut image = depth_to_space(&mixed, p)?; // [B, H, W, 7]
         if let Some((r1, r2)) = &self.refine {
             // Full-resolution residual on colour + depth code (sources stay as composed).
             let base = image.narrow(3, 0, 4)?.contiguous()?; // [B, H, W, 4]
-            let residual = r2.forward(&r1.forward(&base)?.silu()?)?;
+            let residual = r2.forward(&silu(&r1.forward(&base)?)?)?;
             image = Tensor::cat(&[&(base + residual)?, &image.narrow(3, 4, 3)?], 3)?;
         }
 
         // Convolutional GRU update of the state from the features that made this frame.
         let g = self.gate.forward(&Tensor::cat(&[&state.h, &x], 3)?)?; // [B, gh, gw, 2S]
-        let s = self.cfg.state_channels;
-        let z = sigmoid(&g.narrow(3, 0, s)?)?;
-        let cand = g.narrow(3, s, s)?.tanh()?;
-        state.h = (&state.h + (z * (cand - &state.h)?)?)?;
+        state.h = gru_update(&state.h, &g)?;
         Ok(StepOutput { image })
     }
 
