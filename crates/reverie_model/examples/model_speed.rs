@@ -58,10 +58,18 @@ fn main() {
         let iters = if b == 1 { 600 } else { 12 };
         // `… infer carry` keeps the recurrent state across steps (as a session does).
         let carry = std::env::args().nth(3).as_deref() == Some("carry");
+        // `… infer carry GAP_MS` sleeps between steps, as a 24 Hz runtime does.
+        let gap = std::env::args()
+            .nth(4)
+            .and_then(|g| g.parse::<u64>().ok())
+            .map(std::time::Duration::from_millis);
         let mut s = State::zeros(&cfg, b, &dev).unwrap();
         for i in 0..iters {
             if !carry {
                 s = State::zeros(&cfg, b, &dev).unwrap();
+            }
+            if let Some(g) = gap {
+                std::thread::sleep(g);
             }
             let t = Instant::now();
             if b == 1 {
@@ -87,8 +95,11 @@ fn main() {
         times.sort_by(f64::total_cmp);
         let p50 = times[times.len() / 2];
         if b == 1 {
+            let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
             println!(
-                "inference batch 1: p50 {p50:.2} ms, max {:.2} ms",
+                "inference batch 1: p50 {p50:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                at(0.9),
+                at(0.99),
                 times[times.len() - 1]
             );
         } else {
