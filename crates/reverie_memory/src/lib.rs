@@ -10,9 +10,9 @@
 //! - [`SpatialMemory::render`] draws the cells in view as tent splats (radius ¾ of the cell
 //!   edge), culling chunks against the frustum through a coarse region grid (cost follows what
 //!   is in view, not the memory's size), in two order-independent passes: the visible depth per
-//!   pixel from the splats' cores, then the colours of the splats on that surface. Where a cell
-//!   would be drawn wide and finer cells hold its surface it is skipped. The sky panorama fills
-//!   what no surface covers.
+//!   pixel from the splats' cores, then the colours of the splats on that surface (a coarse cell
+//!   over finer cells of the same surface blends in with a small weight: splat weight falls with
+//!   its area). The sky panorama fills what no surface covers.
 //! - [`SpatialMemory::carve`]: free-space carving — where a new frame sees through a surface the
 //!   memory rendered at its pose, the cell that surface came from is dropped.
 //! - [`warp`] forward-reprojects the previous frame into a new pose (the same two-pass splats):

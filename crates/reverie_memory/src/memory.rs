@@ -32,8 +32,6 @@ const DEPTH_BIAS: f32 = 1.5;
 /// farther through it.
 const CARVE_MARGIN: f32 = 0.1;
 const CARVE_MARGIN_M: f32 = 0.1;
-/// Cells drawn wider than this many pixels are skipped where finer cells hold their surface.
-const SUPERSEDE_PX: f32 = 2.0;
 /// Splat radius in cell edges: a full grid of cells covers every pixel, and a cell seen from
 /// afar (large footprint) does not spill past a silhouette when seen again from close by.
 const RADIUS_EDGES: f32 = 0.75;
@@ -656,10 +654,6 @@ impl SpatialMemory {
         let rot_q = rot * scale;
         let inv_min_fx = 1.0 / (self.config.min_cell_m * fx);
         let top = self.levels as i32 - 1;
-        let mut inv_edges = [0.0f32; MAX_LEVELS as usize];
-        for l in 0..self.levels as usize {
-            inv_edges[l] = 1.0 / self.edge[l];
-        }
         let max_cells = 2 * k.pixels().max(1);
         // The chunks in view: the level a point at the chunk's nearest distance would be
         // written at, and how crowded the chunk is.
@@ -769,23 +763,6 @@ impl SpatialMemory {
                     }
                     let inv = 1.0 / p.z;
                     let r = (r_px * inv).min(max_r);
-                    if r > SUPERSEDE_PX && level > 0 {
-                        // A cell drawn much larger than a pixel is skipped where the surface
-                        // was also seen in finer detail (one or two levels down, at its
-                        // position): the finer cells draw it.
-                        let local =
-                            Vec3A::new(c.pos[0] as f32, c.pos[1] as f32, c.pos[2] as f32) * scale;
-                        let finer = (level.saturating_sub(2)..level).any(|l| {
-                            let key = cell_key(local, inv_edges[l], self.across[l], l);
-                            chunk
-                                .index
-                                .get(&key)
-                                .is_some_and(|&i| chunk.cells[l][i as usize].weight > 0)
-                        });
-                        if finer {
-                            continue;
-                        }
-                    }
                     let area = 1.0 / r.max(1.0);
                     let mut s = Splat::new(
                         fx * p.x * inv + cx,

@@ -322,6 +322,11 @@ impl<'m> Engine<'m> {
         self.parent_id
     }
 
+    /// Splats the last memory render made ahead drew (its cost), if there is one.
+    pub fn ahead_splats_drawn(&self) -> Option<usize> {
+        self.ahead.as_ref().map(|a| a.view.splats_drawn())
+    }
+
     /// The latest frame.
     pub fn frame(&self) -> &Generated {
         &self.last
