@@ -728,31 +728,37 @@ impl SpatialMemory {
             }
         }
         // The whole render within its budget (`render_splats_per_pixel`), if it has one: over
-        // it, every chunk draws every n-th of its cells, √n wider.
-        let budget = self.config.render_splats_per_pixel * k.pixels() as f32;
-        let spread = if budget > 0.0 {
-            ((total as f32 / budget).round() as usize).max(1)
+        // it, every chunk keeps the same fraction of the cells it would draw (evenly spaced),
+        // each drawn 1/√fraction wider, so the render draws about the budget — its cost stays
+        // flat however crowded the memory around the camera becomes.
+        let budget = f64::from(self.config.render_splats_per_pixel) * k.pixels() as f64;
+        let keep = if budget > 0.0 && total as f64 > budget {
+            budget / total as f64
         } else {
-            1
+            1.0
         };
+        let widen = (1.0 / keep.sqrt()) as f32;
         let mut splats = std::mem::take(&mut out.splats);
         for &(slot, needed, crowd) in &visible {
             let Some(chunk) = self.slots[slot as usize].as_ref() else {
                 continue;
             };
-            let crowd = crowd * spread;
             let b = rot * (Vec3A::from(chunk.coord.as_vec3()) * chunk_m) + t;
             for (level, cells) in chunk.cells.iter().enumerate() {
                 if cells.is_empty() {
                     continue;
                 }
                 let thin = (needed - level as i32).max(0) as u32;
-                let stride = (1usize << (2 * thin)) * crowd;
-                let grow = (1u32 << thin) as f32 * (crowd as f32).sqrt();
+                let stride = ((1usize << (2 * thin)) * crowd) as f64 / keep;
+                let grow = (1u32 << thin) as f32 * (crowd as f32).sqrt() * widen;
                 let r_px = radius_px[level] * grow;
                 let fp_m = footprint_m[level];
                 let level_id = (slot as u64) << 32 | (level as u64) << 28;
-                for (ci, c) in cells.iter().enumerate().step_by(stride) {
+                let picked = (0..)
+                    .map(|n| (n as f64 * stride) as usize)
+                    .take_while(|&ci| ci < cells.len());
+                for ci in picked {
+                    let c = &cells[ci];
                     if c.weight == 0 {
                         continue; // carved
                     }

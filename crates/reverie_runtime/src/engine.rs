@@ -79,7 +79,7 @@ impl Default for EngineOptions {
         EngineOptions {
             // A frame is due every 1/24 s: the render gets a budget (see the field).
             memory: MemoryConfig {
-                render_splats_per_pixel: 8.0,
+                render_splats_per_pixel: 4.0,
                 ..MemoryConfig::default()
             },
             use_memory: true,
