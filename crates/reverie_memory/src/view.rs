@@ -35,6 +35,8 @@ pub struct View {
     pub(crate) rendered_by: Option<(u64, u64)>,
     /// Splats drawn into this view.
     drawn: usize,
+    /// Pixels the drawn splats reached (each splat's footprint, summed).
+    touched: usize,
 }
 
 /// Relative depth difference under which two splats count as the same surface (and blend).
@@ -73,6 +75,7 @@ impl View {
         self.ids.resize(n, NO_ID);
         self.rendered_by = None;
         self.drawn = 0;
+        self.touched = 0;
         self.sky.clear();
         self.sky.resize(n, [0.0; 4]);
     }
@@ -81,6 +84,12 @@ impl View {
     /// render or warp did.
     pub fn splats_drawn(&self) -> usize {
         self.drawn
+    }
+
+    /// How many pixels those splats reached, summed over splats (the rasterising work; divided
+    /// by the pixel count, the overdraw).
+    pub fn pixels_touched(&self) -> usize {
+        self.touched
     }
 
     /// Whether pixel `i` is covered.
@@ -171,8 +180,10 @@ impl View {
         let (w, h) = (self.width as i32, self.height as i32);
         let splats = std::mem::take(&mut self.splats);
         self.drawn += splats.len();
+        let mut touched = 0usize;
         for s in &splats {
             s.for_each_pixel(w, h, |i, lin| {
+                touched += 1;
                 if s.zt < self.loose[i] {
                     self.loose[i] = s.zt;
                 }
@@ -203,6 +214,7 @@ impl View {
                 }
             });
         }
+        self.touched += touched;
         self.splats = splats;
         self.splats.clear();
     }

@@ -327,6 +327,11 @@ impl<'m> Engine<'m> {
         self.ahead.as_ref().map(|a| a.view.splats_drawn())
     }
 
+    /// Pixels the splats of the last memory render made ahead reached (its rasterising work).
+    pub fn ahead_pixels_touched(&self) -> Option<usize> {
+        self.ahead.as_ref().map(|a| a.view.pixels_touched())
+    }
+
     /// The latest frame.
     pub fn frame(&self) -> &Generated {
         &self.last
