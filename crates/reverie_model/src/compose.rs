@@ -12,10 +12,9 @@
 //! `[7i, 7i+7)` = red, green, blue, depth code, then the three source weights (for display; they
 //! carry no gradient).
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 
-use crate::ops::for_each_chunk_mut;
+use crate::ops::{f32_slice, for_each_chunk_mut};
 
 /// Logit penalty that switches off a source where it has no pixel.
 pub const MASK_PENALTY: f32 = 30.0;
@@ -66,16 +65,11 @@ fn slices<'a>(
     per_pixel: usize,
     what: &str,
 ) -> candle_core::Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        candle_core::bail!("compose: {what} must be f32, got {:?}", s.dtype())
-    };
-    let Some((a, b)) = l.contiguous_offsets() else {
-        candle_core::bail!("compose: {what} must be contiguous")
-    };
-    if !(b - a).is_multiple_of(per_pixel) {
+    let v = f32_slice(s, l, &format!("compose: {what}"))?;
+    if !v.len().is_multiple_of(per_pixel) {
         candle_core::bail!("compose: {what} is not a whole number of {per_pixel}-value pixels")
     }
-    Ok(&v[a..b])
+    Ok(v)
 }
 
 fn out_shape(head: &Layout) -> candle_core::Result<Shape> {

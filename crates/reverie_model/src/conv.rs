@@ -11,11 +11,10 @@
 //! On other devices (the `cuda` feature) the layer falls back to candle's `conv2d` on permuted
 //! tensors; both paths are tested against each other for values and gradients.
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Shape, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::ops::for_each_chunk_mut;
+use crate::ops::{f32_slice, for_each_chunk_mut};
 
 /// Geometry of a square 2D convolution window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,20 +42,13 @@ impl Window {
     }
 }
 
-fn nhwc(layout: &Layout, op: &str) -> candle_core::Result<(usize, usize, usize, usize, usize)> {
-    let Some((start, _)) = layout.contiguous_offsets() else {
+fn nhwc(layout: &Layout, op: &str) -> candle_core::Result<(usize, usize, usize, usize)> {
+    if !layout.is_contiguous() {
         candle_core::bail!("{op}: input must be contiguous")
-    };
-    match layout.shape().dims() {
-        &[b, h, w, c] => Ok((start, b, h, w, c)),
-        d => candle_core::bail!("{op}: expected [batch, height, width, channels], got {d:?}"),
     }
-}
-
-fn f32s<'a>(storage: &'a CpuStorage, op: &str) -> candle_core::Result<&'a [f32]> {
-    match storage {
-        CpuStorage::F32(v) => Ok(v),
-        other => candle_core::bail!("{op}: only f32 is supported, got {:?}", other.dtype()),
+    match layout.shape().dims() {
+        &[b, h, w, c] => Ok((b, h, w, c)),
+        d => candle_core::bail!("{op}: expected [batch, height, width, channels], got {d:?}"),
     }
 }
 
@@ -75,8 +67,8 @@ impl CustomOp1 for Im2Col {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (start, b, h, w, c) = nhwc(layout, self.name())?;
-        let src = &f32s(storage, self.name())?[start..start + b * h * w * c];
+        let (b, h, w, c) = nhwc(layout, self.name())?;
+        let src = f32_slice(storage, layout, self.name())?;
         let win = self.0;
         win.check(h, w)?;
         let (ho, wo) = (win.out_len(h), win.out_len(w));
@@ -150,7 +142,7 @@ impl CustomOp1 for Col2Im {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (start, b, ho, wo, row) = nhwc(layout, self.name())?;
+        let (b, ho, wo, row) = nhwc(layout, self.name())?;
         let (win, h, w, c) = (self.window, self.height, self.width, self.channels);
         win.check(h, w)?;
         if ho != win.out_len(h) || wo != win.out_len(w) || row != win.k * win.k * c {
@@ -159,7 +151,7 @@ impl CustomOp1 for Col2Im {
                 self.name()
             )
         }
-        let src = &f32s(storage, self.name())?[start..start + b * ho * wo * row];
+        let src = f32_slice(storage, layout, self.name())?;
         let mut dst = vec![0f32; b * h * w * c];
         // One task per input image row: it gathers from the output rows whose windows cover it,
         // so no two tasks write the same memory.

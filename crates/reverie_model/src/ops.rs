@@ -140,7 +140,8 @@ pub fn silu(xs: &Tensor) -> candle_core::Result<Tensor> {
     }
 }
 
-fn f32_slice<'a>(
+/// The f32 values of a contiguous CPU tensor (errors name `op`).
+pub(crate) fn f32_slice<'a>(
     storage: &'a CpuStorage,
     layout: &Layout,
     op: &str,
