@@ -431,9 +431,11 @@ fn carving_removes_what_a_new_frame_sees_through() {
     stale.render(&pose, &k, &mut v2);
     assert!(v2.rgb[..3] == [200, 30, 30], "{:?}", &v2.rgb[..3]);
 
-    // With it, the render shows the far wall everywhere.
+    // With it, the render shows the far wall everywhere (the cells carved are gone).
+    let cells = mem.stats().cells;
     let dropped = mem.carve(&view, &vec![10.0; n]);
     assert!(dropped >= n * 9 / 10, "dropped {dropped} of {n}");
+    assert_eq!(mem.stats().cells, cells - dropped as u64);
     mem.write(&k, &blue, &vec![10.0; n], &pose, 1).unwrap();
     mem.render(&pose, &k, &mut view);
     assert_eq!(view.coverage(), 1.0);

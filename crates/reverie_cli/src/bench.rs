@@ -27,6 +27,10 @@ pub struct BenchArgs<'a> {
     pub seconds: f64,
     pub session_minutes: u64,
     pub trace: Option<&'a Path>,
+    /// Start the fast-forward from this saved session instead of the prompt.
+    pub session_from: Option<&'a Path>,
+    /// Save the fast-forwarded session here at its end.
+    pub session_save: Option<&'a Path>,
 }
 
 /// The real-time part of the report.
@@ -311,11 +315,17 @@ fn session(
     let per_minute = 60 * TICK_HZ as usize;
     let ticks = args.session_minutes as usize * per_minute;
     let script = mixed_script(args.world, args.seed ^ 0x5e55, ticks)?;
-    let mut engine = Engine::new(model, k, prompt, EngineOptions::default())?;
+    let mut engine = match args.session_from {
+        Some(path) => Engine::load_session(model, path, EngineOptions::default())?,
+        None => Engine::new(model, k, prompt, EngineOptions::default())?,
+    };
     let bound = engine.memory().config().bound_bytes;
     progress(&format!(
-        "fast-forwarding a {}-minute session ({ticks} ticks at full quality, memory bound {:.0} MB)",
+        "fast-forwarding a {}-minute session{} ({ticks} ticks at full quality, memory bound {:.0} MB)",
         args.session_minutes,
+        args.session_from
+            .map(|p| format!(" from {} (tick {})", p.display(), engine.frame().tick))
+            .unwrap_or_default(),
         bound as f64 / 1e6
     ));
     let started = Instant::now();
@@ -371,6 +381,10 @@ fn session(
             splats_sum = 0.0;
             touched_sum = 0.0;
         }
+    }
+    if let Some(path) = args.session_save {
+        engine.save_session(path)?;
+        progress(&format!("session saved to {}", path.display()));
     }
     let first = minutes.first().map_or(0.0, |m| m.tick_mean_ms);
     let last = minutes.last().map_or(0.0, |m| m.tick_mean_ms);

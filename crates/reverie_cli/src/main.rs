@@ -247,6 +247,14 @@ enum Command {
         /// Also write a Chrome trace of the real-time run here.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// Start the fast-forwarded session from this session file (e.g. one saved with
+        /// --session-save) instead of the world's prompt.
+        #[arg(long)]
+        session_from: Option<PathBuf>,
+        /// Save the fast-forwarded session to this file at its end (open it in the app with
+        /// --session, or continue it with --session-from).
+        #[arg(long)]
+        session_save: Option<PathBuf>,
     },
     /// List the bundled worlds.
     Worlds {
@@ -601,6 +609,8 @@ fn run(cli: Cli) -> Result<()> {
             session_minutes,
             json,
             trace,
+            session_from,
+            session_save,
         } => {
             if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -613,6 +623,8 @@ fn run(cli: Cli) -> Result<()> {
                 seconds,
                 session_minutes,
                 trace: trace.as_deref(),
+                session_from: session_from.as_deref(),
+                session_save: session_save.as_deref(),
             };
             let r = bench::run(&args, &json, &|m| say(m))?;
             std::fs::write(&json, serde_json::to_string_pretty(&r)?)

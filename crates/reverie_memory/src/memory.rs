@@ -57,8 +57,13 @@ pub(crate) struct Cell {
 #[derive(Clone, Debug)]
 pub(crate) struct Chunk {
     pub(crate) coord: IVec3,
-    /// Cells by level (the index maps a key to a position in its level's list).
+    /// Cells by level (the index maps a key to a position in its level's list). Each list is
+    /// kept in a random order (a new cell swaps places with a random one), so any prefix of it
+    /// is an even sample of the whole: a render that needs a fraction of a level's cells reads
+    /// the first ones, one stream of memory, instead of every n-th cell, one cache miss each.
     pub(crate) cells: [Vec<Cell>; MAX_LEVELS as usize],
+    /// The index key of each cell, parallel to `cells`.
+    pub(crate) keys: [Vec<u32>; MAX_LEVELS as usize],
     pub(crate) index: HashMap<u32, u32, FastHash>,
     pub(crate) last_seen: u64,
     bytes: usize,
@@ -69,6 +74,7 @@ impl Chunk {
         let mut c = Chunk {
             coord,
             cells: Default::default(),
+            keys: Default::default(),
             index: HashMap::with_hasher(FastHash),
             last_seen: 0,
             bytes: 0,
@@ -87,17 +93,61 @@ impl Chunk {
         };
         size_of::<Chunk>()
             + self.cells.iter().map(Vec::capacity).sum::<usize>() * size_of::<Cell>()
+            + self.keys.iter().map(Vec::capacity).sum::<usize>() * size_of::<u32>()
             + buckets * 9
     }
 
-    /// Adds a cell under a new key (false if the key is taken).
+    /// Appends a cell under a new key (false if the key is taken); the loader's way, which keeps
+    /// the saved order.
     pub(crate) fn insert(&mut self, key: u32, cell: Cell) -> bool {
         if self.index.contains_key(&key) {
             return false;
         }
-        let list = &mut self.cells[cell.level as usize];
-        self.index.insert(key, list.len() as u32);
+        let level = cell.level as usize;
+        self.index.insert(key, self.cells[level].len() as u32);
+        self.cells[level].push(cell);
+        self.keys[level].push(key);
+        true
+    }
+
+    /// Adds a cell under a key known to be new, at a random place in its level's list (the
+    /// cell there moves to the end): an "inside-out" shuffle step, which keeps the list a
+    /// uniformly random order of its cells. The place comes from the key and the list length,
+    /// so the same writes give the same memory.
+    fn insert_shuffled(&mut self, key: u32, cell: Cell) {
+        let level = cell.level as usize;
+        let (list, keys) = (&mut self.cells[level], &mut self.keys[level]);
+        let n = list.len();
+        let mut h = FastHasher(0);
+        h.write_u32(key);
+        h.write_u32(n as u32);
+        let j = ((h.finish() >> 32) * (n as u64 + 1) >> 32) as usize;
         list.push(cell);
+        keys.push(key);
+        if j < n {
+            list.swap(j, n);
+            keys.swap(j, n);
+            self.index.insert(keys[n], n as u32);
+        }
+        self.index.insert(key, j as u32);
+    }
+
+    /// Removes the cell at `ci` of `level` (the list's last cell takes its place, which keeps
+    /// the list in random order). False if there is no such cell.
+    fn remove(&mut self, level: usize, ci: usize) -> bool {
+        let Some(list) = self.cells.get_mut(level) else {
+            return false;
+        };
+        if ci >= list.len() {
+            return false;
+        }
+        let keys = &mut self.keys[level];
+        self.index.remove(&keys[ci]);
+        list.swap_remove(ci);
+        keys.swap_remove(ci);
+        if ci < keys.len() {
+            self.index.insert(keys[ci], ci as u32);
+        }
         true
     }
 
@@ -191,7 +241,8 @@ pub struct SpatialMemory {
     pub(crate) slots: Vec<Option<Chunk>>,
     free: Vec<u32>,
     chunks: HashMap<IVec3, u32, FastHash>,
-    regions: HashMap<IVec3, Vec<u32>, FastHash>,
+    /// Chunks (coordinate, slot) by region of `REGION`³ chunks.
+    regions: HashMap<IVec3, Vec<(IVec3, u32)>, FastHash>,
     pub(crate) sky: Sky,
     pub(crate) keyframes: KeyframeStore,
     cell_bytes: usize,
@@ -280,11 +331,11 @@ impl SpatialMemory {
             + self.slots.capacity() * size_of::<Option<Chunk>>()
             + self.free.capacity() * 4
             + self.chunks.capacity() * 8 / 7 * (size_of::<(IVec3, u32)>() + 1)
-            + self.regions.capacity() * 8 / 7 * (size_of::<(IVec3, Vec<u32>)>() + 1)
+            + self.regions.capacity() * 8 / 7 * (size_of::<(IVec3, Vec<(IVec3, u32)>)>() + 1)
             + self
                 .regions
                 .values()
-                .map(|v| v.capacity() * 4)
+                .map(|v| v.capacity() * size_of::<(IVec3, u32)>())
                 .sum::<usize>()
             + self.sky.bytes()
             + self.keyframes.bytes()
@@ -485,16 +536,17 @@ impl SpatialMemory {
                         c.last_seen = tick as u32;
                     }
                     None => {
-                        let list = &mut chunk.cells[level];
-                        chunk.index.insert(key, list.len() as u32);
-                        list.push(Cell {
-                            pos,
-                            rgb: colour,
-                            weight: 1,
-                            level: level as u8,
-                            footprint_q: fq,
-                            last_seen: tick as u32,
-                        });
+                        chunk.insert_shuffled(
+                            key,
+                            Cell {
+                                pos,
+                                rgb: colour,
+                                weight: 1,
+                                level: level as u8,
+                                footprint_q: fq,
+                                last_seen: tick as u32,
+                            },
+                        );
                         self.cells += 1;
                     }
                 }
@@ -546,7 +598,7 @@ impl SpatialMemory {
         self.regions
             .entry(coord.div_euclid(IVec3::splat(REGION)))
             .or_default()
-            .push(s);
+            .push((coord, s));
         s
     }
 
@@ -571,7 +623,7 @@ impl SpatialMemory {
         self.chunks.remove(&chunk.coord);
         let region = chunk.coord.div_euclid(IVec3::splat(REGION));
         if let Some(list) = self.regions.get_mut(&region) {
-            list.retain(|&x| x != s);
+            list.retain(|&(_, x)| x != s);
             if list.is_empty() {
                 self.regions.remove(&region);
             }
@@ -659,15 +711,21 @@ impl SpatialMemory {
         // written at, and how crowded the chunk is.
         let mut visible: Vec<(u32, i32, usize)> = Vec::new();
         let mut total = 0usize;
-        let mut consider = |slot: u32, chunk: &Chunk| {
-            let origin = Vec3A::from(chunk.coord.as_vec3()) * chunk_m;
+        // A sphere (camera-frame centre, radius) that may be in view.
+        let in_view = |centre: Vec3A, radius: f32| {
+            centre.z >= -radius
+                && centre.z - radius <= max_depth
+                && planes.iter().all(|n| n.dot(centre) >= -radius)
+        };
+        let mut consider = |slot: u32, coord: IVec3| {
+            let origin = Vec3A::from(coord.as_vec3()) * chunk_m;
             let centre = rot * (origin + Vec3A::splat(0.5 * chunk_m)) + t;
-            if centre.z < -radius || centre.z - radius > max_depth {
+            if !in_view(centre, radius) {
                 return;
             }
-            if planes.iter().any(|n| n.dot(centre) < -radius) {
+            let Some(chunk) = self.slots[slot as usize].as_ref() else {
                 return;
-            }
+            };
             // The level a point at the chunk's nearest distance would be written at.
             let near = (centre.length() - radius).max(NEAR_M);
             let ratio = near * inv_min_fx;
@@ -685,7 +743,8 @@ impl SpatialMemory {
             total += lod / crowd;
             visible.push((slot, needed, crowd));
         };
-        // Regions the frustum's bounding box touches (or all regions, if that is fewer).
+        // Regions the frustum's bounding box touches (or all regions, if that is fewer), each
+        // tested against the frustum before its chunks are.
         let wfc = pose.world_from_camera();
         let mut lo = Vec3::from(wfc.translation);
         let mut hi = lo;
@@ -699,29 +758,32 @@ impl SpatialMemory {
             hi = hi.max(corner);
         }
         let region_m = chunk_m * REGION as f32;
+        let region_radius = region_m * 0.5 * 3f32.sqrt();
         let rlo = (lo / region_m).floor().as_ivec3();
         let rhi = (hi / region_m).floor().as_ivec3();
         let span = (rhi - rlo + IVec3::ONE).as_i64vec3();
         let volume = span.x * span.y * span.z;
-        let mut draw_region = |list: &Vec<u32>| {
-            for &s in list {
-                if let Some(chunk) = self.slots[s as usize].as_ref() {
-                    consider(s, chunk);
+        let mut draw_region = |key: IVec3, list: &Vec<(IVec3, u32)>| {
+            let centre = rot * (Vec3A::from(key.as_vec3()) + 0.5) * region_m + t;
+            if in_view(centre, region_radius) {
+                for &(coord, s) in list {
+                    consider(s, coord);
                 }
             }
         };
         if volume > self.regions.len() as i64 {
-            for (key, list) in &self.regions {
+            for (&key, list) in &self.regions {
                 if key.cmpge(rlo).all() && key.cmple(rhi).all() {
-                    draw_region(list);
+                    draw_region(key, list);
                 }
             }
         } else {
             for z in rlo.z..=rhi.z {
                 for y in rlo.y..=rhi.y {
                     for x in rlo.x..=rhi.x {
-                        if let Some(list) = self.regions.get(&IVec3::new(x, y, z)) {
-                            draw_region(list);
+                        let key = IVec3::new(x, y, z);
+                        if let Some(list) = self.regions.get(&key) {
+                            draw_region(key, list);
                         }
                     }
                 }
@@ -754,11 +816,9 @@ impl SpatialMemory {
                 let r_px = radius_px[level] * grow;
                 let fp_m = footprint_m[level];
                 let level_id = (slot as u64) << 32 | (level as u64) << 28;
-                let picked = (0..)
-                    .map(|n| (n as f64 * stride) as usize)
-                    .take_while(|&ci| ci < cells.len());
-                for ci in picked {
-                    let c = &cells[ci];
+                // The list is in random order: its first 1/stride is an even sample.
+                let picked = ((cells.len() as f64 / stride).ceil() as usize).min(cells.len());
+                for (ci, c) in cells[..picked].iter().enumerate() {
                     if c.weight == 0 {
                         continue; // carved
                     }
@@ -823,33 +883,34 @@ impl SpatialMemory {
             return 0;
         }
         self.generation += 1;
-        let mut dropped = 0;
+        let mut wrong: Vec<u64> = Vec::new();
         for (i, &id) in view.ids.iter().enumerate() {
             if id == NO_ID {
                 continue;
             }
             let (shown, seen) = (view.depth_m[i], depth[i]);
-            if !(shown.is_finite() && seen > shown * (1.0 + CARVE_MARGIN) + CARVE_MARGIN_M) {
-                continue;
+            if shown.is_finite() && seen > shown * (1.0 + CARVE_MARGIN) + CARVE_MARGIN_M {
+                wrong.push(id);
             }
+        }
+        // Highest positions first: a removal moves a list's last cell into the freed place, and
+        // every cell after it that is to go has gone already.
+        wrong.sort_unstable_by(|a, b| b.cmp(a));
+        wrong.dedup();
+        let mut dropped = 0;
+        for id in wrong {
             let (slot, level, ci) = (
                 (id >> 32) as usize,
                 (id >> 28 & 0xF) as usize,
-                id & 0x0FFF_FFFF,
+                (id & 0x0FFF_FFFF) as usize,
             );
-            let Some(Some(chunk)) = self.slots.get_mut(slot) else {
-                continue;
-            };
-            if let Some(c) = chunk
-                .cells
-                .get_mut(level)
-                .and_then(|l| l.get_mut(ci as usize))
-                && c.weight > 0
+            if let Some(Some(chunk)) = self.slots.get_mut(slot)
+                && chunk.remove(level, ci)
             {
-                c.weight = 0;
                 dropped += 1;
             }
         }
+        self.cells -= dropped as u64;
         self.counters.carved += dropped as u64;
         dropped
     }
@@ -892,5 +953,115 @@ impl SpatialMemory {
     /// Finishes a load: bookkeeping from the loaded parts, then the bound.
     pub(crate) fn after_load(&mut self) {
         self.enforce_bound(self.config.bound_bytes as usize);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A wall 3 m ahead with a bump pattern in its depth, seen from `pose`.
+    fn wall(k: &Intrinsics, phase: f32) -> (Vec<u8>, Vec<f32>) {
+        let n = k.pixels();
+        let rgb = (0..n).flat_map(|i| [(i % 251) as u8, 90, 40]).collect();
+        let depth = (0..n)
+            .map(|i| 3.0 + 0.3 * ((i % 64) as f32 * 0.2 + phase).sin())
+            .collect();
+        (rgb, depth)
+    }
+
+    /// Every list position is in the index under its key, and nothing else is.
+    fn assert_consistent(mem: &SpatialMemory) {
+        let mut cells = 0;
+        for chunk in mem.chunks() {
+            assert_eq!(chunk.len(), chunk.keys.iter().map(Vec::len).sum::<usize>());
+            for (level, (list, keys)) in chunk.cells.iter().zip(&chunk.keys).enumerate() {
+                assert_eq!(list.len(), keys.len());
+                for (i, (cell, key)) in list.iter().zip(keys).enumerate() {
+                    assert_eq!(chunk.index[key], i as u32);
+                    assert_eq!((key >> 27) as usize, level);
+                    assert_eq!(cell.level as usize, level);
+                }
+            }
+            cells += chunk.len();
+        }
+        assert_eq!(mem.stats().cells, cells as u64);
+    }
+
+    #[test]
+    fn writes_and_carves_keep_the_index_and_the_lists_in_step() {
+        let k = Intrinsics::from_vfov_deg(64, 64, 70.0).unwrap();
+        let mut mem = SpatialMemory::new(MemoryConfig::default()).unwrap();
+        let mut view = View::new(&k);
+        let mut carved = 0;
+        for tick in 0..24u64 {
+            let pose = Pose::new(
+                Vec3::new(tick as f32 * 0.05, 0.0, 0.0),
+                0.02 * tick as f32,
+                0.0,
+            );
+            let (rgb, mut depth) = wall(&k, tick as f32 * 0.4);
+            if tick % 3 == 2 {
+                // Every third frame sees through the left half: what was there gets carved.
+                for (i, z) in depth.iter_mut().enumerate() {
+                    if i % 64 < 32 {
+                        *z = 9.0;
+                    }
+                }
+            }
+            mem.render(&pose, &k, &mut view);
+            carved += mem.carve(&view, &depth);
+            mem.write(&k, &rgb, &depth, &pose, tick).unwrap();
+            assert_consistent(&mem);
+        }
+        assert!(carved > 1000, "carved {carved}");
+        // And a saved copy loads with the same order (so renders are identical).
+        let copy = SpatialMemory::from_bytes(&mem.to_bytes()).unwrap();
+        assert_consistent(&copy);
+        let pose = Pose::new(Vec3::new(0.5, 0.1, -0.5), 0.1, 0.05);
+        let mut a = View::new(&k);
+        let mut b = View::new(&k);
+        mem.render(&pose, &k, &mut a);
+        copy.render(&pose, &k, &mut b);
+        assert!(a == b);
+    }
+
+    #[test]
+    fn the_first_cells_of_a_level_are_an_even_sample_of_it() {
+        // One frame of a flat wall fills the finest level in scanline order; the first quarter
+        // of the list must still cover the whole wall about evenly (a 4×4 grid of the image).
+        let k = Intrinsics::from_vfov_deg(128, 128, 70.0).unwrap();
+        let n = k.pixels();
+        let rgb = vec![128u8; 3 * n];
+        let mut mem = SpatialMemory::new(MemoryConfig::default()).unwrap();
+        // 1 m in front of the middle of a chunk: the wall lies inside it.
+        let pose = Pose::new(Vec3::splat(2.0), 0.0, 0.0);
+        mem.write(&k, &rgb, &vec![1.0; n], &pose, 0).unwrap();
+        let chunk = mem.chunks().max_by_key(|c| c.len()).unwrap();
+        let list = chunk.cells.iter().max_by_key(|l| l.len()).unwrap();
+        assert!(list.len() > 4000, "{} cells", list.len());
+        let quarter = &list[..list.len() / 4];
+        let cam = pose.camera_from_world();
+        let origin = Vec3::from(chunk.coord.as_vec3()) * 4.0;
+        let mut bins = [0usize; 16];
+        for c in quarter {
+            let p = origin
+                + Vec3::new(c.pos[0] as f32, c.pos[1] as f32, c.pos[2] as f32) * (4.0 / POS_STEPS);
+            let q = cam.transform_point3(p);
+            let (u, v) = (k.fx * q.x / q.z + k.cx, k.fy * q.y / q.z + k.cy);
+            let (bx, by) = ((u / 32.0) as usize, (v / 32.0) as usize);
+            if bx < 4 && by < 4 {
+                bins[by * 4 + bx] += 1;
+            }
+        }
+        let mean = bins.iter().sum::<usize>() as f64 / 16.0;
+        for (i, &b) in bins.iter().enumerate() {
+            let share = b as f64 / mean;
+            assert!(
+                (0.7..1.3).contains(&share),
+                "bin {i}: {b} vs mean {mean:.0} ({bins:?})"
+            );
+        }
     }
 }

@@ -180,12 +180,8 @@ impl SpatialMemory {
             }
             put_u64(&mut out, chunk.last_seen);
             put_u32(&mut out, chunk.len() as u32);
-            let mut keys: Vec<Vec<u32>> = chunk.cells.iter().map(|l| vec![0; l.len()]).collect();
-            for (&key, &i) in &chunk.index {
-                keys[(key >> 27) as usize][i as usize] = key;
-            }
             let cells = chunk.cells.iter().flatten();
-            for (cell, key) in cells.zip(keys.into_iter().flatten()) {
+            for (cell, &key) in cells.zip(chunk.keys.iter().flatten()) {
                 put_u32(&mut out, key);
                 for p in cell.pos {
                     out.extend_from_slice(&p.to_le_bytes());
