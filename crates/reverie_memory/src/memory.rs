@@ -121,7 +121,7 @@ impl Chunk {
         let mut h = FastHasher(0);
         h.write_u32(key);
         h.write_u32(n as u32);
-        let j = ((h.finish() >> 32) * (n as u64 + 1) >> 32) as usize;
+        let j = (((h.finish() >> 32) * (n as u64 + 1)) >> 32) as usize;
         list.push(cell);
         keys.push(key);
         if j < n {
@@ -149,6 +149,11 @@ impl Chunk {
             self.index.insert(keys[ci], ci as u32);
         }
         true
+    }
+
+    /// Cells per level.
+    fn counts(&self) -> [u32; MAX_LEVELS as usize] {
+        std::array::from_fn(|l| self.cells[l].len() as u32)
     }
 
     /// Number of cells.
@@ -239,6 +244,9 @@ pub struct SpatialMemory {
     edge: [f32; MAX_LEVELS as usize],
     across: [u32; MAX_LEVELS as usize],
     pub(crate) slots: Vec<Option<Chunk>>,
+    /// Cells per level of the chunk in each slot (zeros for a free slot): what a render needs
+    /// to plan a chunk without touching it (a chunk's bookkeeping is a cache miss of its own).
+    counts: Vec<[u32; MAX_LEVELS as usize]>,
     free: Vec<u32>,
     chunks: HashMap<IVec3, u32, FastHash>,
     /// Chunks (coordinate, slot) by region of `REGION`³ chunks.
@@ -286,6 +294,7 @@ impl SpatialMemory {
             edge,
             across,
             slots: Vec::new(),
+            counts: Vec::new(),
             free: Vec::new(),
             chunks: HashMap::with_hasher(FastHash),
             regions: HashMap::with_hasher(FastHash),
@@ -558,6 +567,7 @@ impl SpatialMemory {
                 let b = chunk.measure();
                 self.cell_bytes = self.cell_bytes + b - chunk.bytes;
                 chunk.bytes = b;
+                self.counts[s as usize] = chunk.counts();
             }
         }
         self.counters.points_written += points;
@@ -587,10 +597,12 @@ impl SpatialMemory {
         let s = match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = Some(chunk);
+                self.counts[s as usize] = [0; MAX_LEVELS as usize];
                 s
             }
             None => {
                 self.slots.push(Some(chunk));
+                self.counts.push([0; MAX_LEVELS as usize]);
                 (self.slots.len() - 1) as u32
             }
         };
@@ -612,6 +624,7 @@ impl SpatialMemory {
         chunk.bytes = chunk.measure();
         self.cell_bytes += chunk.bytes;
         self.cells += chunk.len() as u64;
+        self.counts[s as usize] = chunk.counts();
         self.slots[s as usize] = Some(chunk);
         true
     }
@@ -620,6 +633,7 @@ impl SpatialMemory {
         let Some(chunk) = self.slots[s as usize].take() else {
             return;
         };
+        self.counts[s as usize] = [0; MAX_LEVELS as usize];
         self.chunks.remove(&chunk.coord);
         let region = chunk.coord.div_euclid(IVec3::splat(REGION));
         if let Some(list) = self.regions.get_mut(&region) {
@@ -709,7 +723,7 @@ impl SpatialMemory {
         let max_cells = 2 * k.pixels().max(1);
         // The chunks in view: the level a point at the chunk's nearest distance would be
         // written at, and how crowded the chunk is.
-        let mut visible: Vec<(u32, i32, usize)> = Vec::new();
+        let mut visible: Vec<(f32, u32, i32, usize, IVec3)> = Vec::new();
         let mut total = 0usize;
         // A sphere (camera-frame centre, radius) that may be in view.
         let in_view = |centre: Vec3A, radius: f32| {
@@ -723,9 +737,7 @@ impl SpatialMemory {
             if !in_view(centre, radius) {
                 return;
             }
-            let Some(chunk) = self.slots[slot as usize].as_ref() else {
-                return;
-            };
+            let counts = &self.counts[slot as usize];
             // The level a point at the chunk's nearest distance would be written at.
             let near = (centre.length() - radius).max(NEAR_M);
             let ratio = near * inv_min_fx;
@@ -733,15 +745,14 @@ impl SpatialMemory {
             // A chunk never needs more than two splats per pixel of the view: over that (a
             // surface seen from many nearby poses, a model's noisy depth near the camera),
             // every n-th cell is drawn, √n wider, so a crowded chunk costs what its pixels do.
-            let lod: usize = chunk
-                .cells
+            let lod: usize = counts
                 .iter()
                 .enumerate()
-                .map(|(level, cells)| cells.len() >> (2 * (needed - level as i32).max(0)))
+                .map(|(level, &n)| n as usize >> (2 * (needed - level as i32).max(0)))
                 .sum();
             let crowd = lod.div_ceil(max_cells).max(1);
             total += lod / crowd;
-            visible.push((slot, needed, crowd));
+            visible.push((near, slot, needed, crowd, coord));
         };
         // Regions the frustum's bounding box touches (or all regions, if that is fewer), each
         // tested against the frustum before its chunks are.
@@ -800,27 +811,75 @@ impl SpatialMemory {
             1.0
         };
         let widen = (1.0 / keep.sqrt()) as f32;
-        let mut splats = std::mem::take(&mut out.splats);
-        for &(slot, needed, crowd) in &visible {
-            let Some(chunk) = self.slots[slot as usize].as_ref() else {
-                continue;
-            };
-            let b = rot * (Vec3A::from(chunk.coord.as_vec3()) * chunk_m) + t;
-            for (level, cells) in chunk.cells.iter().enumerate() {
-                if cells.is_empty() {
+        // Near to far, with occlusion culling: every so often the splats collected so far get
+        // their depth pass, and a chunk or splat wholly behind what is drawn where it would
+        // land (by more than the same-surface margin) is skipped — it could not change a pixel.
+        visible.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let corners: [Vec3A; 8] = std::array::from_fn(|i| {
+            rot * (Vec3A::new((i & 1) as f32, (i >> 1 & 1) as f32, (i >> 2) as f32) * chunk_m)
+        });
+        let mut next_pass = 1024;
+        for &(_, slot, needed, crowd, coord) in &visible {
+            // How many of each level's cells to draw: the list's first 1/stride (in random
+            // order, an even sample), rounded up or down at random (by chunk and level, so the
+            // same each frame) — rounding up would give every tiny chunk a splat per level, far
+            // over the budget, each one drawn as wide as if it stood for its share.
+            let mut picks = [0usize; MAX_LEVELS as usize];
+            for (level, (pick, &n)) in picks
+                .iter_mut()
+                .zip(&self.counts[slot as usize])
+                .enumerate()
+            {
+                if n == 0 {
                     continue;
                 }
                 let thin = (needed - level as i32).max(0) as u32;
                 let stride = ((1usize << (2 * thin)) * crowd) as f64 / keep;
+                let mut h = FastHasher(0);
+                h.write_i32(coord.x);
+                h.write_i32(coord.y);
+                h.write_i32(coord.z);
+                h.write_u32(level as u32);
+                let dither = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
+                *pick = ((n as f64 / stride + dither) as usize).min(n as usize);
+            }
+            if picks.iter().all(|&p| p == 0) {
+                continue;
+            }
+            let b = rot * (Vec3A::from(coord.as_vec3()) * chunk_m) + t;
+            if out.splats.len() >= next_pass {
+                out.depth_pass();
+                next_pass = out.splats.len() + out.splats.len().max(1024) / 2;
+            }
+            // The chunk's box on screen (grown by the widest splat) and its nearest depth.
+            let (mut u0, mut u1, mut v0, mut v1, mut z0) =
+                (f32::MAX, f32::MIN, f32::MAX, f32::MIN, f32::MAX);
+            for c in corners {
+                let p = b + c;
+                z0 = z0.min(p.z);
+                let inv = 1.0 / p.z;
+                let (u, v) = (fx * p.x * inv + cx, fy * p.y * inv + cy);
+                (u0, u1, v0, v1) = (u0.min(u), u1.max(u), v0.min(v), v1.max(v));
+            }
+            if z0 > NEAR_M && out.hidden(u0 - max_r, u1 + max_r, v0 - max_r, v1 + max_r, z0) {
+                continue;
+            }
+            let Some(chunk) = self.slots[slot as usize].as_ref() else {
+                continue;
+            };
+            for (level, cells) in chunk.cells.iter().enumerate() {
+                let picked = picks[level].min(cells.len());
+                if picked == 0 {
+                    continue;
+                }
+                let thin = (needed - level as i32).max(0) as u32;
                 let grow = (1u32 << thin) as f32 * (crowd as f32).sqrt() * widen;
                 let r_px = radius_px[level] * grow;
                 let fp_m = footprint_m[level];
                 let level_id = (slot as u64) << 32 | (level as u64) << 28;
-                // The list is in random order: its first 1/stride is an even sample.
-                let picked = ((cells.len() as f64 / stride).ceil() as usize).min(cells.len());
                 for (ci, c) in cells[..picked].iter().enumerate() {
                     if c.weight == 0 {
-                        continue; // carved
+                        continue; // carved (in a file from before carving removed cells)
                     }
                     let p =
                         rot_q * Vec3A::new(c.pos[0] as f32, c.pos[1] as f32, c.pos[2] as f32) + b;
@@ -829,10 +888,14 @@ impl SpatialMemory {
                     }
                     let inv = 1.0 / p.z;
                     let r = (r_px * inv).min(max_r);
+                    let (u, v) = (fx * p.x * inv + cx, fy * p.y * inv + cy);
+                    if out.hidden(u - r, u + r, v - r, v + r, p.z) {
+                        continue;
+                    }
                     let area = 1.0 / r.max(1.0);
                     let mut s = Splat::new(
-                        fx * p.x * inv + cx,
-                        fy * p.y * inv + cy,
+                        u,
+                        v,
                         p.z,
                         fp_m * c.footprint_q as f32,
                         r,
@@ -841,11 +904,10 @@ impl SpatialMemory {
                         conf_of[c.weight as usize],
                     );
                     s.id = level_id | ci as u64;
-                    splats.push(s);
+                    out.splats.push(s);
                 }
             }
         }
-        out.splats = splats;
         out.draw();
         // The sky behind wherever the surfaces drawn are thin or absent.
         let w = k.width as usize;
@@ -907,6 +969,7 @@ impl SpatialMemory {
             if let Some(Some(chunk)) = self.slots.get_mut(slot)
                 && chunk.remove(level, ci)
             {
+                self.counts[slot][level] -= 1;
                 dropped += 1;
             }
         }
@@ -1043,7 +1106,7 @@ mod tests {
         assert!(list.len() > 4000, "{} cells", list.len());
         let quarter = &list[..list.len() / 4];
         let cam = pose.camera_from_world();
-        let origin = Vec3::from(chunk.coord.as_vec3()) * 4.0;
+        let origin = chunk.coord.as_vec3() * 4.0;
         let mut bins = [0usize; 16];
         for c in quarter {
             let p = origin

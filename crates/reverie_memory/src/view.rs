@@ -29,6 +29,11 @@ pub struct View {
     sky: Vec<[f32; 4]>,
     /// Splats collected for the two drawing passes (reused between calls).
     pub(crate) splats: Vec<Splat>,
+    /// How many of `splats` the depth pass has drawn.
+    depth_done: usize,
+    /// Per [`TILE`]×[`TILE`] tile: the farthest `front` of its pixels, as of the last depth
+    /// pass (`+inf` while any pixel has no core yet) — what a splat must be in front of to show.
+    tiles: Vec<f32>,
     /// Per pixel: the id of the splat that set its visible depth ([`NO_ID`] if none).
     pub(crate) ids: Vec<u64>,
     /// The memory instance and generation this view was rendered from (`None` for warps).
@@ -38,6 +43,9 @@ pub struct View {
     /// Pixels the drawn splats reached (each splat's footprint, summed).
     touched: usize,
 }
+
+/// Edge in pixels of the tiles [`View::hidden`] tests against.
+const TILE: u32 = 8;
 
 /// Relative depth difference under which two splats count as the same surface (and blend).
 pub(crate) const SAME_SURFACE: f32 = 0.06;
@@ -71,6 +79,12 @@ impl View {
         self.loose.clear();
         self.loose.resize(n, f32::INFINITY);
         self.splats.clear();
+        self.depth_done = 0;
+        self.tiles.clear();
+        self.tiles.resize(
+            k.width.div_ceil(TILE) as usize * k.height.div_ceil(TILE) as usize,
+            f32::INFINITY,
+        );
         self.ids.clear();
         self.ids.resize(n, NO_ID);
         self.rendered_by = None;
@@ -177,11 +191,18 @@ impl View {
     /// tent weights (a sample right on the pixel centre dominates its neighbours). Cores keep
     /// surfaces hole-free and silhouettes tight; the soft tails interpolate between samples.
     pub(crate) fn draw(&mut self) {
+        self.depth_pass();
+        self.colour_pass();
+    }
+
+    /// The first pass of [`View::draw`] for the splats collected since the last call, then the
+    /// tiles' farthest fronts (for [`View::hidden`]). A renderer that collects near to far can
+    /// call it now and then and drop what is already hidden.
+    pub(crate) fn depth_pass(&mut self) {
         let (w, h) = (self.width as i32, self.height as i32);
         let splats = std::mem::take(&mut self.splats);
-        self.drawn += splats.len();
         let mut touched = 0usize;
-        for s in &splats {
+        for s in &splats[self.depth_done..] {
             s.for_each_pixel(w, h, |i, lin| {
                 touched += 1;
                 if s.zt < self.loose[i] {
@@ -193,6 +214,55 @@ impl View {
                 }
             });
         }
+        self.touched += touched;
+        self.depth_done = splats.len();
+        self.splats = splats;
+        let (tw, t) = (self.width.div_ceil(TILE) as usize, TILE as usize);
+        let w = self.width as usize;
+        for (ti, m) in self.tiles.iter_mut().enumerate() {
+            let (x0, y0) = ((ti % tw) * t, (ti / tw) * t);
+            let x1 = (x0 + t).min(w);
+            let y1 = (y0 + t).min(self.height as usize);
+            let mut far = 0.0f32;
+            for y in y0..y1 {
+                for &f in &self.front[y * w + x0..y * w + x1] {
+                    far = far.max(f);
+                }
+            }
+            *m = far;
+        }
+    }
+
+    /// Whether everything at depth `z` or farther within pixel columns `u0..u1` and rows
+    /// `v0..v1` (continuous coordinates) would be hidden by what the depth passes so far have
+    /// drawn: nothing there could change the image ([`View::draw`] keeps only what is within
+    /// [`SAME_SURFACE`] of the nearest core, and that only gets nearer).
+    #[inline]
+    pub(crate) fn hidden(&self, u0: f32, u1: f32, v0: f32, v1: f32, z: f32) -> bool {
+        let tw = self.width.div_ceil(TILE) as i32;
+        let th = self.height.div_ceil(TILE) as i32;
+        let tile = |c: f32, n: i32| ((c.max(0.0) as i32) / TILE as i32).min(n - 1);
+        if u1 < 0.0 || v1 < 0.0 || u0 >= self.width as f32 || v0 >= self.height as f32 {
+            return true;
+        }
+        let (x0, x1, y0, y1) = (tile(u0, tw), tile(u1, tw), tile(v0, th), tile(v1, th));
+        // (A hair stricter than the colour pass's test, so rounding cannot tell them apart.)
+        let limit = z * (1.0 - 1e-5);
+        for y in y0..=y1 {
+            for &far in &self.tiles[(y * tw + x0) as usize..=(y * tw + x1) as usize] {
+                if far * (1.0 + SAME_SURFACE) >= limit {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// The second pass of [`View::draw`], over every splat collected.
+    fn colour_pass(&mut self) {
+        let (w, h) = (self.width as i32, self.height as i32);
+        let splats = std::mem::take(&mut self.splats);
+        self.drawn += splats.len();
         for s in &splats {
             let [cr, cg, cb] = [s.rgb[0] as f32, s.rgb[1] as f32, s.rgb[2] as f32];
             s.for_each_pixel(w, h, |i, lin| {
@@ -214,9 +284,9 @@ impl View {
                 }
             });
         }
-        self.touched += touched;
         self.splats = splats;
         self.splats.clear();
+        self.depth_done = 0;
     }
 
     /// A sky sample (direction only) with tent weights over `r` pixels, at continuous pixel
