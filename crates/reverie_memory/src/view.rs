@@ -29,6 +29,8 @@ pub struct View {
     sky: Vec<[f32; 4]>,
     /// Splats collected for the two drawing passes (reused between calls).
     pub(crate) splats: Vec<Splat>,
+    /// Per pixel while drawing colours: the farthest depth that blends (see `colour_pass`).
+    limit: Vec<f32>,
     /// How many of `splats` the depth pass has drawn.
     depth_done: usize,
     /// Per [`TILE`]×[`TILE`] tile: the farthest `front` of its pixels, as of the last depth
@@ -202,17 +204,34 @@ impl View {
         let (w, h) = (self.width as i32, self.height as i32);
         let splats = std::mem::take(&mut self.splats);
         let mut touched = 0usize;
+        let mut wx = Vec::new();
         for s in &splats[self.depth_done..] {
-            s.for_each_pixel(w, h, |i, lin| {
-                touched += 1;
-                if s.zt < self.loose[i] {
-                    self.loose[i] = s.zt;
+            let Some(([x0, x1, y0, y1], inv)) = s.span(w, h) else {
+                continue;
+            };
+            s.tent_x(x0, x1, inv, &mut wx);
+            let (zt, id) = (s.zt, s.id);
+            for y in y0..=y1 {
+                let wy = 1.0 - (y as f32 + 0.5 - s.v).abs() * inv;
+                let at = (y * w + x0) as usize;
+                let end = at + wx.len();
+                let loose = &mut self.loose[at..end];
+                let front = &mut self.front[at..end];
+                let ids = &mut self.ids[at..end];
+                for (j, &x) in wx.iter().enumerate() {
+                    let lin = wy * x;
+                    if lin > 0.0 {
+                        touched += 1;
+                        if zt < loose[j] {
+                            loose[j] = zt;
+                        }
+                        if lin >= CORE && zt < front[j] {
+                            front[j] = zt;
+                            ids[j] = id;
+                        }
+                    }
                 }
-                if lin >= CORE && s.zt < self.front[i] {
-                    self.front[i] = s.zt;
-                    self.ids[i] = s.id;
-                }
-            });
+            }
         }
         self.touched += touched;
         self.depth_done = splats.len();
@@ -263,27 +282,49 @@ impl View {
         let (w, h) = (self.width as i32, self.height as i32);
         let splats = std::mem::take(&mut self.splats);
         self.drawn += splats.len();
+        // Per pixel, the depth a sample must not be behind to blend: the same-surface margin
+        // behind the nearest core (or, where no core reached, the nearest splat).
+        let mut limit = std::mem::take(&mut self.limit);
+        limit.clear();
+        limit.extend(self.front.iter().zip(&self.loose).map(|(&f, &l)| {
+            let reference = if f.is_finite() { f } else { l };
+            reference * (1.0 + SAME_SURFACE)
+        }));
+        let mut wx = Vec::new();
         for s in &splats {
+            let Some(([x0, x1, y0, y1], inv)) = s.span(w, h) else {
+                continue;
+            };
+            s.tent_x(x0, x1, inv, &mut wx);
             let [cr, cg, cb] = [s.rgb[0] as f32, s.rgb[1] as f32, s.rgb[2] as f32];
-            s.for_each_pixel(w, h, |i, lin| {
-                let f = self.front[i];
-                let reference = if f.is_finite() { f } else { self.loose[i] };
-                if s.zt > reference * (1.0 + SAME_SURFACE) {
-                    return;
+            let (zt, z, gain, conf) = (s.zt, s.z, s.gain, s.conf);
+            for y in y0..=y1 {
+                let wy = 1.0 - (y as f32 + 0.5 - s.v).abs() * inv;
+                let at = (y * w + x0) as usize;
+                let end = at + wx.len();
+                let limit = &limit[at..end];
+                let acc = &mut self.acc[at..end];
+                let confidence = &mut self.confidence[at..end];
+                for (j, &x) in wx.iter().enumerate() {
+                    let lin = wy * x;
+                    if lin <= 0.0 || zt > limit[j] {
+                        continue;
+                    }
+                    let wg = lin * lin * gain;
+                    let a = &mut acc[j];
+                    a[0] += wg * cr;
+                    a[1] += wg * cg;
+                    a[2] += wg * cb;
+                    a[3] += wg;
+                    a[4] += lin;
+                    a[5] += wg * z;
+                    if conf > confidence[j] {
+                        confidence[j] = conf;
+                    }
                 }
-                let wg = lin * lin * s.gain;
-                let a = &mut self.acc[i];
-                a[0] += wg * cr;
-                a[1] += wg * cg;
-                a[2] += wg * cb;
-                a[3] += wg;
-                a[4] += lin;
-                a[5] += wg * s.z;
-                if s.conf > self.confidence[i] {
-                    self.confidence[i] = s.conf;
-                }
-            });
+            }
         }
+        self.limit = limit;
         self.splats = splats;
         self.splats.clear();
         self.depth_done = 0;
@@ -387,6 +428,14 @@ impl Splat {
                 }
             }
         }
+    }
+
+    /// The tent's x weights `1 - |dx|/r` of pixel columns `x0..=x1` (as [`Splat::for_each_pixel`]
+    /// computes them), into `out`.
+    #[inline(always)]
+    fn tent_x(&self, x0: i32, x1: i32, inv: f32, out: &mut Vec<f32>) {
+        out.clear();
+        out.extend((x0..=x1).map(|x| 1.0 - (x as f32 + 0.5 - self.u).abs() * inv));
     }
 
     /// Pixel ranges `[x0, x1, y0, y1]` whose centres lie within the radius (clipped), and

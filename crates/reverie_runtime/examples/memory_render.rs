@@ -2,7 +2,7 @@
 //! session's memory: renders at the session's pose and at poses turned and stepped from it,
 //! and prints time per render, splats drawn and overdraw.
 //!
-//! `cargo run --release -p reverie_runtime --example memory_render -- SESSION [CHECKPOINT]`
+//! `cargo run --release -p reverie_runtime --example memory_render -- SESSION [CHECKPOINT [BUDGET]]`
 //! (save a long session with `reverie bench --seconds 0 --session-minutes 20 --session-save F`).
 
 #![allow(clippy::print_stdout)]
@@ -20,7 +20,7 @@ fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let session = PathBuf::from(
         args.next()
-            .context("usage: memory_render SESSION [CHECKPOINT]")?,
+            .context("usage: memory_render SESSION [CHECKPOINT [BUDGET]]")?,
     );
     let checkpoint = PathBuf::from(
         args.next()
@@ -29,7 +29,12 @@ fn main() -> Result<()> {
     let model = reverie_model::checkpoint::load_cpu(&checkpoint)
         .with_context(|| format!("loading {}", checkpoint.display()))?;
     let engine = Engine::load_session(&model, &session, EngineOptions::default())?;
-    let memory = engine.memory();
+    let mut memory = reverie_memory::SpatialMemory::from_bytes(&engine.memory().to_bytes())
+        .map_err(anyhow::Error::msg)?;
+    if let Some(budget) = args.next() {
+        memory.set_render_budget(budget.parse().context("BUDGET: splats per pixel")?)?;
+    }
+    let memory = &memory;
     let k = *engine.intrinsics();
     let base = engine.frame().pose;
     let stats = memory.stats();
