@@ -683,6 +683,12 @@ impl SpatialMemory {
     /// that (a surface seen from many nearby poses, or a model's noisy depth close to the
     /// camera) draws every n-th cell, √n wider, so no chunk costs more than its pixels need.
     pub fn render(&self, pose: &Pose, k: &Intrinsics, out: &mut View) {
+        self.render_culled(pose, k, out, true);
+    }
+
+    /// [`SpatialMemory::render`], with or without occlusion culling (which must not change
+    /// the image: tested).
+    fn render_culled(&self, pose: &Pose, k: &Intrinsics, out: &mut View, cull: bool) {
         out.reset(k);
         let cam = pose.camera_from_world();
         let (rot, t) = (cam.matrix3, cam.translation);
@@ -861,7 +867,8 @@ impl SpatialMemory {
                 let (u, v) = (fx * p.x * inv + cx, fy * p.y * inv + cy);
                 (u0, u1, v0, v1) = (u0.min(u), u1.max(u), v0.min(v), v1.max(v));
             }
-            if z0 > NEAR_M && out.hidden(u0 - max_r, u1 + max_r, v0 - max_r, v1 + max_r, z0) {
+            if cull && z0 > NEAR_M && out.hidden(u0 - max_r, u1 + max_r, v0 - max_r, v1 + max_r, z0)
+            {
                 continue;
             }
             let Some(chunk) = self.slots[slot as usize].as_ref() else {
@@ -889,7 +896,7 @@ impl SpatialMemory {
                     let inv = 1.0 / p.z;
                     let r = (r_px * inv).min(max_r);
                     let (u, v) = (fx * p.x * inv + cx, fy * p.y * inv + cy);
-                    if out.hidden(u - r, u + r, v - r, v + r, p.z) {
+                    if cull && out.hidden(u - r, u + r, v - r, v + r, p.z) {
                         continue;
                     }
                     let area = 1.0 / r.max(1.0);
@@ -1088,6 +1095,49 @@ mod tests {
         mem.render(&pose, &k, &mut a);
         copy.render(&pose, &k, &mut b);
         assert!(a == b);
+    }
+
+    #[test]
+    fn occlusion_culling_does_not_change_the_image() {
+        // Walls one behind the other (some fully hidden, one seen through a gap), written from
+        // several poses, then rendered from others, with and without culling.
+        let k = Intrinsics::from_vfov_deg(64, 64, 70.0).unwrap();
+        let n = k.pixels();
+        let mut mem = SpatialMemory::new(MemoryConfig {
+            render_splats_per_pixel: 3.0,
+            ..MemoryConfig::default()
+        })
+        .unwrap();
+        let mut tick = 0;
+        for (z, shade) in [(12.0f32, 40u8), (8.0, 90), (5.0, 140), (2.5, 200)] {
+            for step in 0..3 {
+                let pose = Pose::new(Vec3::new(step as f32 * 0.3, 0.0, 0.0), 0.0, 0.0);
+                let rgb: Vec<u8> = (0..n)
+                    .flat_map(|i| [shade, (i % 64 * 4) as u8, 60])
+                    .collect();
+                let depth: Vec<f32> = (0..n)
+                    .map(|i| {
+                        let gap = z < 3.0 && (20..30).contains(&(i % 64));
+                        if gap {
+                            f32::INFINITY
+                        } else {
+                            z + 0.01 * (i % 7) as f32
+                        }
+                    })
+                    .collect();
+                mem.write(&k, &rgb, &depth, &pose, tick).unwrap();
+                tick += 1;
+            }
+        }
+        let (mut culled, mut full) = (View::new(&k), View::new(&k));
+        for (x, yaw) in [(0.0, 0.0), (0.4, 0.1), (-0.5, -0.2), (0.2, 0.35)] {
+            let pose = Pose::new(Vec3::new(x, 0.1, -0.5), yaw, 0.02);
+            mem.render_culled(&pose, &k, &mut culled, true);
+            mem.render_culled(&pose, &k, &mut full, false);
+            assert!(culled == full, "pose {pose:?}");
+            assert_eq!(culled.ids, full.ids);
+            assert!(culled.splats_drawn() < full.splats_drawn());
+        }
     }
 
     #[test]
