@@ -28,7 +28,7 @@ pub struct MemoryConfig {
     pub max_splat_px: f32,
     /// Render budget, splats per output pixel: when the cells in view (after level-of-detail
     /// thinning) are more than this many per pixel, every chunk draws the same fraction f of
-    /// them (evenly spaced), 1/√f wider, so a render costs about this much however crowded the
+    /// them (an even sample), 1/√f wider, so a render costs about this much however crowded the
     /// memory became (a long session in one area, a model's noisy depth). 0 = no budget (every cell
     /// the level of detail keeps is drawn: the sharpest revisits).
     pub render_splats_per_pixel: f32,

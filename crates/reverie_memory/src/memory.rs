@@ -338,6 +338,7 @@ impl SpatialMemory {
     pub fn bytes(&self) -> usize {
         self.cell_bytes
             + self.slots.capacity() * size_of::<Option<Chunk>>()
+            + self.counts.capacity() * size_of::<[u32; MAX_LEVELS as usize]>()
             + self.free.capacity() * 4
             + self.chunks.capacity() * 8 / 7 * (size_of::<(IVec3, u32)>() + 1)
             + self.regions.capacity() * 8 / 7 * (size_of::<(IVec3, Vec<(IVec3, u32)>)>() + 1)
@@ -677,11 +678,15 @@ impl SpatialMemory {
     /// view and not the memory's size), see-through to the sky panorama where thin.
     ///
     /// Level of detail: in a chunk whose nearest point is at distance `d`, a pixel spans about
-    /// `d / fx` metres; levels more than one step finer than that are thinned (every 4th, 16th,
-    /// ... cell, drawn 2×, 4×, ... wider), so far-away detail seen from close up costs what its
+    /// `d / fx` metres; levels finer than that are thinned (a quarter, a sixteenth, ... of their
+    /// cells, drawn 2×, 4×, ... wider), so far-away detail seen from close up costs what its
     /// pixels are worth; and a chunk holding more than two cells per pixel of the view after
     /// that (a surface seen from many nearby poses, or a model's noisy depth close to the
-    /// camera) draws every n-th cell, √n wider, so no chunk costs more than its pixels need.
+    /// camera) draws 1/n of its cells, √n wider, so no chunk costs more than its pixels need.
+    /// A fraction of a level is the first cells of its list (kept in random order: an even
+    /// sample, read as one stream). Chunks are drawn near to far, and chunks and splats wholly
+    /// hidden behind what is already drawn are skipped (occlusion culling that leaves the image
+    /// unchanged).
     pub fn render(&self, pose: &Pose, k: &Intrinsics, out: &mut View) {
         self.render_culled(pose, k, out, true);
     }
@@ -750,7 +755,7 @@ impl SpatialMemory {
             let needed = ((ratio.to_bits() >> 23) as i32 - 127).clamp(0, top);
             // A chunk never needs more than two splats per pixel of the view: over that (a
             // surface seen from many nearby poses, a model's noisy depth near the camera),
-            // every n-th cell is drawn, √n wider, so a crowded chunk costs what its pixels do.
+            // 1/n of its cells are drawn, √n wider, so a crowded chunk costs what its pixels do.
             let lod: usize = counts
                 .iter()
                 .enumerate()
@@ -807,7 +812,7 @@ impl SpatialMemory {
             }
         }
         // The whole render within its budget (`render_splats_per_pixel`), if it has one: over
-        // it, every chunk keeps the same fraction of the cells it would draw (evenly spaced),
+        // it, every chunk keeps the same fraction of the cells it would draw (an even sample),
         // each drawn 1/√fraction wider, so the render draws about the budget — its cost stays
         // flat however crowded the memory around the camera becomes.
         let budget = f64::from(self.config.render_splats_per_pixel) * k.pixels() as f64;
