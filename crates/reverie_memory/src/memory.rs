@@ -860,6 +860,7 @@ impl SpatialMemory {
             let b = rot * (Vec3A::from(coord.as_vec3()) * chunk_m) + t;
             if out.splats.len() >= next_pass {
                 out.depth_pass();
+                out.refresh_tiles();
                 next_pass = out.splats.len() + out.splats.len().max(1024) / 2;
             }
             // The chunk's box on screen (grown by the widest splat) and its nearest depth.

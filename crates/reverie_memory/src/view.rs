@@ -197,9 +197,9 @@ impl View {
         self.colour_pass();
     }
 
-    /// The first pass of [`View::draw`] for the splats collected since the last call, then the
-    /// tiles' farthest fronts (for [`View::hidden`]). A renderer that collects near to far can
-    /// call it now and then and drop what is already hidden.
+    /// The first pass of [`View::draw`] for the splats collected since the last call. A renderer
+    /// that collects near to far can call it now and then, with [`View::refresh_tiles`], and
+    /// drop what is already hidden.
     pub(crate) fn depth_pass(&mut self) {
         let (w, h) = (self.width as i32, self.height as i32);
         let splats = std::mem::take(&mut self.splats);
@@ -236,6 +236,10 @@ impl View {
         self.touched += touched;
         self.depth_done = splats.len();
         self.splats = splats;
+    }
+
+    /// Each tile's farthest `front` (for [`View::hidden`]), after a [`View::depth_pass`].
+    pub(crate) fn refresh_tiles(&mut self) {
         let (tw, t) = (self.width.div_ceil(TILE) as usize, TILE as usize);
         let w = self.width as usize;
         for (ti, m) in self.tiles.iter_mut().enumerate() {
