@@ -134,6 +134,11 @@ fn draw(
                 m.dropped,
                 100.0 * m.dropped_share
             ));
+            ui.label(format!(
+                "network past deadline {} ({:.1} %, fallback shown)",
+                m.rescued,
+                100.0 * m.rescued_share
+            ));
             let q = session.latest.as_ref().map(|f| f.quality).unwrap_or_default();
             ui.label(format!("quality: {q}  ({} changes)", m.quality_changes));
             ui.label(format!(

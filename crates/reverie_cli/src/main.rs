@@ -632,7 +632,7 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(rt) = &r.realtime {
                 let m = &rt.metrics;
                 say(&format!(
-                    "{:.2} fps; tick p50 {:.1} ms p99 {:.1} ms; to frame p99 {:.1} ms; input-to-frame p50 {:.1} ms p99 {:.1} ms; late {} ({:.2} %), dropped {} ({:.2} %) of {} slots",
+                    "{:.2} fps; tick p50 {:.1} ms p99 {:.1} ms; to frame p99 {:.1} ms; input-to-frame p50 {:.1} ms p99 {:.1} ms; late {} ({:.2} %), dropped {} ({:.2} %) of {} slots; network past the frame deadline {} ({:.2} %, fallback shown); frames not stored for lack of time {}",
                     m.fps,
                     m.tick_ms.p50,
                     m.tick_ms.p99,
@@ -643,7 +643,10 @@ fn run(cli: Cli) -> Result<()> {
                     100.0 * m.late_share,
                     m.dropped,
                     100.0 * m.dropped_share,
-                    m.slots
+                    m.slots,
+                    m.rescued,
+                    100.0 * m.rescued_share,
+                    m.commits_skipped
                 ));
             }
             if let Some(s) = &r.session {

@@ -14,7 +14,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 
-use crate::ops::{f32_slice, for_each_chunk_mut};
+use crate::ops::{exp_fast, f32_slice, for_each_chunk_mut};
 
 /// Logit penalty that switches off a source where it has no pixel.
 pub const MASK_PENALTY: f32 = 30.0;
@@ -28,6 +28,7 @@ pub const OUT: usize = 7;
 /// Pixels per parallel task.
 const CHUNK: usize = 4096;
 
+#[derive(Clone, Copy, Default)]
 struct Mix {
     s_rgb: [f32; 3],
     s_d: [f32; 3],
@@ -35,27 +36,49 @@ struct Mix {
     gen_code: f32,
 }
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
+/// Pixels whose exponentials are taken in one vectorised pass.
+const BLOCK: usize = 64;
+/// Exponentials per pixel: two softmaxes of 3 and 4 sigmoids.
+const EXPS: usize = 10;
 
-fn softmax3(l: [f32; 3]) -> [f32; 3] {
-    let m = l[0].max(l[1]).max(l[2]);
-    let e = [(l[0] - m).exp(), (l[1] - m).exp(), (l[2] - m).exp()];
-    let s = e[0] + e[1] + e[2];
-    [e[0] / s, e[1] / s, e[2] / s]
-}
-
-fn mix(h: &[f32], g: &[f32]) -> Mix {
-    let (w, m) = (&g[0..6], &g[6..12]);
+/// The softmax weights and sigmoids of up to [`BLOCK`] pixels (`h`: their head values, `g`: their
+/// guide values; `mixes[j]` = pixel `j`). The logits are gathered first and exponentiated in one
+/// branch-free loop ([`exp_fast`]) that the compiler vectorises — per pixel, scalar `exp` calls
+/// were ~7 % of a model step.
+fn mix_block(h: &[f32], g: &[f32], mixes: &mut [Mix; BLOCK]) {
+    let n = (h.len() / HEAD).min(BLOCK);
     let pen = |avail: f32| (avail - 1.0) * MASK_PENALTY;
-    let s_rgb = softmax3([h[0] + pen(w[3]), h[1] + pen(m[3]), h[2]]);
-    let s_d = softmax3([h[0] + pen(w[3] * w[5]), h[1] + pen(m[3] * m[5]), h[2]]);
-    Mix {
-        s_rgb,
-        s_d,
-        gen_rgb: [sigmoid(h[3]), sigmoid(h[4]), sigmoid(h[5])],
-        gen_code: sigmoid(h[6]),
+    let mut e = [0f32; EXPS * BLOCK];
+    for j in 0..n {
+        let (h, g) = (
+            &h[j * HEAD..(j + 1) * HEAD],
+            &g[j * GUIDES..(j + 1) * GUIDES],
+        );
+        let (w, m) = (&g[0..6], &g[6..12]);
+        let lr = [h[0] + pen(w[3]), h[1] + pen(m[3]), h[2]];
+        let ld = [h[0] + pen(w[3] * w[5]), h[1] + pen(m[3] * m[5]), h[2]];
+        let (mr, md) = (lr[0].max(lr[1]).max(lr[2]), ld[0].max(ld[1]).max(ld[2]));
+        let a = &mut e[j * EXPS..(j + 1) * EXPS];
+        for k in 0..3 {
+            a[k] = lr[k] - mr;
+            a[3 + k] = ld[k] - md;
+        }
+        for k in 0..4 {
+            a[6 + k] = -h[3 + k];
+        }
+    }
+    for v in &mut e {
+        *v = exp_fast(*v);
+    }
+    for (j, mx) in mixes.iter_mut().enumerate().take(n) {
+        let a = &e[j * EXPS..(j + 1) * EXPS];
+        let (sr, sd) = (a[0] + a[1] + a[2], a[3] + a[4] + a[5]);
+        *mx = Mix {
+            s_rgb: [a[0] / sr, a[1] / sr, a[2] / sr],
+            s_d: [a[3] / sd, a[4] / sd, a[5] / sd],
+            gen_rgb: [1.0 / (1.0 + a[6]), 1.0 / (1.0 + a[7]), 1.0 / (1.0 + a[8])],
+            gen_code: 1.0 / (1.0 + a[9]),
+        };
     }
 }
 
@@ -111,20 +134,25 @@ impl CustomOp2 for Compose {
         }
         let mut out = vec![0f32; n * OUT];
         for_each_chunk_mut(&mut out, CHUNK * OUT, |c, o| {
-            for (j, px) in o.chunks_exact_mut(OUT).enumerate() {
-                let i = c * CHUNK + j;
-                let (h, g) = (
-                    &head[i * HEAD..(i + 1) * HEAD],
-                    &guides[i * GUIDES..(i + 1) * GUIDES],
+            let mut mixes = [Mix::default(); BLOCK];
+            for (b, ob) in o.chunks_mut(BLOCK * OUT).enumerate() {
+                let i0 = c * CHUNK + b * BLOCK;
+                let k = ob.len() / OUT;
+                let (hb, gb) = (
+                    &head[i0 * HEAD..(i0 + k) * HEAD],
+                    &guides[i0 * GUIDES..(i0 + k) * GUIDES],
                 );
-                let mx = mix(h, g);
-                for ch in 0..3 {
-                    px[ch] = mx.s_rgb[0] * g[ch]
-                        + mx.s_rgb[1] * g[6 + ch]
-                        + mx.s_rgb[2] * mx.gen_rgb[ch];
+                mix_block(hb, gb, &mut mixes);
+                for (j, px) in ob.chunks_exact_mut(OUT).enumerate() {
+                    let (g, mx) = (&gb[j * GUIDES..(j + 1) * GUIDES], &mixes[j]);
+                    for ch in 0..3 {
+                        px[ch] = mx.s_rgb[0] * g[ch]
+                            + mx.s_rgb[1] * g[6 + ch]
+                            + mx.s_rgb[2] * mx.gen_rgb[ch];
+                    }
+                    px[3] = mx.s_d[0] * g[4] + mx.s_d[1] * g[10] + mx.s_d[2] * mx.gen_code;
+                    px[4..7].copy_from_slice(&mx.s_rgb);
                 }
-                px[3] = mx.s_d[0] * g[4] + mx.s_d[1] * g[10] + mx.s_d[2] * mx.gen_code;
-                px[4..7].copy_from_slice(&mx.s_rgb);
             }
         });
         Ok((CpuStorage::F32(out), out_shape(l1)?))
@@ -174,32 +202,39 @@ impl CustomOp3 for ComposeBackward {
         }
         let mut out = vec![0f32; n * HEAD];
         for_each_chunk_mut(&mut out, CHUNK * HEAD, |c, o| {
-            for (j, dh) in o.chunks_exact_mut(HEAD).enumerate() {
-                let i = c * CHUNK + j;
-                let (h, g) = (
-                    &head[i * HEAD..(i + 1) * HEAD],
-                    &guides[i * GUIDES..(i + 1) * GUIDES],
+            let mut mixes = [Mix::default(); BLOCK];
+            for (b, ob) in o.chunks_mut(BLOCK * HEAD).enumerate() {
+                let i0 = c * CHUNK + b * BLOCK;
+                let k = ob.len() / HEAD;
+                let (hb, gb) = (
+                    &head[i0 * HEAD..(i0 + k) * HEAD],
+                    &guides[i0 * GUIDES..(i0 + k) * GUIDES],
                 );
-                let d = &grad[i * OUT..(i + 1) * OUT];
-                let mx = mix(h, g);
-                // Colour: rgb_c = Σ_k s_k src_k,c.
-                let mut ds = [0f32; 3];
-                for ch in 0..3 {
-                    ds[0] += d[ch] * g[ch];
-                    ds[1] += d[ch] * g[6 + ch];
-                    ds[2] += d[ch] * mx.gen_rgb[ch];
-                    let dgen = d[ch] * mx.s_rgb[2];
-                    dh[3 + ch] = dgen * mx.gen_rgb[ch] * (1.0 - mx.gen_rgb[ch]);
+                mix_block(hb, gb, &mut mixes);
+                for (j, dh) in ob.chunks_exact_mut(HEAD).enumerate() {
+                    let i = i0 + j;
+                    let g = &gb[j * GUIDES..(j + 1) * GUIDES];
+                    let d = &grad[i * OUT..(i + 1) * OUT];
+                    let mx = &mixes[j];
+                    // Colour: rgb_c = Σ_k s_k src_k,c.
+                    let mut ds = [0f32; 3];
+                    for ch in 0..3 {
+                        ds[0] += d[ch] * g[ch];
+                        ds[1] += d[ch] * g[6 + ch];
+                        ds[2] += d[ch] * mx.gen_rgb[ch];
+                        let dgen = d[ch] * mx.s_rgb[2];
+                        dh[3 + ch] = dgen * mx.gen_rgb[ch] * (1.0 - mx.gen_rgb[ch]);
+                    }
+                    let dot: f32 = (0..3).map(|k| mx.s_rgb[k] * ds[k]).sum();
+                    // Depth: code = Σ_k t_k srcd_k with the same logits.
+                    let dd = [d[3] * g[4], d[3] * g[10], d[3] * mx.gen_code];
+                    let dot_d: f32 = (0..3).map(|k| mx.s_d[k] * dd[k]).sum();
+                    for k in 0..3 {
+                        dh[k] = mx.s_rgb[k] * (ds[k] - dot) + mx.s_d[k] * (dd[k] - dot_d);
+                    }
+                    let dgen_code = d[3] * mx.s_d[2];
+                    dh[6] = dgen_code * mx.gen_code * (1.0 - mx.gen_code);
                 }
-                let dot: f32 = (0..3).map(|k| mx.s_rgb[k] * ds[k]).sum();
-                // Depth: code = Σ_k t_k srcd_k with the same logits.
-                let dd = [d[3] * g[4], d[3] * g[10], d[3] * mx.gen_code];
-                let dot_d: f32 = (0..3).map(|k| mx.s_d[k] * dd[k]).sum();
-                for k in 0..3 {
-                    dh[k] = mx.s_rgb[k] * (ds[k] - dot) + mx.s_d[k] * (dd[k] - dot_d);
-                }
-                let dgen_code = d[3] * mx.s_d[2];
-                dh[6] = dgen_code * mx.gen_code * (1.0 - mx.gen_code);
             }
         });
         Ok((CpuStorage::F32(out), l1.shape().clone()))

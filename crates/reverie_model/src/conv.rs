@@ -73,31 +73,47 @@ impl CustomOp1 for Im2Col {
         win.check(h, w)?;
         let (ho, wo) = (win.out_len(h), win.out_len(w));
         let row = win.k * win.k * c;
-        let mut dst = vec![0f32; b * ho * wo * row];
-        // One task per output image row: [wo, k·k·C] floats.
-        for_each_chunk_mut(&mut dst, wo * row, |r, out| {
+        let zeros = vec![0f32; c];
+        // Output image row `r` (batch item r / ho, row r % ho): each pixel's k·k taps in order,
+        // zeros where a tap falls outside the image.
+        let gather = |r: usize, put: &mut dyn FnMut(&[f32])| {
             let (bi, oy) = (r / ho, r % ho);
             let image = &src[bi * h * w * c..(bi + 1) * h * w * c];
             for ox in 0..wo {
-                let cell = &mut out[ox * row..(ox + 1) * row];
                 for ky in 0..win.k {
                     let iy = (oy * win.stride + ky) as isize - win.pad as isize;
-                    if iy < 0 || iy >= h as isize {
-                        continue;
-                    }
-                    let iy = iy as usize;
                     for kx in 0..win.k {
                         let ix = (ox * win.stride + kx) as isize - win.pad as isize;
-                        if ix < 0 || ix >= w as isize {
-                            continue;
+                        if iy < 0 || iy >= h as isize || ix < 0 || ix >= w as isize {
+                            put(&zeros);
+                        } else {
+                            let from = (iy as usize * w + ix as usize) * c;
+                            put(&image[from..from + c]);
                         }
-                        let from = (iy * w + ix as usize) * c;
-                        let to = (ky * win.k + kx) * c;
-                        cell[to..to + c].copy_from_slice(&image[from..from + c]);
                     }
                 }
             }
-        });
+        };
+        let n = b * ho * wo * row;
+        let dst = if rayon::current_num_threads() > 1 && n > wo * row {
+            // One task per output image row: [wo, k·k·C] floats.
+            let mut dst = vec![0f32; n];
+            for_each_chunk_mut(&mut dst, wo * row, |r, out| {
+                let mut at = 0;
+                gather(r, &mut |v| {
+                    out[at..at + v.len()].copy_from_slice(v);
+                    at += v.len();
+                });
+            });
+            dst
+        } else {
+            // One thread: append, so the buffer is written once (no zero fill first).
+            let mut dst = Vec::with_capacity(n);
+            for r in 0..b * ho {
+                gather(r, &mut |v| dst.extend_from_slice(v));
+            }
+            dst
+        };
         Ok((CpuStorage::F32(dst), Shape::from((b, ho, wo, row))))
     }
 

@@ -325,6 +325,10 @@ pub struct WorldModel {
     motion1: Linear,
     motion2: Linear,
     refine: Option<(Conv2d, Conv2d)>,
+    /// `[16, gh·gw]`: row `4i + j` averages the state over the grid's block (i, j) of a 4×4
+    /// split (the motion head's pooling as one small matmul; candle's strided mean was ~3 % of
+    /// a step).
+    pool: Tensor,
     device: Device,
 }
 
@@ -343,6 +347,17 @@ impl WorldModel {
         );
         let stem_in = p * p * 2 * GUIDE_CHANNELS + s + Action::FEATURES;
         let device = vb.device().clone();
+        let (gh, gw) = cfg.grid();
+        let share = 1.0 / ((gh / 4) * (gw / 4)) as f32;
+        let pool: Vec<f32> = (0..16)
+            .flat_map(|b| {
+                (0..gh * gw).map(move |i| {
+                    let inside = (i / gw) / (gh / 4) == b / 4 && (i % gw) / (gw / 4) == b % 4;
+                    if inside { share } else { 0.0 }
+                })
+            })
+            .collect();
+        let pool = Tensor::from_vec(pool, (16, gh * gw), &device)?;
         Ok(WorldModel {
             stem: one_by_one(stem_in, c, vb.pp("stem"))?,
             high_in: blocks(cfg.blocks_high, c, vb.pp("high_in"))?,
@@ -382,6 +397,7 @@ impl WorldModel {
                 None
             },
             cfg: cfg.clone(),
+            pool,
             device,
         })
     }
@@ -401,11 +417,11 @@ impl WorldModel {
     /// action's look delta plus a learned correction (pitch stops at the limits).
     pub fn predict_motion(&self, state: &State, actions: &Tensor) -> Result<Tensor> {
         let (b, gh, gw, s) = state.h.dims4()?;
-        let pooled = state
-            .h
-            .reshape((b, 4, gh / 4, 4, gw / 4, s))?
-            .mean(4)?
-            .mean(2)? // [B, 4, 4, S]
+        let pooled = self
+            .pool
+            .broadcast_left(b)?
+            .contiguous()?
+            .matmul(&state.h.reshape((b, gh * gw, s))?)? // [B, 16, S]: the 4×4 block means
             .reshape((b, 16 * s))?;
         let x = Tensor::cat(&[&pooled, actions], 1)?; // [B, 16·S + 9]
         let y = self.motion2.forward(&self.motion1.forward(&x)?.silu()?)?; // [B, 5]

@@ -148,6 +148,47 @@ fn fast_conv_matches_candle_conv2d_values_and_gradients() {
 }
 
 #[test]
+fn im2col_on_one_thread_equals_the_parallel_one() {
+    use reverie_model::conv::Im2Col;
+    // One thread appends rows (no zero fill first); more threads fill a zeroed buffer in tasks.
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
+    let (one, two) = (pool(1), pool(2));
+    for (i, &(b, h, w, c, k, stride, pad)) in [
+        (2, 9, 7, 5, 3, 1, 1),
+        (1, 16, 16, 8, 3, 2, 1),
+        (3, 11, 10, 3, 5, 2, 2),
+        (2, 8, 8, 4, 3, 1, 0),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let x = randn(&[b, h, w, c], 100 + i as u64);
+        let op = Im2Col(Window { k, stride, pad });
+        let a = one.install(|| x.apply_op1(op).unwrap());
+        let p = two.install(|| x.apply_op1(op).unwrap());
+        assert_eq!(a.dims(), p.dims(), "case {i}");
+        assert_eq!(max_abs_diff(&a, &p), 0.0, "case {i}");
+        // And the padding taps are zeros: the top-left pixel's first tap lies outside when pad > 0.
+        if pad > 0 {
+            let first = a.flatten_all().unwrap().narrow(0, 0, c).unwrap();
+            let s = first
+                .abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert_eq!(s, 0.0, "case {i}");
+        }
+    }
+}
+
+#[test]
 fn im2col_and_col2im_are_adjoint_on_ragged_sizes() {
     use reverie_model::conv::{Col2Im, Im2Col};
     // <im2col(x), y> = <x, col2im(y)> for every x, y: the backward pass is the exact transpose.

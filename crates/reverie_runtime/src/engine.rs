@@ -168,6 +168,28 @@ pub struct Generated {
     pub times: StageTimes,
     /// The quality level the tick ran at.
     pub quality: Quality,
+    /// This frame is a deadline fallback ([`FrameDeadline`]): the warp where it has a pixel,
+    /// else the memory render, else the previous frame — shown because the network missed the
+    /// frame's deadline. The session goes on from the network's frame.
+    pub rescued: bool,
+}
+
+/// When a tick's frame must be out, and who shows the fallback if the network misses it.
+pub struct FrameDeadline<'a> {
+    /// The frame's deadline.
+    pub at: Instant,
+    /// Called at most once, from another thread, with the fallback frame (`rescued` set) when
+    /// the network is still running at `at`. The network still finishes; the session goes on
+    /// from its frame.
+    pub on_miss: &'a (dyn Fn(&Generated) + Sync),
+}
+
+impl std::fmt::Debug for FrameDeadline<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameDeadline")
+            .field("at", &self.at)
+            .finish()
+    }
 }
 
 /// A session: the model's latent state, its pose, its memory and its last frame.
@@ -253,6 +275,7 @@ impl<'m> Engine<'m> {
                 memory_coverage: 0.0,
                 times: StageTimes::default(),
                 quality: Quality::Full,
+                rescued: false,
             },
             warp_view: View::new(&k),
             memory_view: View::new(&k),
@@ -362,6 +385,23 @@ impl<'m> Engine<'m> {
         action: &Action,
         quality: Quality,
     ) -> Result<&Generated, RuntimeError> {
+        self.advance_within(action, quality, None)?;
+        Ok(&self.last)
+    }
+
+    /// [`Engine::advance`] with a deadline for the frame: when the network is still running at
+    /// `deadline.at`, a second thread hands the fallback frame (warp, else memory, else the
+    /// previous frame, at the new pose) to `deadline.on_miss`, so a stalled step (a slow core,
+    /// a preempted thread) costs the player a less refined frame instead of a late one. The
+    /// network still finishes and its frame becomes [`Engine::frame`] (what the next tick warps
+    /// and the memory stores). Returns whether the fallback was handed out (then the caller
+    /// must not show [`Engine::frame`] for this tick; exactly one of the two is shown).
+    pub fn advance_within(
+        &mut self,
+        action: &Action,
+        quality: Quality,
+        deadline: Option<FrameDeadline<'_>>,
+    ) -> Result<bool, RuntimeError> {
         action.validate().map_err(RuntimeError::Input)?;
         self.commit()?;
         let mut times = StageTimes::default();
@@ -428,6 +468,7 @@ impl<'m> Engine<'m> {
         times.memory_render_ms = memory_ms?;
 
         let t = Instant::now();
+        let mut rescued = false;
         let network = self.options.refine == Refine::Network && quality.runs_network(tick);
         let (rgb, depth_m) = if network {
             let cfg = self.model.config();
@@ -448,11 +489,44 @@ impl<'m> Engine<'m> {
             let dev = self.model.device();
             let g = guides_tensor(cfg, &[wg], &[mg], dev)?;
             let a = actions_tensor(std::slice::from_ref(action), dev)?;
-            let out = self.model.generate(&mut self.state, &a, &g)?.frame(0)?;
-            if !self.options.slow_network.is_zero() {
-                std::thread::sleep(self.options.slow_network);
+            let (model, state, slow) = (self.model, &mut self.state, self.options.slow_network);
+            let mut run = move || -> Result<(Vec<u8>, Vec<f32>), RuntimeError> {
+                let out = model.generate(state, &a, &g)?.frame(0)?;
+                if !slow.is_zero() {
+                    std::thread::sleep(slow);
+                }
+                Ok(out)
+            };
+            match &deadline {
+                None => run()?,
+                Some(d) => {
+                    let fallback = || {
+                        let (rgb, depth_m) =
+                            fill_from_views(&self.last, &self.warp_view, &self.memory_view);
+                        let mut times = times;
+                        times.network_ms = ms(t);
+                        Generated {
+                            rgb,
+                            depth_m,
+                            pose,
+                            motion,
+                            tick,
+                            warp_coverage: self.warp_view.coverage(),
+                            memory_coverage: if use_memory {
+                                self.memory_view.coverage()
+                            } else {
+                                0.0
+                            },
+                            times,
+                            quality,
+                            rescued: true,
+                        }
+                    };
+                    let (out, missed) = run_with_deadline(run, d, fallback);
+                    rescued = missed;
+                    out?
+                }
             }
-            out
         } else {
             let (rgb, depth) = fill_from_views(&self.last, &self.warp_view, &self.memory_view);
             if self.options.refine == Refine::WarpAndMemoryOnly {
@@ -491,8 +565,21 @@ impl<'m> Engine<'m> {
             },
             times,
             quality,
+            rescued: false,
         };
-        Ok(&self.last)
+        Ok(rescued)
+    }
+
+    /// Whether the latest frame still waits for [`Engine::commit`] to store it.
+    pub fn commit_pending(&self) -> bool {
+        self.pending_write
+    }
+
+    /// Leaves the latest frame out of the memory (a runtime short of time: the next frame
+    /// overlaps it almost entirely). The next tick warps the last memory render made ahead,
+    /// one pose older.
+    pub fn skip_commit(&mut self) {
+        self.pending_write = false;
     }
 
     /// Stores the latest frame in the memory (carve, then write), if [`Engine::advance`] left it
@@ -539,6 +626,34 @@ impl<'m> Engine<'m> {
         self.last.times.memory_write_ms = ms(t);
         Ok(())
     }
+}
+
+/// Runs `work` on this thread while a watcher waits for `deadline.at`: if `work` is still
+/// running then, the watcher hands `fallback()` to `deadline.on_miss`. Exactly one side claims
+/// the tick (an atomic swap), so a frame finishing at the deadline is shown once. Returns the
+/// work's result and whether the fallback was handed out.
+fn run_with_deadline<R>(
+    work: impl FnOnce() -> R,
+    deadline: &FrameDeadline<'_>,
+    fallback: impl Fn() -> Generated + Sync,
+) -> (R, bool) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let claimed = AtomicBool::new(false);
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            if let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                done_rx.recv_deadline(deadline.at)
+                && !claimed.swap(true, Ordering::AcqRel)
+            {
+                (deadline.on_miss)(&fallback());
+            }
+        });
+        let out = work();
+        let _ = done_tx.send(());
+        let missed = claimed.swap(true, Ordering::AcqRel);
+        (out, missed)
+    })
 }
 
 /// The warp where it has a pixel, else the memory render, else the previous frame's pixel.

@@ -21,7 +21,9 @@ use reverie_core::{Action, EgoMotion, Intrinsics, Keys, Pose};
 use reverie_memory::MemoryStats;
 use reverie_model::WorldModel;
 
-use crate::engine::{Engine, EngineOptions, Prompt, RuntimeError, StageTimes};
+use crate::engine::{
+    Engine, EngineOptions, FrameDeadline, Generated, Prompt, RuntimeError, StageTimes,
+};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::quality::{Quality, QualityController};
 use crate::trace::Trace;
@@ -45,6 +47,11 @@ pub struct RuntimeConfig {
     /// Publish the prompt's frame, then wait for [`RuntimeHandle::resume`] before the clock starts
     /// (an app opens its window first).
     pub start_paused: bool,
+    /// Realtime only: a frame whose network is still running this many milliseconds after its
+    /// slot began is replaced by the fallback (warp, else memory, else the previous frame; see
+    /// [`crate::FrameDeadline`]) so that a stalled step shows a less refined frame on time
+    /// instead of a late one. `None` = always wait for the network.
+    pub frame_deadline_ms: Option<f64>,
 }
 
 impl Default for RuntimeConfig {
@@ -57,6 +64,7 @@ impl Default for RuntimeConfig {
             action_capacity: 1024,
             memory_info_every: 24,
             start_paused: false,
+            frame_deadline_ms: Some(22.0),
         }
     }
 }
@@ -99,6 +107,9 @@ pub struct FrameOut {
     pub published: Instant,
     /// The session's id.
     pub session_id: u64,
+    /// The network missed this frame's deadline: this is the fallback (warp, else memory, else
+    /// the previous frame) shown in its place.
+    pub rescued: bool,
 }
 
 /// What the memory holds, for overlays and minimaps (refreshed every
@@ -371,8 +382,25 @@ impl Worker {
     }
 
     fn publish(&self, engine: &Engine<'_>, action: Action, used: u32, now: Instant) -> Instant {
-        let g = engine.frame();
-        let k = engine.intrinsics();
+        self.publish_frame(
+            engine.frame(),
+            engine.intrinsics(),
+            engine.session_id(),
+            action,
+            used,
+            now,
+        )
+    }
+
+    fn publish_frame(
+        &self,
+        g: &Generated,
+        k: &Intrinsics,
+        session_id: u64,
+        action: Action,
+        used: u32,
+        now: Instant,
+    ) -> Instant {
         let frame = Arc::new(FrameOut {
             rgb: g.rgb.clone(),
             width: k.width,
@@ -387,7 +415,8 @@ impl Worker {
             action,
             actions_used: used,
             published: now,
-            session_id: engine.session_id(),
+            session_id,
+            rescued: g.rescued,
         });
         if let Err(TrySendError::Full(frame)) = self.frames.try_send(frame) {
             // Latest wins: drop the frame nobody took yet.
@@ -474,6 +503,8 @@ impl Worker {
         // Tick `slot` starts at t0 + slot·period; slot 0 was the prompt's frame.
         let mut slot: u64 = 1;
         let mut carry = (0.0f32, 0.0f32);
+        // Running mean of what storing a frame in the memory takes (ms).
+        let mut commit_ms = 10.0f64;
         let result = loop {
             let slot_start = t0 + period.mul_f64(slot as f64);
             // Wait for the slot, serving control messages meanwhile.
@@ -533,31 +564,73 @@ impl Worker {
             };
 
             let level = quality.level();
-            if let Err(e) = engine.advance(&action, level) {
-                break Err(e);
-            }
-            let published = self.publish(engine, action, sent.len() as u32, Instant::now());
-            let late = if self.config.realtime {
-                published > slot_start + period
-            } else {
-                published.duration_since(tick_start) > period
-            };
-            {
+            // Shows a tick's frame and records it (from this thread, or from the deadline's
+            // watcher when the network misses the frame's deadline).
+            let (k, session_id) = (*engine.intrinsics(), engine.session_id());
+            let show = |g: &Generated| {
+                let published = self.publish_frame(
+                    g,
+                    &k,
+                    session_id,
+                    action,
+                    sent.len() as u32,
+                    Instant::now(),
+                );
+                let late = if self.config.realtime {
+                    published > slot_start + period
+                } else {
+                    published.duration_since(tick_start) > period
+                };
                 let mut m = lock(&self.shared.metrics);
-                m.frame(published, &engine.frame().times, late, level);
+                m.frame(published, &g.times, late, level);
                 m.used(&action);
+                m.rescued(g.rescued);
                 for s in &sent {
                     m.action(published.saturating_duration_since(*s));
                 }
+            };
+            let deadline = match self.config.frame_deadline_ms {
+                Some(ms) if self.config.realtime && ms.is_finite() && ms > 0.0 => {
+                    Some(FrameDeadline {
+                        at: slot_start + Duration::from_secs_f64(ms / 1e3),
+                        on_miss: &show,
+                    })
+                }
+                _ => None,
+            };
+            match engine.advance_within(&action, level, deadline) {
+                Ok(true) => {}
+                Ok(false) => show(engine.frame()),
+                Err(e) => break Err(e),
             }
-            if let Err(e) = engine.commit() {
-                break Err(e);
+            // Storing the frame (the memory render ahead, carve and write) runs after the frame
+            // is out; when the slot has less time left than that usually takes, this frame is
+            // left out of the memory rather than start the next tick late.
+            let left_ms = (slot_start + period)
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64()
+                * 1e3;
+            let skip = self.config.realtime && engine.commit_pending() && left_ms < commit_ms;
+            if skip {
+                engine.skip_commit();
+                lock(&self.shared.metrics).commit_skipped();
+            } else {
+                let pending = engine.commit_pending();
+                if let Err(e) = engine.commit() {
+                    break Err(e);
+                }
+                if pending {
+                    let t = engine.frame().times;
+                    commit_ms += 0.2 * (t.memory_ahead_ms + t.memory_write_ms - commit_ms);
+                }
             }
             let done = Instant::now();
             let times = engine.frame().times;
             lock(&self.shared.metrics).tick_done(&times);
             let before = quality.level();
-            let cost = done.duration_since(tick_start).as_secs_f64() * 1e3;
+            // A skipped store still tells the quality control what the tick would have cost.
+            let cost = done.duration_since(tick_start).as_secs_f64() * 1e3
+                + if skip { commit_ms } else { 0.0 };
             if quality.record(cost) != before {
                 lock(&self.shared.metrics).quality_changed();
             }

@@ -16,7 +16,9 @@ mod quality;
 mod session;
 mod trace;
 
-pub use engine::{Engine, EngineOptions, Generated, Prompt, Refine, RuntimeError, StageTimes};
+pub use engine::{
+    Engine, EngineOptions, FrameDeadline, Generated, Prompt, Refine, RuntimeError, StageTimes,
+};
 pub use handle::{FrameOut, MemoryInfo, RuntimeConfig, RuntimeHandle};
 pub use metrics::{MetricsSnapshot, Percentiles};
 pub use quality::{Quality, QualityController};

@@ -128,6 +128,16 @@ pub struct MetricsSnapshot {
     pub late_share: f64,
     /// `dropped / slots`.
     pub dropped_share: f64,
+    /// Frames whose network missed the frame deadline: the fallback (warp, else memory, else
+    /// the previous frame) was shown in their place ([`crate::RuntimeConfig::frame_deadline_ms`]).
+    #[serde(default)]
+    pub rescued: u64,
+    /// `rescued / frames`.
+    #[serde(default)]
+    pub rescued_share: f64,
+    /// Frames left out of the memory because their slot had no time left to store them.
+    #[serde(default)]
+    pub commits_skipped: u64,
     /// Actions used by ticks (each submitted action is used by exactly one tick).
     pub actions: u64,
     /// Sum of the look deltas the ticks used (yaw, pitch; radians): equals the sum submitted
@@ -157,6 +167,8 @@ pub struct Metrics {
     slots: u64,
     late: u64,
     dropped: u64,
+    rescued: u64,
+    commits_skipped: u64,
     actions: u64,
     look_used: [f64; 2],
     tick: DurationHistogram,
@@ -178,6 +190,8 @@ impl Metrics {
             slots: 0,
             late: 0,
             dropped: 0,
+            rescued: 0,
+            commits_skipped: 0,
             actions: 0,
             look_used: [0.0; 2],
             tick: DurationHistogram::new(),
@@ -208,6 +222,16 @@ impl Metrics {
         for (h, v) in self.stages.iter_mut().zip(times.as_array()) {
             h.record_ms(v);
         }
+    }
+
+    /// Whether a published frame was a deadline fallback.
+    pub fn rescued(&mut self, rescued: bool) {
+        self.rescued += u64::from(rescued);
+    }
+
+    /// A frame was left out of the memory for lack of time.
+    pub fn commit_skipped(&mut self) {
+        self.commits_skipped += 1;
     }
 
     /// Slots that passed without a frame.
@@ -251,6 +275,9 @@ impl Metrics {
             dropped: self.dropped,
             late_share: share(self.late, self.frames),
             dropped_share: share(self.dropped, self.slots),
+            rescued: self.rescued,
+            rescued_share: share(self.rescued, self.frames),
+            commits_skipped: self.commits_skipped,
             actions: self.actions,
             look_used_rad: self.look_used,
             tick_ms: self.tick.percentiles(),

@@ -210,6 +210,7 @@ impl<'m> Engine<'m> {
             memory_coverage: 0.0,
             times: StageTimes::default(),
             quality: Quality::Full,
+            rescued: false,
         };
         let mut engine = Engine::from_parts(
             model,

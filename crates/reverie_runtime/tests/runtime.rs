@@ -11,7 +11,7 @@ use std::time::Duration;
 use reverie_core::{Action, Intrinsics, Keys};
 use reverie_model::candle_core::Device;
 use reverie_model::{WorldModel, checkpoint};
-use reverie_runtime::{Engine, EngineOptions, Prompt, RuntimeConfig, RuntimeHandle};
+use reverie_runtime::{Engine, EngineOptions, Prompt, Quality, RuntimeConfig, RuntimeHandle};
 use reverie_world::{Renderer, World, WorldSpec, episode};
 
 fn root() -> PathBuf {
@@ -159,6 +159,101 @@ fn slow_model_degrades_quality_and_loses_no_action() {
         snap.late + snap.dropped > 0,
         "an 80 ms model is late at 24 Hz: {snap:?}"
     );
+    assert!(
+        snap.rescued > 0,
+        "an 80 ms network misses the frame deadline: {snap:?}"
+    );
+}
+
+#[test]
+fn a_missed_frame_deadline_shows_the_fallback_once_and_the_session_goes_on_from_the_network() {
+    let model = model();
+    let (k, prompt) = prompt(&model);
+    let slow = EngineOptions {
+        slow_network: Duration::from_millis(60),
+        ..EngineOptions::default()
+    };
+    let mut plain = Engine::new(&model, k, &prompt, EngineOptions::default()).unwrap();
+    let mut timed = Engine::new(&model, k, &prompt, slow).unwrap();
+    let shown = std::sync::Mutex::new(Vec::new());
+    let on_miss = |g: &reverie_runtime::Generated| shown.lock().unwrap().push(g.clone());
+    for (i, a) in script(6).iter().enumerate() {
+        plain.advance(a, Quality::Full).unwrap();
+        // A deadline already past: the network (60 ms here) cannot make it.
+        let deadline = reverie_runtime::FrameDeadline {
+            at: std::time::Instant::now(),
+            on_miss: &on_miss,
+        };
+        let missed = timed
+            .advance_within(a, Quality::Full, Some(deadline))
+            .unwrap();
+        assert!(missed, "tick {i}");
+        let shown = shown.lock().unwrap();
+        assert_eq!(shown.len(), i + 1, "one fallback per missed tick");
+        let fallback = &shown[i];
+        let network = timed.frame();
+        assert!(fallback.rescued && !network.rescued);
+        assert_eq!(fallback.tick, network.tick);
+        assert_eq!(
+            fallback.pose, network.pose,
+            "the fallback is at the new pose"
+        );
+        assert_ne!(
+            fallback.rgb, network.rgb,
+            "the fallback is not the network's frame"
+        );
+        // The session continues from the network's frame: the same frames as without deadline.
+        assert_eq!(network.rgb, plain.frame().rgb, "tick {i}");
+        assert_eq!(network.pose, plain.frame().pose, "tick {i}");
+        timed.commit().unwrap();
+        plain.commit().unwrap();
+    }
+    // A deadline far away is never missed, and nothing else is shown.
+    let far = reverie_runtime::FrameDeadline {
+        at: std::time::Instant::now() + Duration::from_secs(60),
+        on_miss: &on_miss,
+    };
+    let missed = timed
+        .advance_within(&Action::IDLE, Quality::Full, Some(far))
+        .unwrap();
+    assert!(!missed);
+    assert_eq!(shown.lock().unwrap().len(), 6);
+}
+
+#[test]
+fn the_runtime_shows_each_tick_once_when_the_network_misses_its_deadline() {
+    let model = Arc::new(model());
+    let (k, prompt) = prompt(&model);
+    let options = EngineOptions {
+        slow_network: Duration::from_millis(25),
+        ..EngineOptions::default()
+    };
+    // Full quality always (the network runs every tick) and a 5 ms frame deadline: every tick
+    // misses it, and its fallback is what the runtime shows.
+    let config = RuntimeConfig {
+        quality_floor: Quality::Full,
+        frame_deadline_ms: Some(5.0),
+        ..RuntimeConfig::default()
+    };
+    let rt = RuntimeHandle::start(model, k, prompt, options, config).unwrap();
+    let mut ticks = Vec::new();
+    let mut rescued = 0;
+    let end = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < end {
+        rt.send(Action::keys(Keys::FORWARD)).unwrap();
+        if let Some(f) = rt.wait_frame(Duration::from_millis(100)) {
+            ticks.push(f.tick);
+            rescued += u64::from(f.rescued);
+        }
+    }
+    let snap = rt.stop().unwrap();
+    assert!(ticks.len() > 10, "{ticks:?}");
+    assert!(
+        ticks.windows(2).all(|w| w[0] < w[1]),
+        "no tick shown twice: {ticks:?}"
+    );
+    assert!(rescued > 0 && snap.rescued >= rescued, "{rescued} {snap:?}");
+    assert_eq!(snap.frames, snap.slots - snap.dropped, "{snap:?}");
 }
 
 #[test]
