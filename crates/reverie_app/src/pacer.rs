@@ -24,6 +24,8 @@ struct Pace {
     pending: usize,
     exit_at: Option<Instant>,
     exiting: Option<Instant>,
+    /// Window updates (each one a render of the window) so far.
+    updates: u64,
 }
 
 /// The display clock and automation.
@@ -66,6 +68,7 @@ fn setup_pace(mut commands: Commands, args: Res<Args>) {
             .exit_after_secs
             .map(|s| now + Duration::from_secs_f64(s.clamp(0.0, 1e6))),
         exiting: None,
+        updates: 0,
     });
 }
 
@@ -125,6 +128,7 @@ fn exit_when_done(
             "generated_frames_per_second_on_screen": if secs > 0.0 { session.displayed as f64 / secs } else { 0.0 },
             "app_seconds": now.duration_since(pace.started).as_secs_f64(),
             "display_hz": 1.0 / pace.period.as_secs_f64(),
+            "window_updates_per_second": pace.updates as f64 / now.duration_since(pace.started).as_secs_f64().max(1e-9),
             "last_tick": session.latest.as_ref().map(|f| f.tick),
             "runtime": session.handle.metrics(),
             "screenshots_saved": pace.pending,
@@ -149,6 +153,7 @@ const MAX_WAIT: Duration = Duration::from_millis(50);
 
 fn pace(mut pace: ResMut<Pace>, mut session: ResMut<Session>) {
     let now = Instant::now();
+    pace.updates += 1;
     let period = pace.period;
     // The earliest next update (the --display-hz cap)...
     pace.next += period;
