@@ -64,7 +64,7 @@ impl Default for RuntimeConfig {
             action_capacity: 1024,
             memory_info_every: 24,
             start_paused: false,
-            frame_deadline_ms: Some(22.0),
+            frame_deadline_ms: Some(20.0),
         }
     }
 }
