@@ -60,4 +60,8 @@ pub struct Args {
     /// Open with the oracle debug view on (it never feeds the model).
     #[arg(long)]
     pub oracle_view: bool,
+    /// Milliseconds after a tick's slot starts by which its frame must be out: when the network
+    /// is still running then, the warp + memory fallback is shown instead (0 = always wait).
+    #[arg(long, default_value_t = reverie_runtime::DEFAULT_FRAME_DEADLINE_MS, value_parser = reverie_runtime::parse_frame_deadline_ms)]
+    pub frame_deadline_ms: f64,
 }

@@ -65,6 +65,7 @@ impl Session {
             EngineOptions::default(),
             RuntimeConfig {
                 start_paused: true,
+                frame_deadline_ms: (args.frame_deadline_ms > 0.0).then_some(args.frame_deadline_ms),
                 ..RuntimeConfig::default()
             },
         )?;

@@ -255,6 +255,10 @@ enum Command {
         /// --session, or continue it with --session-from).
         #[arg(long)]
         session_save: Option<PathBuf>,
+        /// Real-time run: milliseconds after a tick's slot starts by which its frame must be
+        /// out, else the warp + memory fallback is shown (0 = always wait for the network).
+        #[arg(long, default_value_t = reverie_runtime::DEFAULT_FRAME_DEADLINE_MS, value_parser = reverie_runtime::parse_frame_deadline_ms)]
+        frame_deadline_ms: f64,
     },
     /// List the bundled worlds.
     Worlds {
@@ -611,6 +615,7 @@ fn run(cli: Cli) -> Result<()> {
             trace,
             session_from,
             session_save,
+            frame_deadline_ms,
         } => {
             if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -625,6 +630,7 @@ fn run(cli: Cli) -> Result<()> {
                 trace: trace.as_deref(),
                 session_from: session_from.as_deref(),
                 session_save: session_save.as_deref(),
+                frame_deadline_ms: (frame_deadline_ms > 0.0).then_some(frame_deadline_ms),
             };
             let r = bench::run(&args, &json, &|m| say(m))?;
             std::fs::write(&json, serde_json::to_string_pretty(&r)?)

@@ -469,6 +469,13 @@ impl<'m> Engine<'m> {
 
         let t = Instant::now();
         let mut rescued = false;
+        let info = TickInfo {
+            pose,
+            motion,
+            tick,
+            quality,
+            use_memory,
+        };
         let network = self.options.refine == Refine::Network && quality.runs_network(tick);
         let (rgb, depth_m) = if network {
             let cfg = self.model.config();
@@ -505,22 +512,14 @@ impl<'m> Engine<'m> {
                             fill_from_views(&self.last, &self.warp_view, &self.memory_view);
                         let mut times = times;
                         times.network_ms = ms(t);
-                        Generated {
+                        info.frame(
                             rgb,
                             depth_m,
-                            pose,
-                            motion,
-                            tick,
-                            warp_coverage: self.warp_view.coverage(),
-                            memory_coverage: if use_memory {
-                                self.memory_view.coverage()
-                            } else {
-                                0.0
-                            },
+                            &self.warp_view,
+                            &self.memory_view,
                             times,
-                            quality,
-                            rescued: true,
-                        }
+                            true,
+                        )
                     };
                     let (out, missed) = run_with_deadline(run, d, fallback);
                     rescued = missed;
@@ -551,22 +550,14 @@ impl<'m> Engine<'m> {
         times.network_ms = ms(t);
 
         self.pending_write = use_memory && quality.writes_memory(tick);
-        self.last = Generated {
+        self.last = info.frame(
             rgb,
             depth_m,
-            pose,
-            motion,
-            tick,
-            warp_coverage: self.warp_view.coverage(),
-            memory_coverage: if use_memory {
-                self.memory_view.coverage()
-            } else {
-                0.0
-            },
+            &self.warp_view,
+            &self.memory_view,
             times,
-            quality,
-            rescued: false,
-        };
+            false,
+        );
         Ok(rescued)
     }
 
@@ -625,6 +616,46 @@ impl<'m> Engine<'m> {
         )?;
         self.last.times.memory_write_ms = ms(t);
         Ok(())
+    }
+}
+
+/// What a tick knows before its frame exists.
+#[derive(Clone, Copy)]
+struct TickInfo {
+    pose: Pose,
+    motion: EgoMotion,
+    tick: u64,
+    quality: Quality,
+    use_memory: bool,
+}
+
+impl TickInfo {
+    /// The tick's frame from its pixels and the guides it was made from.
+    fn frame(
+        &self,
+        rgb: Vec<u8>,
+        depth_m: Vec<f32>,
+        warp_view: &View,
+        memory_view: &View,
+        times: StageTimes,
+        rescued: bool,
+    ) -> Generated {
+        Generated {
+            rgb,
+            depth_m,
+            pose: self.pose,
+            motion: self.motion,
+            tick: self.tick,
+            warp_coverage: warp_view.coverage(),
+            memory_coverage: if self.use_memory {
+                memory_view.coverage()
+            } else {
+                0.0
+            },
+            times,
+            quality: self.quality,
+            rescued,
+        }
     }
 }
 

@@ -28,6 +28,25 @@ use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::quality::{Quality, QualityController};
 use crate::trace::Trace;
 
+/// The default frame deadline: 20 ms after the slot starts (about half of a 24 Hz period).
+pub const DEFAULT_FRAME_DEADLINE_MS: f64 = 20.0;
+
+/// Reads a frame deadline given by a user (a command-line flag), in milliseconds after the slot
+/// starts: `0` turns it off (always wait for the network), otherwise 1 ..= 1000.
+pub fn parse_frame_deadline_ms(s: &str) -> Result<f64, String> {
+    let ms: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("frame deadline {s:?} is not a number of milliseconds"))?;
+    if ms == 0.0 || (ms.is_finite() && (1.0..=1000.0).contains(&ms)) {
+        Ok(ms)
+    } else {
+        Err(format!(
+            "frame deadline {ms} ms is out of range: 0 (off) or 1 ..= 1000"
+        ))
+    }
+}
+
 /// How a [`RuntimeHandle`] runs.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
@@ -64,7 +83,7 @@ impl Default for RuntimeConfig {
             action_capacity: 1024,
             memory_info_every: 24,
             start_paused: false,
-            frame_deadline_ms: Some(20.0),
+            frame_deadline_ms: Some(DEFAULT_FRAME_DEADLINE_MS),
         }
     }
 }

@@ -19,7 +19,10 @@ mod trace;
 pub use engine::{
     Engine, EngineOptions, FrameDeadline, Generated, Prompt, Refine, RuntimeError, StageTimes,
 };
-pub use handle::{FrameOut, MemoryInfo, RuntimeConfig, RuntimeHandle};
+pub use handle::{
+    DEFAULT_FRAME_DEADLINE_MS, FrameOut, MemoryInfo, RuntimeConfig, RuntimeHandle,
+    parse_frame_deadline_ms,
+};
 pub use metrics::{MetricsSnapshot, Percentiles};
 pub use quality::{Quality, QualityController};
 pub use session::SESSION_FORMAT_VERSION;

@@ -282,3 +282,14 @@ fn small_action_channel_never_drops_and_look_adds_up() {
         snap.look_used_rad
     );
 }
+
+#[test]
+fn frame_deadline_flags_are_checked() {
+    use reverie_runtime::parse_frame_deadline_ms;
+    assert_eq!(parse_frame_deadline_ms("20"), Ok(20.0));
+    assert_eq!(parse_frame_deadline_ms("0"), Ok(0.0), "0 turns it off");
+    for bad in ["-5", "0.5", "1e9", "NaN", "inf", "soon", ""] {
+        let e = parse_frame_deadline_ms(bad).unwrap_err();
+        assert!(e.contains("frame deadline"), "{bad}: {e}");
+    }
+}
