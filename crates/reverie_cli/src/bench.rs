@@ -86,6 +86,18 @@ pub struct SessionReport {
     pub per_minute: Vec<SessionMinute>,
     /// Last minute's mean tick over the first's.
     pub last_over_first: f64,
+    /// After the last minute, one more: the aged session's mean tick (ms) while a fresh session
+    /// replays the first minute beside it, tick for tick (so a drift of the host's speed over
+    /// the run hits both alike). 0 when not measured (a one-minute session, or one continued
+    /// with `--session-from`).
+    #[serde(default)]
+    pub aged_beside_replay_ms: f64,
+    /// The first minute's mean tick, replayed beside the aged session (ms).
+    #[serde(default)]
+    pub first_replayed_beside_ms: f64,
+    /// `aged_beside_replay_ms / first_replayed_beside_ms`: the cost of the session's age alone.
+    #[serde(default)]
+    pub aged_over_first_side_by_side: f64,
     /// The memory's configured bound.
     pub memory_bound_bytes: u64,
     /// Process RSS at the end minus at the end of minute 1.
@@ -326,7 +338,12 @@ fn session(
 ) -> Result<SessionReport> {
     let per_minute = 60 * TICK_HZ as usize;
     let ticks = args.session_minutes as usize * per_minute;
-    let script = mixed_script(args.world, args.seed ^ 0x5e55, ticks)?;
+    // One more minute after the last, in which a fresh session replays the first minute tick for
+    // tick beside the aged one (their ticks alternate, so a drift of the host's speed over the
+    // run hits both alike); the minute-by-minute numbers above are not touched by it.
+    let side_by_side = args.session_minutes >= 2 && args.session_from.is_none();
+    let extra = if side_by_side { per_minute } else { 0 };
+    let script = mixed_script(args.world, args.seed ^ 0x5e55, ticks + extra)?;
     let mut engine = match args.session_from {
         Some(path) => Engine::load_session(model, path, EngineOptions::default())?,
         None => Engine::new(model, k, prompt, EngineOptions::default())?,
@@ -346,7 +363,7 @@ fn session(
     let mut stage_sum = [0.0f64; StageTimes::COUNT];
     let mut splats_sum = 0.0f64;
     let mut touched_sum = 0.0f64;
-    for (i, a) in script.iter().enumerate() {
+    for (i, a) in script[..ticks].iter().enumerate() {
         engine.advance(a, Quality::Full)?;
         engine.commit()?;
         let t = engine.frame().times;
@@ -400,6 +417,26 @@ fn session(
     }
     let first = minutes.first().map_or(0.0, |m| m.tick_mean_ms);
     let last = minutes.last().map_or(0.0, |m| m.tick_mean_ms);
+    let (mut aged_sum, mut young_sum) = (0.0f64, 0.0f64);
+    if side_by_side {
+        let mut young = Engine::new(model, k, prompt, EngineOptions::default())?;
+        for j in 0..per_minute {
+            young.advance(&script[j], Quality::Full)?;
+            young.commit()?;
+            young_sum += young.frame().times.total_ms();
+            engine.advance(&script[ticks + j], Quality::Full)?;
+            engine.commit()?;
+            aged_sum += engine.frame().times.total_ms();
+        }
+    }
+    let (aged, replay) = (aged_sum / per_minute as f64, young_sum / per_minute as f64);
+    if side_by_side {
+        progress(&format!(
+            "  side by side: minute {} tick mean {aged:.1} ms, minute 1 replayed by a fresh session beside it {replay:.1} ms (ratio {:.3})",
+            args.session_minutes + 1,
+            aged / replay.max(1e-9)
+        ));
+    }
     let rss_growth = minutes.last().map_or(0, |m| m.process_rss as i64)
         - minutes.first().map_or(0, |m| m.process_rss as i64);
     let png = out_json.with_extension("session.png");
@@ -429,6 +466,9 @@ fn session(
         minutes: args.session_minutes,
         wall_seconds: started.elapsed().as_secs_f64(),
         last_over_first: if first > 0.0 { last / first } else { 0.0 },
+        aged_beside_replay_ms: aged,
+        first_replayed_beside_ms: replay,
+        aged_over_first_side_by_side: if replay > 0.0 { aged / replay } else { 0.0 },
         per_minute: minutes,
         memory_bound_bytes: bound,
         rss_growth_bytes: rss_growth,
