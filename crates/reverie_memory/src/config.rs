@@ -14,6 +14,12 @@ pub struct MemoryConfig {
     pub min_cell_m: f32,
     /// Edge of a chunk, the unit of culling and eviction. At most 512 finest cells across.
     pub chunk_m: f32,
+    /// Cells of this level and coarser (edge `min_cell_m · 2^coarse_level`; surfaces seen from
+    /// afar) are kept in chunks [`REGION_CHUNKS`] times wider than `chunk_m`, one per region, so
+    /// the far field of a long session costs a render one chunk per region instead of hundreds
+    /// of small chunks holding a cell or two each. 0 = off (every level in `chunk_m` chunks, as
+    /// memories saved before format 3 were).
+    pub coarse_level: u32,
     /// Upper bound on resident bytes (cells, indices, sky panorama, keyframes). Least-recently
     /// seen chunks are evicted to stay under it.
     pub bound_bytes: u64,
@@ -54,6 +60,7 @@ impl Default for MemoryConfig {
         MemoryConfig {
             min_cell_m: 1.0 / 128.0,
             chunk_m: 4.0,
+            coarse_level: 6,
             bound_bytes: 256 << 20,
             max_depth_m: 128.0,
             splat_scale: 1.0,
@@ -71,6 +78,10 @@ impl Default for MemoryConfig {
 
 /// Coarsest number of cell levels (level `l` has edge `min_cell_m · 2^l`).
 pub const MAX_LEVELS: u32 = 10;
+
+/// A region (the unit of the render's first culling step, and a coarse chunk) is this many
+/// chunks across.
+pub const REGION_CHUNKS: i32 = 8;
 
 impl MemoryConfig {
     /// Checks every field, naming the first bad one.
@@ -99,6 +110,21 @@ impl MemoryConfig {
                     self.min_cell_m
                 ),
             ));
+        }
+        if self.coarse_level != 0 {
+            let across = REGION_CHUNKS as f32 * self.chunk_m
+                / (self.min_cell_m * (1u64 << self.coarse_level.min(31)) as f32);
+            if self.coarse_level >= MAX_LEVELS || across > 512.0 {
+                return Err(bad(
+                    "coarse_level",
+                    self.coarse_level,
+                    &format!(
+                        "expected 0 (off) or a level below {MAX_LEVELS} whose cells are at most 512 across a region of {} m (min_cell_m = {})",
+                        REGION_CHUNKS as f32 * self.chunk_m,
+                        self.min_cell_m
+                    ),
+                ));
+            }
         }
         if self.bound_bytes < crate::memory::MIN_BOUND_BYTES {
             return Err(bad(
@@ -193,6 +219,12 @@ mod tests {
                 .to_string()
                 .contains("splat_scale")
         );
+        let bad = MemoryConfig {
+            coarse_level: 2,
+            ..MemoryConfig::default()
+        };
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("coarse_level") && e.contains("32 m"), "{e}");
         let bad = MemoryConfig {
             bound_bytes: 10,
             ..MemoryConfig::default()

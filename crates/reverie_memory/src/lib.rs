@@ -6,7 +6,10 @@
 //!   `min_cell_m`), so near surfaces are stored finely and far ones coarsely, and neighbouring
 //!   pixels land in different cells. A cell keeps a running mean position (quantised in its
 //!   chunk), mean colour, observation count (confidence), the footprint it was seen with and when
-//!   it was last seen. Sky pixels go into a direction-indexed **sky panorama**.
+//!   it was last seen. Sky pixels go into a direction-indexed **sky panorama**. The coarse
+//!   levels (`coarse_level` and up: surfaces seen from afar) live in **coarse chunks**, one per
+//!   region of 8³ chunks, so the far field a long session accumulates costs a render one chunk
+//!   per region instead of thousands of chunks holding a cell or two each.
 //! - [`SpatialMemory::render`] draws the cells in view as tent splats (radius ¾ of the cell
 //!   edge), culling chunks against the frustum through a coarse region grid (cost follows what
 //!   is in view, not the memory's size), in two order-independent passes: the visible depth per

@@ -9,7 +9,7 @@ use glam::{IVec3, Vec3, Vec3A};
 use reverie_core::{Intrinsics, Pose};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{MAX_LEVELS, MemoryConfig};
+use crate::config::{MAX_LEVELS, MemoryConfig, REGION_CHUNKS};
 use crate::error::Result;
 use crate::keyframe::{KeyframeMatch, KeyframeStore};
 use crate::sky::Sky;
@@ -20,7 +20,7 @@ use crate::warp::check_sizes;
 pub const MIN_BOUND_BYTES: u64 = 16 << 20;
 
 /// Chunks per region edge: the coarse grid the renderer walks to find chunks in view.
-const REGION: i32 = 8;
+const REGION: i32 = REGION_CHUNKS;
 /// Position quantisation steps across a chunk.
 const POS_STEPS: f32 = 65535.0;
 /// Footprint is stored as a multiple of the cell edge, in 1/32 steps.
@@ -53,10 +53,13 @@ pub(crate) struct Cell {
     pub(crate) last_seen: u32,
 }
 
-/// A cube of `chunk_m` edge holding the cells of every level that fall inside it.
+/// A cube of `chunk_m` edge holding the cells of the levels finer than `coarse_level` that fall
+/// inside it, or (`coarse`) a cube of a whole region holding the coarser levels' cells.
 #[derive(Clone, Debug)]
 pub(crate) struct Chunk {
+    /// In units of the chunk's own edge (`chunk_m`, or `chunk_m · REGION_CHUNKS` if coarse).
     pub(crate) coord: IVec3,
+    pub(crate) coarse: bool,
     /// Cells by level (the index maps a key to a position in its level's list). Each list is
     /// kept in a random order (a new cell swaps places with a random one), so any prefix of it
     /// is an even sample of the whole: a render that needs a fraction of a level's cells reads
@@ -70,9 +73,10 @@ pub(crate) struct Chunk {
 }
 
 impl Chunk {
-    pub(crate) fn new(coord: IVec3) -> Chunk {
+    pub(crate) fn new(coord: IVec3, coarse: bool) -> Chunk {
         let mut c = Chunk {
             coord,
+            coarse,
             cells: Default::default(),
             keys: Default::default(),
             index: HashMap::with_hasher(FastHash),
@@ -162,6 +166,60 @@ impl Chunk {
     }
 }
 
+/// How many chunks ahead a render fetches a chunk's slot, and its cells.
+const FETCH_SLOT: usize = 16;
+const FETCH_CELLS: usize = 8;
+
+/// Asks the CPU to bring the cache line holding `p` in (a hint: no effect on the program's
+/// meaning; nothing on targets without one).
+#[inline(always)]
+#[allow(unsafe_code)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of every x86_64 target, and a prefetch reads nothing the program
+    // sees: any address is allowed (an invalid one is ignored by the CPU).
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Where in a chunk's slot (`Option<Chunk>`) the bytes a render reads lie: from the slot's
+/// start (its tag) to the end of the cell lists' headers.
+#[derive(Clone, Copy)]
+struct ChunkLayout {
+    end: usize,
+}
+
+impl ChunkLayout {
+    fn get() -> ChunkLayout {
+        static END: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let end = *END.get_or_init(|| {
+            let probe = Some(Chunk::new(IVec3::ZERO, false));
+            let inner = probe.as_ref().map_or(0, |c| {
+                (c as *const Chunk as usize) - (&probe as *const Option<Chunk> as usize)
+            });
+            inner
+                + std::mem::offset_of!(Chunk, cells)
+                + size_of::<[Vec<Cell>; MAX_LEVELS as usize]>()
+        });
+        ChunkLayout { end }
+    }
+
+    /// Fetches the lines of `slots[s]` a render reads.
+    #[inline(always)]
+    fn prefetch(self, slots: &[Option<Chunk>], s: usize) {
+        let start = slots.as_ptr().wrapping_add(s).cast::<u8>();
+        let mut at = 0;
+        while at < self.end {
+            prefetch(start.wrapping_add(at));
+            at += 64;
+        }
+        prefetch(start.wrapping_add(self.end - 1));
+    }
+}
+
 /// The index key of the cell at `level` (edge `1 / inv_edge`, `across` cells per chunk edge)
 /// holding chunk-local position `local`.
 #[inline(always)]
@@ -242,14 +300,23 @@ pub struct SpatialMemory {
     pub(crate) config: MemoryConfig,
     levels: u32,
     edge: [f32; MAX_LEVELS as usize],
+    /// Cells across a chunk per level, in a chunk and in a coarse (region) chunk.
     across: [u32; MAX_LEVELS as usize],
+    across_coarse: [u32; MAX_LEVELS as usize],
+    /// The first level kept in coarse chunks (`levels` if none is).
+    coarse_from: usize,
     pub(crate) slots: Vec<Option<Chunk>>,
+    /// Whether the chunk in each slot is a coarse one (what a render needs to place it).
+    coarse_slot: Vec<bool>,
     /// Cells per level of the chunk in each slot (zeros for a free slot): what a render needs
     /// to plan a chunk without touching it (a chunk's bookkeeping is a cache miss of its own).
     counts: Vec<[u32; MAX_LEVELS as usize]>,
     free: Vec<u32>,
     chunks: HashMap<IVec3, u32, FastHash>,
-    /// Chunks (coordinate, slot) by region of `REGION`³ chunks.
+    /// Coarse chunks by region coordinate.
+    coarse_chunks: HashMap<IVec3, u32, FastHash>,
+    /// Chunks (coordinate, slot) by region of `REGION`³ chunks, the region's coarse chunk
+    /// among them (under the region's coordinate).
     regions: HashMap<IVec3, Vec<(IVec3, u32)>, FastHash>,
     pub(crate) sky: Sky,
     pub(crate) keyframes: KeyframeStore,
@@ -285,18 +352,29 @@ impl SpatialMemory {
         let levels = config.levels();
         let mut edge = [0.0; MAX_LEVELS as usize];
         let mut across = [1; MAX_LEVELS as usize];
+        let mut across_coarse = [1; MAX_LEVELS as usize];
         for l in 0..levels as usize {
             edge[l] = config.min_cell_m * (1u32 << l) as f32;
             across[l] = ((config.chunk_m / edge[l]).ceil() as u32).clamp(1, 512);
+            across_coarse[l] =
+                ((config.chunk_m * REGION as f32 / edge[l]).ceil() as u32).clamp(1, 512);
         }
+        let coarse_from = match config.coarse_level {
+            0 => levels as usize,
+            l => (l as usize).min(levels as usize),
+        };
         Ok(SpatialMemory {
             levels,
             edge,
             across,
+            across_coarse,
+            coarse_from,
             slots: Vec::new(),
+            coarse_slot: Vec::new(),
             counts: Vec::new(),
             free: Vec::new(),
             chunks: HashMap::with_hasher(FastHash),
+            coarse_chunks: HashMap::with_hasher(FastHash),
             regions: HashMap::with_hasher(FastHash),
             sky: Sky::new(config.sky_texels_per_degree),
             keyframes: KeyframeStore::new(config.keyframes),
@@ -339,8 +417,10 @@ impl SpatialMemory {
         self.cell_bytes
             + self.slots.capacity() * size_of::<Option<Chunk>>()
             + self.counts.capacity() * size_of::<[u32; MAX_LEVELS as usize]>()
+            + self.coarse_slot.capacity()
             + self.free.capacity() * 4
-            + self.chunks.capacity() * 8 / 7 * (size_of::<(IVec3, u32)>() + 1)
+            + (self.chunks.capacity() + self.coarse_chunks.capacity()) * 8 / 7
+                * (size_of::<(IVec3, u32)>() + 1)
             + self.regions.capacity() * 8 / 7 * (size_of::<(IVec3, Vec<(IVec3, u32)>)>() + 1)
             + self
                 .regions
@@ -352,7 +432,8 @@ impl SpatialMemory {
     }
 
     /// The horizontal (x, z) coordinates of the chunks held, each once, sorted (a top-down map:
-    /// chunk `[x, z]` covers `x·chunk_m ..< (x+1)·chunk_m` along x, and likewise along z).
+    /// chunk `[x, z]` covers `x·chunk_m ..< (x+1)·chunk_m` along x, and likewise along z). The
+    /// coarse chunks (surfaces only seen from afar) are not among them.
     pub fn chunk_columns(&self) -> Vec<[i32; 2]> {
         let mut cols: Vec<[i32; 2]> = self.chunks.keys().map(|c| [c.x, c.z]).collect();
         cols.sort_unstable();
@@ -440,15 +521,17 @@ impl SpatialMemory {
         let (rot, t) = (m.matrix3, m.translation);
         let (fx, fy, cx, cy) = (k.fx, k.fy, k.cx, k.cy);
         let w = k.width as usize;
-        let chunk_m = self.config.chunk_m;
-        let inv_chunk = 1.0 / chunk_m;
-        let q = POS_STEPS / chunk_m;
+        // Per kind of chunk (0 = fine, 1 = coarse): edge, its inverse and position steps.
+        let edge_m = [self.config.chunk_m, self.config.chunk_m * REGION as f32];
+        let inv_edge_m = edge_m.map(|e| 1.0 / e);
+        let q = edge_m.map(|e| POS_STEPS / e);
+        let (across, coarse_from) = ([self.across, self.across_coarse], self.coarse_from);
         let max_depth = self.config.max_depth_m;
         let max_weight = self.config.max_weight;
         let recency = self.config.recency;
         let inv_min = 1.0 / self.config.min_cell_m;
         let top = self.levels as i32 - 1;
-        let mut last: Option<(IVec3, u32)> = None;
+        let mut last: Option<(IVec3, bool, u32)> = None;
         let mut touched: Vec<u32> = Vec::new();
         let mut points = 0u64;
         let mut hits = 0u64;
@@ -482,25 +565,29 @@ impl SpatialMemory {
                     continue; // already known at this detail
                 }
             }
-            let coord = (p * inv_chunk).floor();
+            let coarse = level >= coarse_from;
+            let kind = coarse as usize;
+            let coord = (p * inv_edge_m[kind]).floor();
             let coord = IVec3::new(coord.x as i32, coord.y as i32, coord.z as i32);
             let slot = match last {
-                Some((c, s)) if c == coord => s,
+                Some((c, k, s)) if c == coord && k == coarse => s,
                 _ => {
-                    let s = self.slot_for(coord);
+                    let s = self.slot_for(coord, coarse);
                     if !touched.contains(&s) {
                         touched.push(s);
                     }
-                    last = Some((coord, s));
+                    last = Some((coord, coarse, s));
                     s
                 }
             };
-            let local = p - Vec3A::from(coord.as_vec3()) * chunk_m;
+            let local = p - Vec3A::from(coord.as_vec3()) * edge_m[kind];
             let pos = [
-                (local.x * q).round().clamp(0.0, POS_STEPS) as u16,
-                (local.y * q).round().clamp(0.0, POS_STEPS) as u16,
-                (local.z * q).round().clamp(0.0, POS_STEPS) as u16,
+                (local.x * q[kind]).round().clamp(0.0, POS_STEPS) as u16,
+                (local.y * q[kind]).round().clamp(0.0, POS_STEPS) as u16,
+                (local.z * q[kind]).round().clamp(0.0, POS_STEPS) as u16,
             ];
+            // A retry one level finer stays in the same kind of chunk.
+            let finest = if coarse { coarse_from } else { 0 };
             points += 1;
             let Some(chunk) = self.slots[slot as usize].as_mut() else {
                 continue;
@@ -510,14 +597,14 @@ impl SpatialMemory {
             let mut retried = false;
             loop {
                 let inv_edge = 1.0 / self.edge[level];
-                let key = cell_key(local, inv_edge, self.across[level], level);
+                let key = cell_key(local, inv_edge, across[kind][level], level);
                 let fq = (footprint * inv_edge * FOOTPRINT_STEPS)
                     .round()
                     .clamp(1.0, 255.0) as u8;
                 match chunk.index.get(&key) {
                     Some(&ci) => {
                         let c = &mut chunk.cells[level][ci as usize];
-                        if c.last_seen == tick as u32 && level > 0 && !retried {
+                        if c.last_seen == tick as u32 && level > finest && !retried {
                             // Another pixel of this frame is in the cell already: keep both,
                             // one level finer.
                             retried = true;
@@ -588,39 +675,55 @@ impl SpatialMemory {
         Ok(())
     }
 
-    /// The slot of the chunk at `coord`, created if missing.
-    fn slot_for(&mut self, coord: IVec3) -> u32 {
-        if let Some(&s) = self.chunks.get(&coord) {
+    /// The slot of the chunk (or, if `coarse`, of the coarse chunk) at `coord`, created if
+    /// missing.
+    fn slot_for(&mut self, coord: IVec3, coarse: bool) -> u32 {
+        let map = if coarse {
+            &self.coarse_chunks
+        } else {
+            &self.chunks
+        };
+        if let Some(&s) = map.get(&coord) {
             return s;
         }
-        let chunk = Chunk::new(coord);
+        let chunk = Chunk::new(coord, coarse);
         self.cell_bytes += chunk.bytes;
         let s = match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = Some(chunk);
                 self.counts[s as usize] = [0; MAX_LEVELS as usize];
+                self.coarse_slot[s as usize] = coarse;
                 s
             }
             None => {
                 self.slots.push(Some(chunk));
                 self.counts.push([0; MAX_LEVELS as usize]);
+                self.coarse_slot.push(coarse);
                 (self.slots.len() - 1) as u32
             }
         };
-        self.chunks.insert(coord, s);
-        self.regions
-            .entry(coord.div_euclid(IVec3::splat(REGION)))
-            .or_default()
-            .push((coord, s));
+        let region = if coarse {
+            self.coarse_chunks.insert(coord, s);
+            coord
+        } else {
+            self.chunks.insert(coord, s);
+            coord.div_euclid(IVec3::splat(REGION))
+        };
+        self.regions.entry(region).or_default().push((coord, s));
         s
     }
 
     /// Adds a whole chunk (used by the loader). Returns false if the coordinate is taken.
     pub(crate) fn insert_chunk(&mut self, mut chunk: Chunk) -> bool {
-        if self.chunks.contains_key(&chunk.coord) {
+        let map = if chunk.coarse {
+            &self.coarse_chunks
+        } else {
+            &self.chunks
+        };
+        if map.contains_key(&chunk.coord) {
             return false;
         }
-        let s = self.slot_for(chunk.coord);
+        let s = self.slot_for(chunk.coord, chunk.coarse);
         self.cell_bytes -= size_of::<Chunk>(); // slot_for counted an empty chunk
         chunk.bytes = chunk.measure();
         self.cell_bytes += chunk.bytes;
@@ -635,8 +738,13 @@ impl SpatialMemory {
             return;
         };
         self.counts[s as usize] = [0; MAX_LEVELS as usize];
-        self.chunks.remove(&chunk.coord);
-        let region = chunk.coord.div_euclid(IVec3::splat(REGION));
+        let region = if chunk.coarse {
+            self.coarse_chunks.remove(&chunk.coord);
+            chunk.coord
+        } else {
+            self.chunks.remove(&chunk.coord);
+            chunk.coord.div_euclid(IVec3::splat(REGION))
+        };
         if let Some(list) = self.regions.get_mut(&region) {
             list.retain(|&(_, x)| x != s);
             if list.is_empty() {
@@ -709,7 +817,9 @@ impl SpatialMemory {
             Vec3A::new(0.0, fy, cy).normalize(),
             Vec3A::new(0.0, -fy, hf - cy).normalize(),
         ];
-        let radius = chunk_m * 0.5 * 3f32.sqrt();
+        // Per kind of chunk (0 = fine, 1 = coarse): edge and bounding-sphere radius.
+        let edge_m = [chunk_m, chunk_m * REGION as f32];
+        let radius = edge_m.map(|e| e * 0.5 * 3f32.sqrt());
         let mut radius_px = [0.0f32; MAX_LEVELS as usize];
         let mut footprint_m = [0.0f32; MAX_LEVELS as usize];
         for l in 0..self.levels as usize {
@@ -727,8 +837,7 @@ impl SpatialMemory {
         for (age, g) in gain_of.iter_mut().enumerate() {
             *g = (1.0 / (1.0 + age as f32 * 0.5)).max(0.25);
         }
-        let scale = chunk_m / POS_STEPS;
-        let rot_q = rot * scale;
+        let rot_q = edge_m.map(|e| rot * (e / POS_STEPS));
         let inv_min_fx = 1.0 / (self.config.min_cell_m * fx);
         let top = self.levels as i32 - 1;
         let max_cells = 2 * k.pixels().max(1);
@@ -743,14 +852,15 @@ impl SpatialMemory {
                 && planes.iter().all(|n| n.dot(centre) >= -radius)
         };
         let mut consider = |slot: u32, coord: IVec3| {
-            let origin = Vec3A::from(coord.as_vec3()) * chunk_m;
-            let centre = rot * (origin + Vec3A::splat(0.5 * chunk_m)) + t;
-            if !in_view(centre, radius) {
+            let kind = self.coarse_slot[slot as usize] as usize;
+            let origin = Vec3A::from(coord.as_vec3()) * edge_m[kind];
+            let centre = rot * (origin + Vec3A::splat(0.5 * edge_m[kind])) + t;
+            if !in_view(centre, radius[kind]) {
                 return;
             }
             let counts = &self.counts[slot as usize];
             // The level a point at the chunk's nearest distance would be written at.
-            let near = (centre.length() - radius).max(NEAR_M);
+            let near = (centre.length() - radius[kind]).max(NEAR_M);
             let ratio = near * inv_min_fx;
             let needed = ((ratio.to_bits() >> 23) as i32 - 127).clamp(0, top);
             // A chunk never needs more than two splats per pixel of the view: over that (a
@@ -826,16 +936,22 @@ impl SpatialMemory {
         // their depth pass, and a chunk or splat wholly behind what is drawn where it would
         // land (by more than the same-surface margin) is skipped — it could not change a pixel.
         visible.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        let corners: [Vec3A; 8] = std::array::from_fn(|i| {
-            rot * (Vec3A::new((i & 1) as f32, (i >> 1 & 1) as f32, (i >> 2) as f32) * chunk_m)
+        let corners: [[Vec3A; 8]; 2] = edge_m.map(|e| {
+            std::array::from_fn(|i| {
+                rot * (Vec3A::new((i & 1) as f32, (i >> 1 & 1) as f32, (i >> 2) as f32) * e)
+            })
         });
         let mut next_pass = 1024;
+        out.chunks.0 = visible.len();
+        // How many of each level's cells to draw: the list's first 1/stride (in random order,
+        // an even sample), rounded up or down at random (by chunk and level, so the same each
+        // frame) — rounding up would give every tiny chunk a splat per level, far over the
+        // budget, each one drawn as wide as if it stood for its share. Chunks that draw nothing
+        // are left out here, so the loop below can fetch ahead the chunks it will read.
+        let mut plan: Vec<(u32, i32, usize, IVec3, [u32; MAX_LEVELS as usize])> =
+            Vec::with_capacity(visible.len());
         for &(_, slot, needed, crowd, coord) in &visible {
-            // How many of each level's cells to draw: the list's first 1/stride (in random
-            // order, an even sample), rounded up or down at random (by chunk and level, so the
-            // same each frame) — rounding up would give every tiny chunk a splat per level, far
-            // over the budget, each one drawn as wide as if it stood for its share.
-            let mut picks = [0usize; MAX_LEVELS as usize];
+            let mut picks = [0u32; MAX_LEVELS as usize];
             for (level, (pick, &n)) in picks
                 .iter_mut()
                 .zip(&self.counts[slot as usize])
@@ -852,12 +968,32 @@ impl SpatialMemory {
                 h.write_i32(coord.z);
                 h.write_u32(level as u32);
                 let dither = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
-                *pick = ((n as f64 / stride + dither) as usize).min(n as usize);
+                *pick = ((n as f64 / stride + dither) as u32).min(n);
             }
-            if picks.iter().all(|&p| p == 0) {
-                continue;
+            if picks.iter().any(|&p| p > 0) {
+                plan.push((slot, needed, crowd, coord, picks));
             }
-            let b = rot * (Vec3A::from(coord.as_vec3()) * chunk_m) + t;
+        }
+        // Each chunk is a cache miss (its slot) and another per level it draws from (the
+        // level's list): with thousands of small far chunks in view that is much of a render's
+        // time, so the slots of the chunks `FETCH_SLOT` ahead and the first cells of those
+        // `FETCH_CELLS` ahead are fetched early, and the misses overlap.
+        let slot_lines = ChunkLayout::get();
+        for (i, &(slot, needed, crowd, coord, picks)) in plan.iter().enumerate() {
+            if let Some(&(s, ..)) = plan.get(i + FETCH_SLOT) {
+                slot_lines.prefetch(&self.slots, s as usize);
+            }
+            if let Some((s, .., p)) = plan.get(i + FETCH_CELLS)
+                && let Some(chunk) = &self.slots[*s as usize]
+            {
+                for (cells, &n) in chunk.cells.iter().zip(p) {
+                    if n > 0 {
+                        prefetch(cells.as_ptr());
+                    }
+                }
+            }
+            let kind = self.coarse_slot[slot as usize] as usize;
+            let b = rot * (Vec3A::from(coord.as_vec3()) * edge_m[kind]) + t;
             if out.splats.len() >= next_pass {
                 out.depth_pass();
                 out.refresh_tiles();
@@ -866,7 +1002,7 @@ impl SpatialMemory {
             // The chunk's box on screen (grown by the widest splat) and its nearest depth.
             let (mut u0, mut u1, mut v0, mut v1, mut z0) =
                 (f32::MAX, f32::MIN, f32::MAX, f32::MIN, f32::MAX);
-            for c in corners {
+            for c in corners[kind] {
                 let p = b + c;
                 z0 = z0.min(p.z);
                 let inv = 1.0 / p.z;
@@ -880,8 +1016,9 @@ impl SpatialMemory {
             let Some(chunk) = self.slots[slot as usize].as_ref() else {
                 continue;
             };
+            out.chunks.1 += 1;
             for (level, cells) in chunk.cells.iter().enumerate() {
-                let picked = picks[level].min(cells.len());
+                let picked = (picks[level] as usize).min(cells.len());
                 if picked == 0 {
                     continue;
                 }
@@ -894,8 +1031,9 @@ impl SpatialMemory {
                     if c.weight == 0 {
                         continue; // carved (in a file from before carving removed cells)
                     }
-                    let p =
-                        rot_q * Vec3A::new(c.pos[0] as f32, c.pos[1] as f32, c.pos[2] as f32) + b;
+                    let p = rot_q[kind]
+                        * Vec3A::new(c.pos[0] as f32, c.pos[1] as f32, c.pos[2] as f32)
+                        + b;
                     if p.z < NEAR_M {
                         continue;
                     }
@@ -1021,9 +1159,18 @@ impl SpatialMemory {
         self.slots.iter().flatten()
     }
 
-    /// Cell edge per level and cells across a chunk per level (for load-time validation).
-    pub(crate) fn grid(&self) -> (u32, &[u32]) {
-        (self.levels, &self.across[..self.levels as usize])
+    /// For a chunk (or a coarse chunk) of this memory, for load-time validation: the levels it
+    /// may hold and the cells across it per level.
+    pub(crate) fn grid(&self, coarse: bool) -> (std::ops::Range<u32>, &[u32]) {
+        let from = self.coarse_from as u32;
+        if coarse {
+            (
+                from..self.levels,
+                &self.across_coarse[..self.levels as usize],
+            )
+        } else {
+            (0..from, &self.across[..self.levels as usize])
+        }
     }
 
     /// Finishes a load: bookkeeping from the loaded parts, then the bound.
@@ -1115,7 +1262,14 @@ mod tests {
         })
         .unwrap();
         let mut tick = 0;
-        for (z, shade) in [(12.0f32, 40u8), (8.0, 90), (5.0, 140), (2.5, 200)] {
+        // (The farthest wall is stored in coarse chunks.)
+        for (z, shade) in [
+            (70.0f32, 20u8),
+            (12.0, 40),
+            (8.0, 90),
+            (5.0, 140),
+            (2.5, 200),
+        ] {
             for step in 0..3 {
                 let pose = Pose::new(Vec3::new(step as f32 * 0.3, 0.0, 0.0), 0.0, 0.0);
                 let rgb: Vec<u8> = (0..n)
@@ -1135,6 +1289,7 @@ mod tests {
                 tick += 1;
             }
         }
+        assert!(mem.chunks().any(|c| c.coarse) && mem.chunks().any(|c| !c.coarse));
         let (mut culled, mut full) = (View::new(&k), View::new(&k));
         for (x, yaw) in [(0.0, 0.0), (0.4, 0.1), (-0.5, -0.2), (0.2, 0.35)] {
             let pose = Pose::new(Vec3::new(x, 0.1, -0.5), yaw, 0.02);
@@ -1182,5 +1337,80 @@ mod tests {
                 "bin {i}: {b} vs mean {mean:.0} ({bins:?})"
             );
         }
+    }
+
+    #[test]
+    fn far_surfaces_share_one_coarse_chunk_per_region_and_look_the_same() {
+        // A slanted wall 40–90 m ahead (cells of level 6 and 7), written from a few poses into
+        // a memory with coarse chunks and one without.
+        let k = Intrinsics::from_vfov_deg(128, 96, 70.0).unwrap();
+        let n = k.pixels();
+        let rgb: Vec<u8> = (0..n)
+            .flat_map(|i| [(i % 128 * 2) as u8, (i / 128 * 2) as u8, 90])
+            .collect();
+        let depth: Vec<f32> = (0..n)
+            .map(|i| 40.0 + 50.0 * (i % 128) as f32 / 128.0)
+            .collect();
+        let mut coarse = SpatialMemory::new(MemoryConfig::default()).unwrap();
+        let mut fine = SpatialMemory::new(MemoryConfig {
+            coarse_level: 0,
+            ..MemoryConfig::default()
+        })
+        .unwrap();
+        for (tick, x) in [0.0f32, 0.5, 1.0].into_iter().enumerate() {
+            let pose = Pose::new(Vec3::new(x, 0.0, 0.0), 0.0, 0.0);
+            coarse.write(&k, &rgb, &depth, &pose, tick as u64).unwrap();
+            fine.write(&k, &rgb, &depth, &pose, tick as u64).unwrap();
+        }
+        assert!(
+            coarse
+                .chunks()
+                .all(|c| c.coarse && c.cells[..6].iter().all(Vec::is_empty))
+        );
+        assert!(fine.chunks().all(|c| !c.coarse));
+        let (nc, nf) = (coarse.stats().chunks, fine.stats().chunks);
+        assert!(
+            nc <= 16 && nf > 20 * nc,
+            "{nc} coarse chunks, {nf} chunks without"
+        );
+        // Seen again from nearby, both show the wall alike; the coarse memory survives a save
+        // and load unchanged.
+        let (mut a, mut b) = (View::new(&k), View::new(&k));
+        for (x, yaw) in [(0.2, 0.0), (0.8, 0.05), (-0.5, -0.08)] {
+            let pose = Pose::new(Vec3::new(x, 0.1, 0.5), yaw, 0.0);
+            coarse.render(&pose, &k, &mut a);
+            fine.render(&pose, &k, &mut b);
+            let both: Vec<usize> = (0..n).filter(|&i| a.covered(i) && b.covered(i)).collect();
+            assert!(
+                both.len() as f64 > 0.8 * n as f64,
+                "{} of {n} covered",
+                both.len()
+            );
+            let err = both
+                .iter()
+                .flat_map(|&i| (0..3).map(move |c| 3 * i + c))
+                .map(|j| (a.rgb[j] as f64 - b.rgb[j] as f64).powi(2))
+                .sum::<f64>()
+                / (3 * both.len()) as f64;
+            let psnr = 10.0 * (255.0f64 * 255.0 / err.max(1e-9)).log10();
+            assert!(
+                psnr > 30.0,
+                "pose {pose:?}: {psnr:.1} dB between the two memories"
+            );
+            let depth_gap = both
+                .iter()
+                .map(|&i| (a.depth_m[i] - b.depth_m[i]).abs() / b.depth_m[i])
+                .sum::<f32>()
+                / both.len() as f32;
+            assert!(
+                depth_gap < 0.01,
+                "mean relative depth difference {depth_gap}"
+            );
+        }
+        let loaded = SpatialMemory::from_bytes(&coarse.to_bytes()).unwrap();
+        let pose = Pose::new(Vec3::new(0.3, 0.0, 0.2), 0.02, 0.0);
+        coarse.render(&pose, &k, &mut a);
+        loaded.render(&pose, &k, &mut b);
+        assert!(a == b);
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Layout (little-endian): `b"RVRMEM\r\n"`, format version `u32`, flags `u32` (0), payload length
 //! `u64`, CRC-32 (IEEE) of the payload `u32`, then the payload: the config as JSON (`u32` length +
-//! bytes), the tick and counters, the chunks (coordinate, last-seen tick, cells with their keys),
+//! bytes), the tick and counters, the chunks (coordinate, coarse flag `u8` (from format 3 on),
+//! last-seen tick, cells with their keys),
 //! the sky panorama and the keyframes. The loader checks the length and the checksum first and
 //! then validates every count and value against what remains and what the config allows, so a
 //! truncated, corrupt or hostile file gives an error naming the file, never a panic or a huge
@@ -20,8 +21,11 @@ use crate::keyframe::Keyframe;
 use crate::memory::{Cell, Chunk, Counters, SpatialMemory};
 
 const MAGIC: &[u8; 8] = b"RVRMEM\r\n";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+/// The format version this build writes (it also reads [`OLDEST_FORMAT_VERSION`] and up).
+pub const FORMAT_VERSION: u32 = 3;
+/// The oldest format version this build reads: format 2 has no coarse chunks, and a memory
+/// read from it keeps every level in chunks of `chunk_m` (`coarse_level` 0).
+pub const OLDEST_FORMAT_VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 4 + 8 + 4;
 
 /// CRC-32 (IEEE 802.3, reflected, as zlib and PNG use).
@@ -73,6 +77,16 @@ pub fn unframe<'a>(
     version: u32,
     kind: &str,
 ) -> std::result::Result<&'a [u8], String> {
+    unframe_versions(bytes, magic, version..=version, kind).map(|(_, payload)| payload)
+}
+
+/// [`unframe`] for a reader of several versions: the version found and the payload.
+pub fn unframe_versions<'a>(
+    bytes: &'a [u8],
+    magic: &[u8; 8],
+    versions: std::ops::RangeInclusive<u32>,
+    kind: &str,
+) -> std::result::Result<(u32, &'a [u8]), String> {
     if bytes.len() < HEADER {
         return Err(format!(
             "truncated: {} bytes, shorter than the {HEADER}-byte header",
@@ -84,9 +98,14 @@ pub fn unframe<'a>(
     }
     let mut r = ByteReader::new(&bytes[8..HEADER], 8);
     let found = r.u32()?;
-    if found != version {
+    if !versions.contains(&found) {
+        let reads = if versions.start() == versions.end() {
+            format!("version {}", versions.start())
+        } else {
+            format!("versions {} to {}", versions.start(), versions.end())
+        };
         return Err(format!(
-            "{kind} format version {found}; this build reads version {version}"
+            "{kind} format version {found}; this build reads {reads}"
         ));
     }
     let flags = r.u32()?;
@@ -108,7 +127,7 @@ pub fn unframe<'a>(
             "checksum mismatch (stored {crc:#010x}, computed {actual:#010x}): the file is corrupt"
         ));
     }
-    Ok(payload)
+    Ok((found, payload))
 }
 
 /// Writes `bytes` to `path` via `path.partial`, synced, then renamed into place (a crash leaves
@@ -152,8 +171,13 @@ impl SpatialMemory {
 
     /// Decodes a memory file's bytes; the error says what is wrong.
     pub fn from_bytes(bytes: &[u8]) -> std::result::Result<SpatialMemory, String> {
-        let payload = unframe(bytes, MAGIC, FORMAT_VERSION, "memory")?;
-        decode(payload)
+        let (version, payload) = unframe_versions(
+            bytes,
+            MAGIC,
+            OLDEST_FORMAT_VERSION..=FORMAT_VERSION,
+            "memory",
+        )?;
+        decode(payload, version)
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -178,6 +202,7 @@ impl SpatialMemory {
             for v in chunk.coord.to_array() {
                 out.extend_from_slice(&v.to_le_bytes());
             }
+            out.push(chunk.coarse as u8);
             put_u64(&mut out, chunk.last_seen);
             put_u32(&mut out, chunk.len() as u32);
             let cells = chunk.cells.iter().flatten();
@@ -221,11 +246,15 @@ impl SpatialMemory {
 
 const CELL_BYTES: usize = 4 + 6 + 3 + 3 + 4;
 
-fn decode(payload: &[u8]) -> std::result::Result<SpatialMemory, String> {
+fn decode(payload: &[u8], version: u32) -> std::result::Result<SpatialMemory, String> {
     let mut r = ByteReader::new(payload, HEADER);
     let n = r.u32()? as usize;
     let json = r.take(n, "config")?;
-    let config: MemoryConfig = serde_json::from_slice(json).map_err(|e| format!("config: {e}"))?;
+    let mut config: MemoryConfig =
+        serde_json::from_slice(json).map_err(|e| format!("config: {e}"))?;
+    if version < 3 {
+        config.coarse_level = 0; // no coarse chunks before format 3
+    }
     let mut mem = SpatialMemory::new(config).map_err(|e| e.to_string())?;
     mem.tick = r.u64()?;
     mem.counters = Counters {
@@ -235,10 +264,10 @@ fn decode(payload: &[u8]) -> std::result::Result<SpatialMemory, String> {
         eviction_passes: r.u64()?,
         carved: r.u64()?,
     };
-    let (levels, across) = {
-        let (l, a) = mem.grid();
-        (l, a.to_vec())
-    };
+    let grids = [false, true].map(|coarse| {
+        let (levels, across) = mem.grid(coarse);
+        (levels, across.to_vec())
+    });
     let max_weight = mem.config.max_weight;
     let chunk_count = r.u64()?;
     // Every chunk takes at least 24 bytes: refuse counts the rest of the file cannot hold.
@@ -254,7 +283,21 @@ fn decode(payload: &[u8]) -> std::result::Result<SpatialMemory, String> {
         if coord.abs().max_element() > 1 << 28 {
             return Err(format!("at byte {}: chunk {coord} is out of range", r.at));
         }
-        let mut chunk = Chunk::new(coord);
+        let coarse = match version {
+            ..3 => false,
+            _ => match r.u8()? {
+                0 => false,
+                1 => true,
+                x => {
+                    return Err(format!(
+                        "at byte {}: chunk {coord} has kind {x}, expected 0 or 1",
+                        r.at - 1
+                    ));
+                }
+            },
+        };
+        let (levels, across) = &grids[coarse as usize];
+        let mut chunk = Chunk::new(coord, coarse);
         chunk.last_seen = r.u64()?;
         let cells = r.u32()? as usize;
         if cells > r.remaining() / CELL_BYTES {
@@ -274,7 +317,7 @@ fn decode(payload: &[u8]) -> std::result::Result<SpatialMemory, String> {
             let key_level = key >> 27;
             let n = across.get(key_level as usize).copied().unwrap_or(0);
             let coords_ok = (key & 511) < n && (key >> 9 & 511) < n && (key >> 18 & 511) < n;
-            if key_level >= levels
+            if !levels.contains(&key_level)
                 || level as u32 != key_level
                 || !coords_ok
                 || weight > max_weight

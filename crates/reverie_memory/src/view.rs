@@ -44,6 +44,8 @@ pub struct View {
     drawn: usize,
     /// Pixels the drawn splats reached (each splat's footprint, summed).
     touched: usize,
+    /// Memory chunks in the view's frustum, and those of them that gave splats.
+    pub(crate) chunks: (usize, usize),
 }
 
 /// Edge in pixels of the tiles [`View::hidden`] tests against.
@@ -92,6 +94,7 @@ impl View {
         self.rendered_by = None;
         self.drawn = 0;
         self.touched = 0;
+        self.chunks = (0, 0);
         self.sky.clear();
         self.sky.resize(n, [0.0; 4]);
     }
@@ -106,6 +109,12 @@ impl View {
     /// by the pixel count, the overdraw).
     pub fn pixels_touched(&self) -> usize {
         self.touched
+    }
+
+    /// Memory chunks in the view's frustum and those of them that were drawn (not culled, not
+    /// thinned to nothing): the per-chunk work of a memory render (zeros for a warp).
+    pub fn chunks_drawn(&self) -> (usize, usize) {
+        self.chunks
     }
 
     /// Whether pixel `i` is covered.

@@ -54,7 +54,7 @@ fn main() -> Result<()> {
     }
     let mut view = View::new(&k);
     let mut times = Vec::new();
-    let (mut splats, mut touched) = (0usize, 0usize);
+    let (mut splats, mut touched, mut chunks) = (0usize, 0usize, (0usize, 0usize));
     for round in 0..6 {
         for pose in &poses {
             let t = Instant::now();
@@ -64,18 +64,22 @@ fn main() -> Result<()> {
                 times.push(ms);
                 splats += view.splats_drawn();
                 touched += view.pixels_touched();
+                let (seen, drawn) = view.chunks_drawn();
+                chunks = (chunks.0 + seen, chunks.1 + drawn);
             }
         }
     }
     times.sort_by(f64::total_cmp);
     let n = times.len();
     println!(
-        "render: mean {:.2} ms, p50 {:.2} ms, p90 {:.2} ms over {n} renders; {:.1} k splats, overdraw {:.1}",
+        "render: mean {:.2} ms, p50 {:.2} ms, p90 {:.2} ms over {n} renders; {:.1} k splats, overdraw {:.1}; chunks in view {:.0}, drawn {:.0}",
         times.iter().sum::<f64>() / n as f64,
         times[n / 2],
         times[n * 9 / 10],
         splats as f64 / n as f64 / 1e3,
-        touched as f64 / n as f64 / k.pixels() as f64
+        touched as f64 / n as f64 / k.pixels() as f64,
+        chunks.0 as f64 / n as f64,
+        chunks.1 as f64 / n as f64
     );
     Ok(())
 }
