@@ -41,21 +41,31 @@ fn bench(c: &mut Criterion) {
     g.sample_size(30);
     let g1 = guides(1);
     let a1 = ok(actions_tensor(&[Action::IDLE], &dev));
+    let code = |b: usize| {
+        ok(Tensor::rand(
+            0f32,
+            1f32,
+            (b, cfg.height, cfg.width, 1),
+            &dev,
+        ))
+    };
+    let c1 = code(1);
     let mut state = ok(State::zeros(&cfg, 1, &dev));
     g.bench_function("step_128x128_batch1", |b| {
         b.iter(|| {
-            let m = ok(model.predict_motion(&state, &a1));
+            let m = ok(model.predict_motion(&state, &[Action::IDLE], &c1));
             let out = ok(model.generate(&mut state, &a1, &g1));
             (m, ok(out.frame(0)))
         })
     });
     let g8 = guides(8);
     let a8 = ok(actions_tensor(&[Action::IDLE; 8], &dev));
+    let c8 = code(8);
     g.sample_size(10);
     g.bench_function("train_step_batch8", |b| {
         b.iter(|| {
             let mut s = ok(State::zeros(&cfg, 8, &dev));
-            let m = ok(model.predict_motion(&s, &a8));
+            let m = ok(model.predict_motion(&s, &[Action::IDLE; 8], &c8));
             let out = ok(model.generate(&mut s, &a8, &g8));
             let loss = ok(ok(ok(out.rgb()).abs()).mean_all()) + ok(ok(m.sqr()).mean_all());
             ok(ok(loss).backward())

@@ -280,10 +280,13 @@ fn main() -> ExitCode {
             };
         }
     };
-    // One session at batch 1 runs fastest on one thread (see `reverie_model::threads`); batch
-    // work (training, datagen) uses every core.
+    // One session at batch 1 runs fastest on one thread (see `reverie_model::threads`); training
+    // runs a share of each batch per core, each share on one thread (`run.workers`); other
+    // batch work (datagen) uses every core.
     let threads = match cli.command {
-        Command::Bench { .. } | Command::Eval { .. } => threads::INTERACTIVE_THREADS,
+        Command::Bench { .. } | Command::Eval { .. } | Command::Train { .. } => {
+            threads::INTERACTIVE_THREADS
+        }
         _ => threads::available_cores(),
     };
     // SAFETY: first thing after parsing the arguments; no other thread exists yet.

@@ -272,6 +272,50 @@ impl EgoMotion {
         }
     }
 
+    /// The motion `action` asks for when nothing is in the way: its look deltas, and one tick of
+    /// walking (`walk_speed`, or `sprint_speed` when sprinting forward; metres per second) along
+    /// the keys' direction on the ground plane of the *new* heading, no vertical motion. This is
+    /// what the controls mean, not what the world allows: a world model predicts how much of it
+    /// happens (walls stop it, ledges lift it, gravity adds to it).
+    pub fn intended(action: &crate::Action, walk_speed: f32, sprint_speed: f32) -> EgoMotion {
+        use crate::Keys;
+        let k = action.keys;
+        let axis = |pos: Keys, neg: Keys| {
+            f32::from(u8::from(k.contains(pos))) - f32::from(u8::from(k.contains(neg)))
+        };
+        let (fwd, side) = (
+            axis(Keys::FORWARD, Keys::BACK),
+            axis(Keys::RIGHT, Keys::LEFT),
+        );
+        let clamp = |v: f32| {
+            if v.is_finite() {
+                v.clamp(
+                    -crate::Action::MAX_LOOK_DELTA_RAD,
+                    crate::Action::MAX_LOOK_DELTA_RAD,
+                )
+            } else {
+                0.0
+            }
+        };
+        let (yaw, pitch) = (clamp(action.yaw_delta_rad), clamp(action.pitch_delta_rad));
+        let prev = Pose::new(Vec3::ZERO, 0.0, 0.0);
+        let turned = Pose::new(Vec3::ZERO, yaw, 0.0);
+        let wish = (turned.heading() * fwd + turned.right() * side).normalize_or_zero();
+        let speed = if k.contains(Keys::SPRINT) && fwd > 0.0 {
+            sprint_speed
+        } else {
+            walk_speed
+        };
+        let d = wish * speed * crate::TICK_SECS;
+        EgoMotion {
+            right_m: d.dot(prev.right()),
+            up_m: 0.0,
+            forward_m: d.dot(prev.heading()),
+            yaw_rad: yaw,
+            pitch_rad: pitch,
+        }
+    }
+
     /// Distance moved (metres).
     pub fn distance_m(&self) -> f32 {
         Vec3::new(self.right_m, self.up_m, self.forward_m).length()

@@ -52,7 +52,9 @@ fn main() {
             &dev,
         )
         .unwrap();
-        let a = actions_tensor(&vec![Action::IDLE; b], &dev).unwrap();
+        let acts = vec![Action::keys(reverie_core::Keys::FORWARD); b];
+        let a = actions_tensor(&acts, &dev).unwrap();
+        let code = Tensor::rand(0f32, 1f32, (b, cfg.height, cfg.width, 1), &dev).unwrap();
         let mut times = Vec::new();
         let mut fwd = Vec::new();
         let iters = if b == 1 { 600 } else { 12 };
@@ -73,11 +75,11 @@ fn main() {
             }
             let t = Instant::now();
             if b == 1 {
-                let _m = model.predict_motion(&s, &a).unwrap();
+                let _m = model.predict_motion(&s, &acts, &code).unwrap();
                 let o = model.generate(&mut s, &a, &g).unwrap();
                 let _ = o.frame(0).unwrap();
             } else {
-                let m = model.predict_motion(&s, &a).unwrap();
+                let m = model.predict_motion(&s, &acts, &code).unwrap();
                 let o = model.generate(&mut s, &a, &g).unwrap();
                 let _ = o.image.sum_all().unwrap().to_scalar::<f32>().unwrap();
                 if i >= 2 {

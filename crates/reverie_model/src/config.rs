@@ -34,6 +34,27 @@ pub struct ModelConfig {
     /// Channels of the full-resolution refinement (two 3×3 convolutions adding a residual to the
     /// composed colour and depth, e.g. to undo the warp's resampling blur); 0 = none.
     pub refine_channels: usize,
+    /// Ego-motion from what the action intends ([`reverie_core::EgoMotion::intended`]: the look
+    /// exactly, a tick of walking at `walk_speed` / `sprint_speed`) with learned gates and
+    /// residuals for the translation (walls, ledges, falls), read from the state and from the
+    /// depth of the frame just generated. `false` (checkpoints from before it): everything
+    /// learned, from the state and the action alone.
+    #[serde(default)]
+    pub kinematic_motion: bool,
+    /// Walking speed the actions mean (metres per second), for `kinematic_motion`.
+    #[serde(default = "default_walk_speed")]
+    pub walk_speed: f32,
+    /// Sprinting speed the actions mean (metres per second), for `kinematic_motion`.
+    #[serde(default = "default_sprint_speed")]
+    pub sprint_speed: f32,
+}
+
+fn default_walk_speed() -> f32 {
+    4.3
+}
+
+fn default_sprint_speed() -> f32 {
+    5.6
 }
 
 impl Default for ModelConfig {
@@ -50,6 +71,9 @@ impl Default for ModelConfig {
             blocks_low: 1,
             motion_hidden: 128,
             refine_channels: 0,
+            kinematic_motion: true,
+            walk_speed: default_walk_speed(),
+            sprint_speed: default_sprint_speed(),
         }
     }
 }
@@ -114,6 +138,27 @@ impl ModelConfig {
                 "refine_channels",
                 format!("{} is more than 256", self.refine_channels),
             );
+        }
+        if self.kinematic_motion {
+            for (field, v) in [("width", self.width), ("height", self.height)] {
+                if !v.is_multiple_of(crate::model::MOTION_DEPTH_GRID) {
+                    return bad(
+                        field,
+                        format!(
+                            "{v} must be a multiple of {} for kinematic_motion (its depth pooling)",
+                            crate::model::MOTION_DEPTH_GRID
+                        ),
+                    );
+                }
+            }
+        }
+        for (field, v) in [
+            ("walk_speed", self.walk_speed),
+            ("sprint_speed", self.sprint_speed),
+        ] {
+            if !(v.is_finite() && (0.0..=100.0).contains(&v)) {
+                return bad(field, format!("{v} is not a speed within 0..=100 m/s"));
+            }
         }
         for (field, v) in [
             ("blocks_high", self.blocks_high),

@@ -36,6 +36,13 @@ pub const MOTION_SCALE_M: f32 = 0.2;
 /// Scale of the predicted look correction per tick (radians).
 pub const MOTION_SCALE_RAD: f32 = 0.05;
 
+/// The motion head of a `kinematic_motion` model sees the depth of the frame just generated as
+/// the nearest depth (largest code) in each cell of a `MOTION_DEPTH_GRID²` split of the frame.
+pub const MOTION_DEPTH_GRID: usize = 8;
+
+/// Gate logit offset: a fresh motion head lets ~95 % of the intended walk through.
+const GATE_OFFSET: f64 = 3.0;
+
 /// Depth in metres → the network's depth code 1/(1+z) in (0, 1]; sky (`+inf`) is 0.
 pub fn depth_to_code(depth_m: f32) -> f32 {
     if depth_m.is_finite() && depth_m >= 0.0 {
@@ -378,7 +385,13 @@ impl WorldModel {
             head: one_by_one(c, p * p * HEAD_CHANNELS, vb.pp("head"))?,
             gate: one_by_one(c + s, 2 * s, vb.pp("gate"))?,
             motion1: candle_nn::linear(
-                16 * s + Action::FEATURES,
+                16 * s
+                    + Action::FEATURES
+                    + if cfg.kinematic_motion {
+                        2 + MOTION_DEPTH_GRID * MOTION_DEPTH_GRID
+                    } else {
+                        0
+                    },
                 cfg.motion_hidden,
                 vb.pp("motion1"),
             )?,
@@ -412,43 +425,128 @@ impl WorldModel {
         &self.device
     }
 
-    /// Ego-motion of the coming tick from the state and the action, `[B, 5]` in the units of
-    /// [`EgoMotion::to_array`] (right, up, forward metres; yaw, pitch radians). The look part is the
-    /// action's look delta plus a learned correction (pitch stops at the limits).
-    pub fn predict_motion(&self, state: &State, actions: &Tensor) -> Result<Tensor> {
+    /// Ego-motion of the coming tick, `[B, 5]` in the units of [`EgoMotion::to_array`] (right,
+    /// up, forward metres; yaw, pitch radians), from the state, the actions and `depth_code`
+    /// (`[B, H, W, 1]`: the depth code of the frame each session has just shown — the model's
+    /// own output, or the prompt's).
+    ///
+    /// A `kinematic_motion` model turns the look exactly as asked and walks what the action
+    /// intends ([`EgoMotion::intended`]) through learned gates (a wall ahead closes them), plus
+    /// learned residuals (sliding along a wall) and a learned vertical motion (ledges, falls,
+    /// jumps). Older models learn all five numbers from the state and the action (the look as a
+    /// correction of the action's look delta); they ignore `depth_code`.
+    pub fn predict_motion(
+        &self,
+        state: &State,
+        actions: &[Action],
+        depth_code: &Tensor,
+    ) -> Result<Tensor> {
         let (b, gh, gw, s) = state.h.dims4()?;
+        if actions.len() != b {
+            return Err(ModelError::Input(format!(
+                "{} actions for a batch of {b} states",
+                actions.len()
+            )));
+        }
+        let a = actions_tensor(actions, &self.device)?;
         let pooled = self
             .pool
             .broadcast_left(b)?
             .contiguous()?
             .matmul(&state.h.reshape((b, gh * gw, s))?)? // [B, 16, S]: the 4×4 block means
             .reshape((b, 16 * s))?;
-        let x = Tensor::cat(&[&pooled, actions], 1)?; // [B, 16·S + 9]
+        let m = f64::from(MOTION_SCALE_M);
+        if !self.cfg.kinematic_motion {
+            let x = Tensor::cat(&[&pooled, &a], 1)?; // [B, 16·S + 9]
+            let y = self.motion2.forward(&self.motion1.forward(&x)?.silu()?)?; // [B, 5]
+            let scale = Tensor::new(
+                &[
+                    MOTION_SCALE_M,
+                    MOTION_SCALE_M,
+                    MOTION_SCALE_M,
+                    MOTION_SCALE_RAD,
+                    MOTION_SCALE_RAD,
+                ],
+                &self.device,
+            )?;
+            let look = (a.narrow(1, Action::FEATURES - 2, 2)?
+                * f64::from(Action::LOOK_FEATURE_SCALE_RAD))?;
+            let look = Tensor::cat(
+                &[&Tensor::zeros((b, 3), DType::F32, &self.device)?, &look],
+                1,
+            )?;
+            return Ok((y.broadcast_mul(&scale)? + look)?);
+        }
+        let (h, w) = (self.cfg.height, self.cfg.width);
+        if depth_code.dims() != [b, h, w, 1] {
+            return Err(ModelError::Input(format!(
+                "depth code {:?} must be [{b}, {h}, {w}, 1]",
+                depth_code.dims()
+            )));
+        }
+        let g = MOTION_DEPTH_GRID;
+        let near = depth_code
+            .detach()
+            .contiguous()?
+            .reshape((b, g, h / g, g, w / g))?
+            .max(4)?
+            .max(2)?
+            .reshape((b, g * g))?;
+        let intended: Vec<f32> = actions
+            .iter()
+            .flat_map(|a| {
+                EgoMotion::intended(a, self.cfg.walk_speed, self.cfg.sprint_speed).to_array()
+            })
+            .collect();
+        let intended = Tensor::from_vec(intended, (b, 5), &self.device)?;
+        // Intended walk on the ground plane: [right, forward].
+        let walk = Tensor::cat(&[&intended.narrow(1, 0, 1)?, &intended.narrow(1, 2, 1)?], 1)?;
+        let x = Tensor::cat(&[&pooled, &a, &(&walk / m)?, &near], 1)?;
         let y = self.motion2.forward(&self.motion1.forward(&x)?.silu()?)?; // [B, 5]
-        let scale = Tensor::new(
+        // Gates in (0, 1): 1 / (1 + e^-(y + offset)).
+        let gates = ((y.narrow(1, 0, 2)? + GATE_OFFSET)?.neg()?.exp()? + 1.0)?.recip()?;
+        let horizontal = ((gates * &walk)? + (y.narrow(1, 2, 2)? * m)?)?; // [B, 2]
+        let up = (y.narrow(1, 4, 1)? * m)?;
+        Ok(Tensor::cat(
             &[
-                MOTION_SCALE_M,
-                MOTION_SCALE_M,
-                MOTION_SCALE_M,
-                MOTION_SCALE_RAD,
-                MOTION_SCALE_RAD,
+                &horizontal.narrow(1, 0, 1)?,
+                &up,
+                &horizontal.narrow(1, 1, 1)?,
+                &intended.narrow(1, 3, 2)?,
             ],
-            &self.device,
-        )?;
-        let look = (actions.narrow(1, Action::FEATURES - 2, 2)?
-            * f64::from(Action::LOOK_FEATURE_SCALE_RAD))?;
-        let look = Tensor::cat(
-            &[&Tensor::zeros((b, 3), DType::F32, &self.device)?, &look],
             1,
-        )?;
-        Ok((y.broadcast_mul(&scale)? + look)?)
+        )?)
     }
 
-    /// [`WorldModel::predict_motion`] for one session, as an [`EgoMotion`].
-    pub fn predict_motion_one(&self, state: &State, action: &Action) -> Result<EgoMotion> {
-        let a = actions_tensor(std::slice::from_ref(action), &self.device)?;
-        let m: Vec<f32> = self.predict_motion(state, &a)?.flatten_all()?.to_vec1()?;
+    /// [`WorldModel::predict_motion`] for one session, as an [`EgoMotion`]; `depth_m` is the
+    /// depth (metres, `+inf` = sky) of the frame it shows now.
+    pub fn predict_motion_one(
+        &self,
+        state: &State,
+        action: &Action,
+        depth_m: &[f32],
+    ) -> Result<EgoMotion> {
+        let code = self.depth_code_tensor(depth_m)?;
+        let m: Vec<f32> = self
+            .predict_motion(state, std::slice::from_ref(action), &code)?
+            .flatten_all()?
+            .to_vec1()?;
         Ok(EgoMotion::from_array([m[0], m[1], m[2], m[3], m[4]]))
+    }
+
+    /// One frame's depth (metres) as the `[1, H, W, 1]` depth-code tensor
+    /// [`WorldModel::predict_motion`] reads.
+    pub fn depth_code_tensor(&self, depth_m: &[f32]) -> Result<Tensor> {
+        let (h, w) = (self.cfg.height, self.cfg.width);
+        if depth_m.len() != w * h {
+            return Err(ModelError::Input(format!(
+                "depth has {} values, a {w}×{h} frame needs {}",
+                depth_m.len(),
+                w * h
+            )));
+        }
+        let code: Vec<f32> = depth_m.iter().map(|&d| depth_to_code(d)).collect();
+        Ok(Tensor::from_vec(code, (1, h, w, 1), &self.device)?)
     }
 
     /// Generates the frame at the new pose from the action (`[B, 9]`) and the guides (the warped

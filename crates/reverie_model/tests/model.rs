@@ -415,7 +415,9 @@ fn shapes_of_a_session() {
     assert_eq!(state.h.dims(), &[1, 8, 8, cfg.state_channels]);
     assert_eq!(out.rgb().unwrap().dims(), &[1, 32, 32, 3]);
     assert_eq!(out.depth_code().unwrap().dims(), &[1, 32, 32, 1]);
-    let m = model.predict_motion_one(&state, &Action::IDLE).unwrap();
+    let m = model
+        .predict_motion_one(&state, &Action::IDLE, &depth)
+        .unwrap();
     assert!(m.to_array().iter().all(|v| v.is_finite()));
     let conf: Vec<f32> = (0..32 * 32)
         .map(|i| if i < 512 { 1.0 } else { 0.0 })
@@ -554,4 +556,91 @@ fn bad_checkpoints_are_named_errors() {
     candle_core::safetensors::save(&tensors, p.join("model.safetensors")).unwrap();
     let e = checkpoint::load(p, &Device::Cpu).unwrap_err().to_string();
     assert!(e.contains("head.bias") && e.contains("missing"), "{e}");
+}
+
+#[test]
+fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_depth() {
+    use reverie_core::{EgoMotion, Keys};
+    let (cfg, _vm, model) = tiny();
+    assert!(cfg.kinematic_motion);
+    let (rgb, depth) = frame(&cfg, 5);
+    let prompt = guides_tensor(
+        &cfg,
+        &[Guide {
+            rgb: &rgb,
+            depth_m: Some(&depth),
+            confidence: None,
+        }],
+        &[Guide::EMPTY],
+        &Device::Cpu,
+    )
+    .unwrap();
+    let (state, _) = model.prompt(&[prompt]).unwrap();
+    let actions = [
+        Action::keys(Keys::FORWARD).with_look(0.13, -0.04),
+        Action::keys(Keys::FORWARD | Keys::SPRINT | Keys::LEFT).with_look(-1.1, 0.3),
+        Action::keys(Keys::BACK).with_look(0.0, 0.0),
+        Action::IDLE.with_look(0.5, 0.0),
+    ];
+    let far = vec![50.0f32; cfg.width * cfg.height];
+    let near = vec![0.3f32; cfg.width * cfg.height];
+    for a in &actions {
+        let open = model.predict_motion_one(&state, a, &far).unwrap();
+        // The look is the action's, exactly.
+        assert_eq!(
+            (open.yaw_rad, open.pitch_rad),
+            (a.yaw_delta_rad, a.pitch_delta_rad)
+        );
+        // The head reads the depth of the frame shown: a wall right in front changes it.
+        let blocked = model.predict_motion_one(&state, a, &near).unwrap();
+        assert_ne!(open, blocked, "{a:?}: depth made no difference");
+    }
+    // With the head's last layer zeroed, the walk is exactly the intended one through the gates'
+    // resting value, σ(3), with no residual and no vertical motion.
+    let (_, vm, model) = tiny();
+    for (name, var) in vm.data().lock().unwrap().iter() {
+        if name.starts_with("motion2.") {
+            var.set(&var.zeros_like().unwrap()).unwrap();
+        }
+    }
+    let rest = 1.0 / (1.0 + (-3f32).exp());
+    for a in &actions {
+        let intended = EgoMotion::intended(a, cfg.walk_speed, cfg.sprint_speed);
+        let m = model.predict_motion_one(&state, a, &near).unwrap();
+        for (got, want) in [
+            (m.right_m, rest * intended.right_m),
+            (m.forward_m, rest * intended.forward_m),
+            (m.up_m, 0.0),
+            (m.yaw_rad, a.yaw_delta_rad),
+            (m.pitch_rad, a.pitch_delta_rad),
+        ] {
+            assert!((got - want).abs() < 1e-6, "{a:?}: {m:?} vs {intended:?}");
+        }
+    }
+    // A depth of the wrong size is an input error, not a panic.
+    let e = model
+        .predict_motion_one(&state, &actions[0], &far[1..])
+        .unwrap_err();
+    assert!(e.to_string().contains("depth"), "{e}");
+
+    // A checkpoint from before kinematic motion (no `kinematic_motion` in its config) keeps
+    // its fully learned head, which does not read depth.
+    let old: ModelConfig = serde_json::from_str(
+        &serde_json::to_string(&ModelConfig::tiny())
+            .unwrap()
+            .replace("\"kinematic_motion\":true,", ""),
+    )
+    .unwrap();
+    assert!(!old.kinematic_motion);
+    let vm = VarMap::new();
+    let old_model =
+        WorldModel::new(&old, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+    let st = reverie_model::State::zeros(&old, 1, &Device::Cpu).unwrap();
+    let a = old_model
+        .predict_motion_one(&st, &actions[0], &far)
+        .unwrap();
+    let b = old_model
+        .predict_motion_one(&st, &actions[0], &near)
+        .unwrap();
+    assert_eq!(a, b);
 }

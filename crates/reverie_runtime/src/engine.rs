@@ -406,7 +406,9 @@ impl<'m> Engine<'m> {
         self.commit()?;
         let mut times = StageTimes::default();
         let t = Instant::now();
-        let motion = self.model.predict_motion_one(&self.state, action)?;
+        let motion = self
+            .model
+            .predict_motion_one(&self.state, action, &self.last.depth_m)?;
         let pose = motion.apply(&self.last.pose);
         times.motion_ms = ms(t);
 

@@ -143,6 +143,11 @@ pub struct RunConfig {
     pub validate_batches: usize,
     /// Checkpoint every N steps.
     pub checkpoint_every: usize,
+    /// Threads that each run a share of every batch with its own graph, the gradients summed
+    /// (data parallelism: at our sizes two single-threaded shards keep two cores busier than one
+    /// graph whose every op is split in two). 0 = one per core that candle's kernels leave free
+    /// (all cores when they run on one thread, as `reverie train` sets them).
+    pub workers: usize,
 }
 
 impl Default for RunConfig {
@@ -152,6 +157,7 @@ impl Default for RunConfig {
             validate_every: 250,
             validate_batches: 4,
             checkpoint_every: 250,
+            workers: 0,
         }
     }
 }
@@ -216,6 +222,12 @@ impl TrainConfig {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("{field}: {v} is not a share within 0..=1"));
             }
+        }
+        if self.run.workers > 256 {
+            return Err(format!(
+                "run.workers: {} is more than 256",
+                self.run.workers
+            ));
         }
         for (field, v) in [
             ("run.log_every", self.run.log_every),

@@ -252,12 +252,19 @@ impl TrainData {
                 .map(|&(d, e)| datasets[d].1.episodes[&e].steps as u64)
                 .sum(),
         );
-        jobs.par_iter()
-            .map(|&(d, e)| {
-                let (dir, ds) = &datasets[d];
-                build_memory_renders(&ds.episodes[&e], &k, memory, &memory_path(dir, e), tick)
-            })
-            .collect::<Result<Vec<()>>>()?;
+        // Episodes are independent: one per core, whatever thread count candle's kernels use.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(reverie_model::threads::available_cores())
+            .build()
+            .map_err(|e| TrainError::Other(format!("thread pool: {e}")))?;
+        pool.install(|| {
+            jobs.par_iter()
+                .map(|&(d, e)| {
+                    let (dir, ds) = &datasets[d];
+                    build_memory_renders(&ds.episodes[&e], &k, memory, &memory_path(dir, e), tick)
+                })
+                .collect::<Result<Vec<()>>>()
+        })?;
         let mut renders = Vec::new();
         for (dir, ds) in &datasets {
             let mut v = Vec::new();

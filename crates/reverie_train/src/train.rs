@@ -7,7 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -150,12 +151,14 @@ pub fn run_batch(
     let (mut state, out) = model.prompt(&[g0])?;
     let mut last_mse = add_frame(&mut total, &out, 0)?;
     let mut prev = own_frames(&out, seqs, plans, 0, n)?;
+    // The motion head reads the depth of the frame the session shows: the model's own output.
+    let mut shown_code = out.depth_code()?.detach();
     let mut views: Vec<View> = (0..b).map(|_| View::new(k)).collect();
 
     for t in 1..len {
         let actions: Vec<Action> = seqs.iter().map(|s| s.actions[t]).collect();
         let a = actions_tensor(&actions, &dev)?;
-        let motion = model.predict_motion(&state, &a)?;
+        let motion = model.predict_motion(&state, &actions, &shown_code)?;
         let truth: Vec<f32> = seqs
             .iter()
             .flat_map(|s| EgoMotion::between(&s.poses[t - 1], &s.poses[t]).to_array())
@@ -223,6 +226,7 @@ pub fn run_batch(
         let out = model.generate(&mut state, &a, &g)?;
         last_mse = add_frame(&mut total, &out, t)?;
         prev = own_frames(&out, seqs, plans, t, n)?;
+        shown_code = out.depth_code()?.detach();
     }
     let frames = len as f64;
     let total = (total / frames)?;
@@ -234,6 +238,121 @@ pub fn run_batch(
     parts.last_psnr_db = loss::psnr(last_mse);
     let _ = &mut state;
     Ok((total, parts))
+}
+
+/// Runs `f` on `workers` contiguous shares of a batch, side by side on scoped threads (the first
+/// on the calling thread), and returns each result with its share's size.
+fn sharded<T: Send>(
+    workers: usize,
+    seqs: &[Sequence],
+    plans: &[SequencePlan],
+    f: impl Fn(&[Sequence], &[SequencePlan]) -> Result<T> + Sync,
+) -> Result<Vec<(T, usize)>> {
+    let size = seqs.len().div_ceil(workers.clamp(1, seqs.len().max(1)));
+    let shares: Vec<(&[Sequence], &[SequencePlan])> = seqs
+        .chunks(size.max(1))
+        .zip(plans.chunks(size.max(1)))
+        .collect();
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = shares[1..]
+            .iter()
+            .map(|&(s, p)| scope.spawn(move || f(s, p).map(|t| (t, s.len()))))
+            .collect();
+        let mut out = vec![f(shares[0].0, shares[0].1).map(|t| (t, shares[0].0.len()))?];
+        for h in handles {
+            out.push(
+                h.join()
+                    .map_err(|_| TrainError::Other("a training worker panicked".into()))??,
+            );
+        }
+        Ok(out)
+    })
+}
+
+/// The loss parts of a batch from those of its shares (weighted by size; the last-tick PSNR from
+/// the mean of the shares' squared errors, as one batch gives it).
+fn merge_parts(parts: &[(LossParts, usize)]) -> LossParts {
+    let n: usize = parts.iter().map(|(_, k)| k).sum();
+    let mut m = LossParts::default();
+    let mut mse = 0.0;
+    for (p, k) in parts {
+        let w = *k as f64 / n.max(1) as f64;
+        m.total += w * p.total;
+        m.rgb_l1 += w * p.rgb_l1;
+        m.rgb_grad += w * p.rgb_grad;
+        m.depth += w * p.depth;
+        m.motion += w * p.motion;
+        mse += w * 10f64.powf(-p.last_psnr_db / 10.0);
+    }
+    m.last_psnr_db = loss::psnr(mse);
+    m
+}
+
+/// The gradients of a batch's mean loss with respect to `vars`, and its loss parts: the batch
+/// runs as `workers` shares side by side (see [`crate::config::RunConfig::workers`]), each with
+/// its own graph; their gradients are summed weighted by share size (the batch mean).
+#[allow(clippy::too_many_arguments)]
+pub fn batch_gradients(
+    model: &WorldModel,
+    vars: &[Var],
+    cfg: &TrainConfig,
+    k: &Intrinsics,
+    seqs: &[Sequence],
+    plans: &[SequencePlan],
+    memory_config: &MemoryConfig,
+    workers: usize,
+) -> Result<(GradStore, LossParts)> {
+    let n = seqs.len();
+    let mut shares = sharded(workers, seqs, plans, |s, p| {
+        let (loss, parts) = run_batch(model, cfg, k, s, p, memory_config)?;
+        Ok((loss.backward()?, parts))
+    })?;
+    let parts = merge_parts(
+        &shares
+            .iter()
+            .map(|((_, p), k)| (*p, *k))
+            .collect::<Vec<_>>(),
+    );
+    if shares.len() == 1 {
+        let ((grads, _), _) = shares.remove(0);
+        return Ok((grads, parts));
+    }
+    let mut iter = shares.into_iter();
+    let Some(((mut grads, _), k0)) = iter.next() else {
+        return Err(TrainError::Other("an empty batch".into()));
+    };
+    let rest: Vec<(GradStore, usize)> = iter.map(|((g, _), k)| (g, k)).collect();
+    for var in vars {
+        let t = var.as_tensor();
+        let mut sum: Option<Tensor> = grads
+            .remove(t)
+            .map(|g| g * (k0 as f64 / n as f64))
+            .transpose()?;
+        for (g, k) in &rest {
+            if let Some(g) = g.get(t) {
+                let g = (g * (*k as f64 / n as f64))?;
+                sum = Some(match sum {
+                    Some(s) => (s + g)?,
+                    None => g,
+                });
+            }
+        }
+        if let Some(s) = sum {
+            grads.insert(t, s);
+        }
+    }
+    Ok((grads, parts))
+}
+
+/// The worker count `run.workers` asks for (0: the cores candle's kernels leave free).
+pub fn workers_for(cfg: &TrainConfig) -> usize {
+    if cfg.run.workers > 0 {
+        cfg.run.workers
+    } else {
+        (reverie_model::threads::available_cores() / reverie_model::threads::cpu_threads().max(1))
+            .max(1)
+    }
 }
 
 /// The frames each sequence warps into its next tick: the model's own output (self-forcing) or
@@ -445,6 +564,12 @@ pub fn train(
         .map_err(|e| TrainError::file(&csv_path, e))?;
     }
 
+    let vars = varmap.all_vars();
+    let workers = workers_for(cfg);
+    observer.message(&format!(
+        "{workers} worker(s), each running its share of a batch on {} thread(s)",
+        reverie_model::threads::cpu_threads()
+    ));
     let started = Instant::now();
     let start_step = progress.step;
     let frames_per_step = cfg.optim.batch * (cfg.optim.seq_len + 1);
@@ -456,8 +581,16 @@ pub fn train(
         let sf = cfg.self_forcing_at(step);
         let lr = cfg.lr_at(step);
         let (seqs, plans) = sample_batch(&data, cfg, &mut rng, sf)?;
-        let (loss, parts) = run_batch(&model, cfg, &k, &seqs, &plans, &memory_config)?;
-        let grads = loss.backward()?;
+        let (grads, parts) = batch_gradients(
+            &model,
+            &vars,
+            cfg,
+            &k,
+            &seqs,
+            &plans,
+            &memory_config,
+            workers,
+        )?;
         let norm = match opt.step(&grads, lr, cfg.optim.grad_clip)? {
             Ok(norm) => {
                 bad_steps = 0;
@@ -608,7 +741,10 @@ pub fn validate(
             p.prompt_depth = true;
             p.noise = 0.0;
         }
-        let (_, v) = run_batch(model, cfg, &data.intrinsics, &seqs, &plans, memory_config)?;
+        let shares = sharded(workers_for(cfg), &seqs, &plans, |s, p| {
+            run_batch(model, cfg, &data.intrinsics, s, p, memory_config).map(|(_, v)| v)
+        })?;
+        let v = merge_parts(&shares);
         sum.total += v.total / n as f64;
         sum.rgb_l1 += v.rgb_l1 / n as f64;
         sum.rgb_grad += v.rgb_grad / n as f64;

@@ -178,6 +178,11 @@ fn config_errors_name_the_field() {
         ),
         (good.replace("[optim]", "[optim]\nbogus = 1"), "bogus"),
         (good.replace("patch = 4", "patch = 0"), "patch"),
+        (good.replace("workers = 0", "workers = 999"), "run.workers"),
+        (
+            good.replace("walk_speed = ", "walk_speed = -1.0 # "),
+            "walk_speed",
+        ),
     ];
     for (text, field) in cases {
         assert_ne!(text, good, "{field}: the test did not change the config");
@@ -186,4 +191,58 @@ fn config_errors_name_the_field() {
         let e = TrainConfig::load(&p).unwrap_err().to_string();
         assert!(e.contains("t.toml") && e.contains(field), "{field}: {e}");
     }
+}
+
+#[test]
+fn a_batch_split_between_two_workers_has_the_gradients_of_the_whole() {
+    use candle_core::{DType, Device};
+    use candle_nn::{VarBuilder, VarMap};
+    use rand::SeedableRng;
+    use reverie_memory::MemoryConfig;
+    use reverie_train::data::TrainData;
+    use reverie_train::train::{batch_gradients, sample_batch, seeded_init};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let train = tmp.path().join("train");
+    tiny_dataset(&train, 3);
+    let mut cfg = config(train.clone(), train.clone(), 1);
+    cfg.optim.batch = 3; // shares of 2 and 1: the weighting by share size matters
+    let memory = MemoryConfig::default();
+    let data = TrainData::open(&[train], &memory, &|_| {}, &|| {}).unwrap();
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let model = reverie_model::WorldModel::new(&cfg.model, vb).unwrap();
+    seeded_init(&varmap, 5).unwrap();
+    let vars = varmap.all_vars();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let (seqs, plans) = sample_batch(&data, &cfg, &mut rng, 0.5).unwrap();
+    let k = data.intrinsics;
+    let (one, p1) = batch_gradients(&model, &vars, &cfg, &k, &seqs, &plans, &memory, 1).unwrap();
+    let (two, p2) = batch_gradients(&model, &vars, &cfg, &k, &seqs, &plans, &memory, 2).unwrap();
+    assert!(
+        (p1.total - p2.total).abs() < 1e-5 * p1.total.abs().max(1.0),
+        "{p1:?} vs {p2:?}"
+    );
+    assert!(
+        (p1.last_psnr_db - p2.last_psnr_db).abs() < 1e-3,
+        "{p1:?} vs {p2:?}"
+    );
+    let mut compared = 0;
+    for v in &vars {
+        let (Some(a), Some(b)) = (one.get(v.as_tensor()), two.get(v.as_tensor())) else {
+            assert!(one.get(v.as_tensor()).is_none() && two.get(v.as_tensor()).is_none());
+            continue;
+        };
+        let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
+        let b: Vec<f32> = b.flatten_all().unwrap().to_vec1().unwrap();
+        let scale = a.iter().map(|x| x.abs()).fold(0f32, f32::max).max(1e-6);
+        let d = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(d <= 1e-4 * scale, "gradient differs by {d} (scale {scale})");
+        compared += 1;
+    }
+    assert!(compared > 10, "only {compared} gradients compared");
 }

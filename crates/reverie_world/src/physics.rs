@@ -273,6 +273,34 @@ mod tests {
     }
 
     #[test]
+    fn on_open_flat_ground_the_player_moves_as_intended() {
+        // What the controls mean (`EgoMotion::intended`, which the world model builds on) is what
+        // the physics does when nothing is in the way: every key combination and turn.
+        use reverie_core::EgoMotion;
+        let w = flat();
+        let body = Body::default();
+        let mut p = Player::new(Vec3::new(0.5, 20.0, 0.5), 0.3);
+        run(&w, &mut p, Action::IDLE, 2);
+        let mut checked = 0;
+        for bits in 0u8..64 {
+            for (i, yaw) in [-0.4f32, 0.0, 0.07, 1.3].into_iter().enumerate() {
+                let mut keys = Keys::from_bits_truncate(bits);
+                keys.set(Keys::JUMP, false);
+                let a = Action::keys(keys).with_look(yaw, 0.02 * i as f32 - 0.03);
+                let before = p.pose();
+                p.step(&w, &a);
+                let m = EgoMotion::between(&before, &p.pose());
+                let want = EgoMotion::intended(&a, body.walk_speed, body.sprint_speed);
+                for (got, want) in m.to_array().into_iter().zip(want.to_array()) {
+                    assert!((got - want).abs() < 1e-4, "{a:?}: {m:?} vs {want:?}");
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 256);
+    }
+
+    #[test]
     fn walking_into_a_wall_stops() {
         let mut w = flat();
         // A two-block wall across the path at z = -5.
