@@ -27,14 +27,20 @@ if [ "${1:-}" = "--resume" ]; then
 else
   $R train --config configs/train-default.toml --out runs/default --overwrite
 fi
-# Every protocol on meadow (10 s and 60 s loops, the 10-minute stability rollout); fidelity,
-# control and the 60 s revisit on the other bundled worlds (about 20 min in all on 2 cores).
+# Every protocol on meadow (10 s and 60 s loops, the 10-minute stability rollout) in the
+# background; fidelity, control and the 60 s revisit on the other bundled worlds beside it (an
+# evaluation runs on one thread; about 15 min in all on 2 cores).
 $R eval --checkpoint runs/default/final --world worlds/meadow.toml --json runs/default/eval-meadow.json \
-  --loops 10,60 --stability-minutes 10
+  --loops 10,60 --stability-minutes 10 > runs/default/eval-meadow.log 2>&1 &
+meadow=$!
 for w in village forest canyon; do
   $R eval --checkpoint runs/default/final --world worlds/$w.toml --json runs/default/eval-$w.json \
     --loops 60 --stability-minutes 0
 done
+if ! wait $meadow; then
+  cat runs/default/eval-meadow.log >&2
+  exit 1
+fi
 dst=assets/models/default
 mkdir -p $dst
 cp runs/default/final/model.safetensors runs/default/final/model.json runs/default/final/train.toml \

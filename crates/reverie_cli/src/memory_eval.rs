@@ -520,12 +520,69 @@ pub struct BenchReport {
     pub minutes: Vec<MinuteStats>,
     /// Last minute's per-tick cost over the first minute's.
     pub last_over_first: f64,
+    /// Per-tick cost of the aged memory in the minute after the last, run beside a fresh
+    /// memory replaying minute 1 (0 when there was no such minute: fewer than 2 minutes).
+    pub aged_beside_replay_ms: f64,
+    /// Per-tick cost of that fresh memory replaying minute 1.
+    pub first_replayed_beside_ms: f64,
+    /// Their ratio: the cost of the memory's age with the host's speed drift cancelled.
+    pub aged_over_first_side_by_side: f64,
     /// Distance walked from the start, metres (how wide the area is).
     pub distance_from_start_m: f32,
 }
 
+/// One memory's per-tick work in `memory-bench`: render at the new pose, warp of the previous
+/// frame, carve + write. Returns the three times in seconds.
+struct BenchMemory {
+    mem: SpatialMemory,
+    view: View,
+    warped: View,
+    prev: Option<Frame>,
+}
+
+impl BenchMemory {
+    fn new(config: &MemoryConfig, k: &Intrinsics) -> Result<BenchMemory> {
+        Ok(BenchMemory {
+            mem: SpatialMemory::new(config.clone())?,
+            view: View::new(k),
+            warped: View::new(k),
+            prev: None,
+        })
+    }
+
+    /// Runs one tick on `f`; returns (render, warp, write) seconds and the largest resident
+    /// size seen.
+    fn tick(&mut self, k: &Intrinsics, splat_scale: f32, f: Frame) -> Result<([f64; 3], u64)> {
+        let t0 = Instant::now();
+        self.mem.render(&f.pose, k, &mut self.view);
+        let b1 = self.mem.bytes() as u64;
+        let t1 = Instant::now();
+        if let Some(p) = &self.prev {
+            warp_frame(k, p, &f.pose, splat_scale, &mut self.warped)?;
+        }
+        let t2 = Instant::now();
+        self.mem.carve(&self.view, &f.depth_m);
+        self.mem.write(k, &f.rgb, &f.depth_m, &f.pose, f.tick)?;
+        let t3 = Instant::now();
+        let b2 = self.mem.bytes() as u64;
+        self.prev = Some(f);
+        Ok((
+            [
+                (t1 - t0).as_secs_f64(),
+                (t2 - t1).as_secs_f64(),
+                (t3 - t2).as_secs_f64(),
+            ],
+            b1.max(b2),
+        ))
+    }
+}
+
 /// A fast-forwarded session: `minutes` of random-walk frames rendered by the oracle on a second
 /// thread, while this thread runs render + warp + write per tick on one core and times them.
+/// With `minutes` ≥ 2, one more minute follows in which a fresh memory replays minute 1's
+/// frames tick for tick beside the aged one (their ticks alternate, so a drift of the host's
+/// speed over the run hits both alike): the cost of the memory's age with the host's drift
+/// cancelled. The minute-by-minute numbers are not touched by it.
 pub fn bench(
     world_file: &str,
     spec: WorldSpec,
@@ -534,7 +591,10 @@ pub fn bench(
     config: MemoryConfig,
     progress: &dyn Fn(&str),
 ) -> Result<BenchReport> {
-    let ticks = minutes * 60 * TICK_HZ as u64;
+    let per_minute = 60 * TICK_HZ as u64;
+    let ticks = minutes * per_minute;
+    let side_by_side = minutes >= 2;
+    let produced = ticks + if side_by_side { per_minute } else { 0 };
     let seed = spec.generator.seed;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Frame>(48);
     let producer = std::thread::spawn(move || -> Result<()> {
@@ -550,48 +610,52 @@ pub fn bench(
             policy.as_mut(),
             EpisodeStart {
                 seed: ep_seed,
-                steps: ticks as usize,
+                steps: produced as usize,
             },
             |_, f, _| tx.send(f.clone()).map_err(|_| ()),
         );
         r.map_err(|()| anyhow::anyhow!("the benchmark stopped taking frames"))
     });
-    let mut mem = SpatialMemory::new(config.clone())?;
-    let mut view = View::new(&k);
-    let mut warped = View::new(&k);
-    let mut prev: Option<Frame> = None;
+    let mut aged = BenchMemory::new(&config, &k)?;
+    let mut young = BenchMemory::new(&config, &k)?;
+    let mut first_minute: Vec<Frame> = Vec::new();
     let mut minutes_out = Vec::new();
-    let per_minute = 60 * TICK_HZ as u64;
     let (mut w_s, mut r_s, mut p_s) = (0.0f64, 0.0f64, 0.0f64);
+    let (mut aged_s, mut young_s) = (0.0f64, 0.0f64);
     let mut max_bytes = 0u64;
     let mut minute_max = 0u64;
     let mut start = None;
     let mut last_pos = Vec3::ZERO;
     for (t, f) in rx.iter().enumerate() {
-        let t0 = Instant::now();
-        mem.render(&f.pose, &k, &mut view);
-        let b1 = mem.bytes() as u64;
-        let t1 = Instant::now();
-        if let Some(p) = &prev {
-            warp_frame(&k, p, &f.pose, config.splat_scale, &mut warped)?;
+        let t = t as u64;
+        if t >= ticks {
+            // The side-by-side minute: the fresh memory's tick j, then the aged one's.
+            let j = (t - ticks) as usize;
+            let Some(old) = first_minute.get(j).cloned() else {
+                continue;
+            };
+            let (y, yb) = young.tick(&k, config.splat_scale, old)?;
+            let (a, ab) = aged.tick(&k, config.splat_scale, f)?;
+            young_s += y.iter().sum::<f64>();
+            aged_s += a.iter().sum::<f64>();
+            max_bytes = max_bytes.max(yb).max(ab);
+            continue;
         }
-        let t2 = Instant::now();
-        mem.carve(&view, &f.depth_m);
-        mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick)?;
-        let t3 = Instant::now();
-        let b2 = mem.bytes() as u64;
-        minute_max = minute_max.max(b1).max(b2);
-        r_s += (t1 - t0).as_secs_f64();
-        p_s += (t2 - t1).as_secs_f64();
-        w_s += (t3 - t2).as_secs_f64();
+        if side_by_side && t < per_minute {
+            first_minute.push(f.clone());
+        }
         start.get_or_insert(f.pose.position);
         last_pos = f.pose.position;
-        prev = Some(f);
-        if (t as u64 + 1).is_multiple_of(per_minute) {
+        let ([r, p, w], bytes) = aged.tick(&k, config.splat_scale, f)?;
+        minute_max = minute_max.max(bytes);
+        r_s += r;
+        p_s += p;
+        w_s += w;
+        if (t + 1).is_multiple_of(per_minute) {
             let n = per_minute as f64;
-            let st = mem.stats();
+            let st = aged.mem.stats();
             let m = MinuteStats {
-                minute: (t as u64 + 1) / per_minute,
+                minute: (t + 1) / per_minute,
                 tick_ms: (w_s + r_s + p_s) / n * 1e3,
                 write_ms: w_s / n * 1e3,
                 render_ms: r_s / n * 1e3,
@@ -619,6 +683,17 @@ pub fn bench(
             (w_s, r_s, p_s, minute_max) = (0.0, 0.0, 0.0, 0);
         }
     }
+    let (aged_ms, young_ms) = (
+        aged_s / per_minute as f64 * 1e3,
+        young_s / per_minute as f64 * 1e3,
+    );
+    if side_by_side {
+        progress(&format!(
+            "side by side: minute {} {aged_ms:.2} ms/tick, minute 1 replayed by a fresh memory beside it {young_ms:.2} ms/tick (ratio {:.3})",
+            minutes + 1,
+            aged_ms / young_ms.max(1e-9)
+        ));
+    }
     producer
         .join()
         .map_err(|_| anyhow::anyhow!("the oracle thread panicked"))??;
@@ -633,6 +708,13 @@ pub fn bench(
         max_bytes,
         minutes: minutes_out,
         last_over_first: last / first,
+        aged_beside_replay_ms: aged_ms,
+        first_replayed_beside_ms: young_ms,
+        aged_over_first_side_by_side: if young_ms > 0.0 {
+            aged_ms / young_ms
+        } else {
+            0.0
+        },
         distance_from_start_m: start.map_or(0.0, |s: Vec3| s.distance(last_pos)),
     })
 }

@@ -230,6 +230,10 @@ pub struct WallTest {
     pub true_last_second_mps: f64,
     /// The model stopped: last-second speed under 25 % of its first-second speed.
     pub stopped: bool,
+    /// Nearer candidates straight ahead that the oracle walker did not stop at (ledges it
+    /// stepped onto), passed over for this wall.
+    #[serde(default)]
+    pub walls_passed_over: usize,
 }
 
 /// Revisit results for one loop length.
@@ -539,7 +543,8 @@ fn wall_test(
     memory: &MemoryConfig,
 ) -> Result<Option<WallTest>> {
     let s = seeded(spec, world_seed);
-    // Look around at the spawn (16 headings) and pick the nearest wall straight ahead, 2–10 m.
+    // Look around at the spawn (16 headings) and pick the nearest wall straight ahead, 2–10 m,
+    // that stops the oracle walker.
     let turn = std::f32::consts::TAU / 16.0;
     let script = |actions: Vec<Action>| PolicyKind::Script {
         path: "wall-test".into(),
@@ -563,25 +568,37 @@ fn wall_test(
         v.sort_by(f32::total_cmp);
         v[v.len() / 2]
     };
-    let best = (0..16)
+    // Candidates nearest first; the test needs a real wall, one the oracle walker stops at (a
+    // one-block ledge straight ahead is stepped onto, and then nothing should stop).
+    let mut candidates: Vec<(usize, f32)> = (0..16)
         .map(|i| (i, ahead(&look.depth_m[i])))
         .filter(|(_, d)| (2.0..=10.0).contains(d))
-        .min_by(|a, b| a.1.total_cmp(&b.1));
-    let Some((best_turns, wall_distance)) = best else {
+        .collect();
+    candidates.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let walk = 4 * TICK_HZ as usize;
+    let sec = TICK_HZ as usize;
+    let dist = |p: &[Pose]| f64::from((p[p.len() - 1].position - p[0].position).length());
+    let mut found = None;
+    for (passed_over, &(turns_needed, wall_distance)) in candidates.iter().enumerate() {
+        // Turn there (not scored), then walk forward 4 s.
+        let mut actions: Vec<Action> = turns[..turns_needed].to_vec();
+        actions.extend(std::iter::repeat_n(Action::keys(Keys::FORWARD), walk));
+        let ep = record(
+            &s,
+            k,
+            &script(actions),
+            seed::derive(world_seed, &[2]),
+            turns_needed + walk + 1,
+        );
+        let truth = &ep.poses[turns_needed..];
+        if dist(&truth[truth.len() - 1 - sec..]) < 0.25 * dist(&truth[..=sec]).max(1e-3) {
+            found = Some((turns_needed, wall_distance, passed_over, ep));
+            break;
+        }
+    }
+    let Some((start, wall_distance, passed_over, ep)) = found else {
         return Ok(None);
     };
-    // Turn there (not scored), then walk forward 4 s.
-    let walk = 4 * TICK_HZ as usize;
-    let start = best_turns;
-    let mut actions: Vec<Action> = turns[..start].to_vec();
-    actions.extend(std::iter::repeat_n(Action::keys(Keys::FORWARD), walk));
-    let ep = record(
-        &s,
-        k,
-        &script(actions),
-        seed::derive(world_seed, &[2]),
-        start + walk + 1,
-    );
     let prompt = Prompt {
         rgb: ep.rgb[start].clone(),
         depth_m: Some(ep.depth_m[start].clone()),
@@ -600,8 +617,6 @@ fn wall_test(
         &|_| false,
         |g| poses.push(g.pose),
     )?;
-    let dist = |p: &[Pose]| f64::from((p[p.len() - 1].position - p[0].position).length());
-    let sec = TICK_HZ as usize;
     let truth = &ep.poses[start..];
     let pred_first = dist(&poses[..=sec]);
     let pred_last = dist(&poses[poses.len() - 1 - sec..]);
@@ -612,6 +627,7 @@ fn wall_test(
         predicted_last_second_mps: pred_last,
         true_last_second_mps: dist(&truth[truth.len() - 1 - sec..]),
         stopped: pred_last < 0.25 * pred_first.max(1e-3),
+        walls_passed_over: passed_over,
     }))
 }
 
