@@ -20,7 +20,10 @@ fn main() -> ExitCode {
         eprintln!("usage: motion_trace CHECKPOINT WORLD.toml [SEED]");
         return ExitCode::from(2);
     };
-    let world_seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1_000_001);
+    let world_seed: u64 = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_001);
     match run(Path::new(ckpt), Path::new(world), world_seed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -54,7 +57,9 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
         |g| poses.push(g.pose),
     )?;
     let sec = TICK_HZ as usize;
-    println!("second | true walk m, rise m | predicted walk m, rise m | ticks: blocked only in truth / only predicted");
+    println!(
+        "second | true walk m, rise m | predicted walk m, rise m | ticks: blocked only in truth / only predicted"
+    );
     for s in 0..poses.len() / sec {
         let (a, b) = (s * sec, (s + 1) * sec);
         let flat = |p: &[reverie_core::Pose]| {
