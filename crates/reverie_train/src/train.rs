@@ -253,13 +253,16 @@ fn sharded<T: Send>(
         .chunks(size.max(1))
         .zip(plans.chunks(size.max(1)))
         .collect();
+    let Some(&(first_seqs, first_plans)) = shares.first() else {
+        return Err(TrainError::Other("an empty batch".into()));
+    };
     let f = &f;
     std::thread::scope(|scope| {
         let handles: Vec<_> = shares[1..]
             .iter()
             .map(|&(s, p)| scope.spawn(move || f(s, p).map(|t| (t, s.len()))))
             .collect();
-        let mut out = vec![f(shares[0].0, shares[0].1).map(|t| (t, shares[0].0.len()))?];
+        let mut out = vec![f(first_seqs, first_plans).map(|t| (t, first_seqs.len()))?];
         for h in handles {
             out.push(
                 h.join()
