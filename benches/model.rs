@@ -6,7 +6,7 @@
 //! p50/p99 over many single steps: `cargo run --release --example model_speed -p reverie_model`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use reverie::core::Action;
+use reverie::core::{Action, GroundProbe};
 use reverie::model::candle_core::{DType, Device, Module, Tensor};
 use reverie::model::candle_nn::{VarBuilder, VarMap};
 use reverie::model::conv::{Conv2d, Window};
@@ -50,10 +50,12 @@ fn bench(c: &mut Criterion) {
         ))
     };
     let c1 = code(1);
+    let probe = |b: usize| ok(model.probe_tensor(&vec![&[0f32; GroundProbe::FEATURES][..]; b]));
+    let (p1, p8) = (probe(1), probe(8));
     let mut state = ok(State::zeros(&cfg, 1, &dev));
     g.bench_function("step_128x128_batch1", |b| {
         b.iter(|| {
-            let m = ok(model.predict_motion(&state, &[Action::IDLE], &c1));
+            let m = ok(model.predict_motion(&state, &[Action::IDLE], &c1, &p1));
             let out = ok(model.generate(&mut state, &a1, &g1));
             (m, ok(out.frame(0)))
         })
@@ -65,7 +67,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("train_step_batch8", |b| {
         b.iter(|| {
             let mut s = ok(State::zeros(&cfg, 8, &dev));
-            let m = ok(model.predict_motion(&s, &[Action::IDLE; 8], &c8));
+            let m = ok(model.predict_motion(&s, &[Action::IDLE; 8], &c8, &p8));
             let out = ok(model.generate(&mut s, &a8, &g8));
             let loss = ok(ok(ok(out.rgb()).abs()).mean_all()) + ok(ok(m.sqr()).mean_all());
             ok(ok(loss).backward())

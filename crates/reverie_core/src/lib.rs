@@ -21,6 +21,7 @@ pub mod error;
 pub mod frame;
 pub mod metrics;
 pub mod pose;
+pub mod probe;
 pub mod script;
 pub mod seed;
 
@@ -29,6 +30,7 @@ pub use error::{Error, Result};
 pub use frame::Frame;
 pub use glam;
 pub use pose::{EgoMotion, Intrinsics, Pose};
+pub use probe::GroundProbe;
 
 /// Simulation and generation rate: one tick is one generated frame.
 pub const TICK_HZ: u32 = 24;

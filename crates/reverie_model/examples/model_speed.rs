@@ -55,6 +55,9 @@ fn main() {
         let acts = vec![Action::keys(reverie_core::Keys::FORWARD); b];
         let a = actions_tensor(&acts, &dev).unwrap();
         let code = Tensor::rand(0f32, 1f32, (b, cfg.height, cfg.width, 1), &dev).unwrap();
+        let probe = model
+            .probe_tensor(&vec![&[0f32; reverie_core::GroundProbe::FEATURES][..]; b])
+            .unwrap();
         let mut times = Vec::new();
         let mut fwd = Vec::new();
         let iters = if b == 1 { 600 } else { 12 };
@@ -75,11 +78,11 @@ fn main() {
             }
             let t = Instant::now();
             if b == 1 {
-                let _m = model.predict_motion(&s, &acts, &code).unwrap();
+                let _m = model.predict_motion(&s, &acts, &code, &probe).unwrap();
                 let o = model.generate(&mut s, &a, &g).unwrap();
                 let _ = o.frame(0).unwrap();
             } else {
-                let m = model.predict_motion(&s, &acts, &code).unwrap();
+                let m = model.predict_motion(&s, &acts, &code, &probe).unwrap();
                 let o = model.generate(&mut s, &a, &g).unwrap();
                 let _ = o.image.sum_all().unwrap().to_scalar::<f32>().unwrap();
                 if i >= 2 {

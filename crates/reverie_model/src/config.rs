@@ -47,6 +47,12 @@ pub struct ModelConfig {
     /// Sprinting speed the actions mean (metres per second), for `kinematic_motion`.
     #[serde(default = "default_sprint_speed")]
     pub sprint_speed: f32,
+    /// The `kinematic_motion` head also reads a [`reverie_core::GroundProbe`]: the highest
+    /// point in each cell of a small grid around the feet, from the depth of the session's
+    /// last frames (what is underfoot when a ledge has left the view). `false` (checkpoints
+    /// from before it): no probe.
+    #[serde(default)]
+    pub ground_probe: bool,
 }
 
 fn default_walk_speed() -> f32 {
@@ -74,6 +80,7 @@ impl Default for ModelConfig {
             kinematic_motion: true,
             walk_speed: default_walk_speed(),
             sprint_speed: default_sprint_speed(),
+            ground_probe: true,
         }
     }
 }
@@ -151,6 +158,12 @@ impl ModelConfig {
                     );
                 }
             }
+        }
+        if self.ground_probe && !self.kinematic_motion {
+            return bad(
+                "ground_probe",
+                "needs kinematic_motion = true (the probe feeds its head)".to_string(),
+            );
         }
         for (field, v) in [
             ("walk_speed", self.walk_speed),

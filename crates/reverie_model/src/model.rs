@@ -16,7 +16,7 @@
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
-use reverie_core::{Action, EgoMotion};
+use reverie_core::{Action, EgoMotion, GroundProbe};
 
 use crate::compose::compose;
 use crate::config::ModelConfig;
@@ -391,6 +391,11 @@ impl WorldModel {
                         2 + MOTION_DEPTH_GRID * MOTION_DEPTH_GRID
                     } else {
                         0
+                    }
+                    + if cfg.ground_probe {
+                        GroundProbe::FEATURES
+                    } else {
+                        0
                     },
                 cfg.motion_hidden,
                 vb.pp("motion1"),
@@ -428,7 +433,8 @@ impl WorldModel {
     /// Ego-motion of the coming tick, `[B, 5]` in the units of [`EgoMotion::to_array`] (right,
     /// up, forward metres; yaw, pitch radians), from the state, the actions and `depth_code`
     /// (`[B, H, W, 1]`: the depth code of the frame each session has just shown — the model's
-    /// own output, or the prompt's).
+    /// own output, or the prompt's), and `probe` (`[B, GroundProbe::FEATURES]`: each session's
+    /// [`GroundProbe::features`] at its current pose; read by `ground_probe` models only).
     ///
     /// A `kinematic_motion` model turns the look exactly as asked and walks what the action
     /// intends ([`EgoMotion::intended`]) through learned gates (a wall ahead closes them), plus
@@ -440,6 +446,7 @@ impl WorldModel {
         state: &State,
         actions: &[Action],
         depth_code: &Tensor,
+        probe: &Tensor,
     ) -> Result<Tensor> {
         let (b, gh, gw, s) = state.h.dims4()?;
         if actions.len() != b {
@@ -502,6 +509,18 @@ impl WorldModel {
         // Intended walk on the ground plane: [right, forward].
         let walk = Tensor::cat(&[&intended.narrow(1, 0, 1)?, &intended.narrow(1, 2, 1)?], 1)?;
         let x = Tensor::cat(&[&pooled, &a, &(&walk / m)?, &near], 1)?;
+        let x = if self.cfg.ground_probe {
+            if probe.dims() != [b, GroundProbe::FEATURES] {
+                return Err(ModelError::Input(format!(
+                    "ground probe {:?} must be [{b}, {}]",
+                    probe.dims(),
+                    GroundProbe::FEATURES
+                )));
+            }
+            Tensor::cat(&[&x, &probe.detach()], 1)?
+        } else {
+            x
+        };
         let y = self.motion2.forward(&self.motion1.forward(&x)?.silu()?)?; // [B, 5]
         // Gates in (0, 1): 1 / (1 + e^-(y + offset)).
         let gates = ((y.narrow(1, 0, 2)? + GATE_OFFSET)?.neg()?.exp()? + 1.0)?.recip()?;
@@ -519,19 +538,44 @@ impl WorldModel {
     }
 
     /// [`WorldModel::predict_motion`] for one session, as an [`EgoMotion`]; `depth_m` is the
-    /// depth (metres, `+inf` = sky) of the frame it shows now.
+    /// depth (metres, `+inf` = sky) of the frame it shows now, `probe` the session's
+    /// [`GroundProbe::features`] at its current pose (ignored by models without `ground_probe`).
     pub fn predict_motion_one(
         &self,
         state: &State,
         action: &Action,
         depth_m: &[f32],
+        probe: &[f32],
     ) -> Result<EgoMotion> {
         let code = self.depth_code_tensor(depth_m)?;
+        let probe = self.probe_tensor(&[probe])?;
         let m: Vec<f32> = self
-            .predict_motion(state, std::slice::from_ref(action), &code)?
+            .predict_motion(state, std::slice::from_ref(action), &code, &probe)?
             .flatten_all()?
             .to_vec1()?;
         Ok(EgoMotion::from_array([m[0], m[1], m[2], m[3], m[4]]))
+    }
+
+    /// Sessions' [`GroundProbe::features`] as the `[B, FEATURES]` tensor
+    /// [`WorldModel::predict_motion`] reads (a model without `ground_probe` takes an empty
+    /// slice per session).
+    pub fn probe_tensor(&self, probes: &[&[f32]]) -> Result<Tensor> {
+        let f = if self.cfg.ground_probe {
+            GroundProbe::FEATURES
+        } else {
+            0
+        };
+        let mut v: Vec<f32> = Vec::with_capacity(probes.len() * f);
+        for p in probes {
+            if self.cfg.ground_probe && p.len() != f {
+                return Err(ModelError::Input(format!(
+                    "ground probe has {} values, not {f}",
+                    p.len()
+                )));
+            }
+            v.extend(p.iter().take(f));
+        }
+        Ok(Tensor::from_vec(v, (probes.len(), f), &self.device)?)
     }
 
     /// One frame's depth (metres) as the `[1, H, W, 1]` depth-code tensor

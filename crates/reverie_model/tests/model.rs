@@ -4,7 +4,7 @@
 
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
-use reverie_core::Action;
+use reverie_core::{Action, GroundProbe};
 use reverie_model::conv::{Conv2d, Window, depth_to_space, space_to_depth};
 use reverie_model::model::{GUIDE_CHANNELS, guides_tensor};
 use reverie_model::{Guide, ModelConfig, ModelError, WorldModel, checkpoint};
@@ -416,7 +416,7 @@ fn shapes_of_a_session() {
     assert_eq!(out.rgb().unwrap().dims(), &[1, 32, 32, 3]);
     assert_eq!(out.depth_code().unwrap().dims(), &[1, 32, 32, 1]);
     let m = model
-        .predict_motion_one(&state, &Action::IDLE, &depth)
+        .predict_motion_one(&state, &Action::IDLE, &depth, &[0.0; GroundProbe::FEATURES])
         .unwrap();
     assert!(m.to_array().iter().all(|v| v.is_finite()));
     let conf: Vec<f32> = (0..32 * 32)
@@ -584,15 +584,16 @@ fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_dep
     ];
     let far = vec![50.0f32; cfg.width * cfg.height];
     let near = vec![0.3f32; cfg.width * cfg.height];
+    let probe = vec![0f32; GroundProbe::FEATURES];
     for a in &actions {
-        let open = model.predict_motion_one(&state, a, &far).unwrap();
+        let open = model.predict_motion_one(&state, a, &far, &probe).unwrap();
         // The look is the action's, exactly.
         assert_eq!(
             (open.yaw_rad, open.pitch_rad),
             (a.yaw_delta_rad, a.pitch_delta_rad)
         );
         // The head reads the depth of the frame shown: a wall right in front changes it.
-        let blocked = model.predict_motion_one(&state, a, &near).unwrap();
+        let blocked = model.predict_motion_one(&state, a, &near, &probe).unwrap();
         assert_ne!(open, blocked, "{a:?}: depth made no difference");
     }
     // With the head's last layer zeroed, the walk is exactly the intended one through the gates'
@@ -606,7 +607,7 @@ fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_dep
     let rest = 1.0 / (1.0 + (-3f32).exp());
     for a in &actions {
         let intended = EgoMotion::intended(a, cfg.walk_speed, cfg.sprint_speed);
-        let m = model.predict_motion_one(&state, a, &near).unwrap();
+        let m = model.predict_motion_one(&state, a, &near, &probe).unwrap();
         for (got, want) in [
             (m.right_m, rest * intended.right_m),
             (m.forward_m, rest * intended.forward_m),
@@ -619,7 +620,7 @@ fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_dep
     }
     // A depth of the wrong size is an input error, not a panic.
     let e = model
-        .predict_motion_one(&state, &actions[0], &far[1..])
+        .predict_motion_one(&state, &actions[0], &far[1..], &probe)
         .unwrap_err();
     assert!(e.to_string().contains("depth"), "{e}");
 
@@ -628,7 +629,8 @@ fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_dep
     let old: ModelConfig = serde_json::from_str(
         &serde_json::to_string(&ModelConfig::tiny())
             .unwrap()
-            .replace("\"kinematic_motion\":true,", ""),
+            .replace("\"kinematic_motion\":true,", "")
+            .replace(",\"ground_probe\":true", ""),
     )
     .unwrap();
     assert!(!old.kinematic_motion);
@@ -637,10 +639,87 @@ fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_dep
         WorldModel::new(&old, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
     let st = reverie_model::State::zeros(&old, 1, &Device::Cpu).unwrap();
     let a = old_model
-        .predict_motion_one(&st, &actions[0], &far)
+        .predict_motion_one(&st, &actions[0], &far, &[])
         .unwrap();
     let b = old_model
-        .predict_motion_one(&st, &actions[0], &near)
+        .predict_motion_one(&st, &actions[0], &near, &[])
         .unwrap();
     assert_eq!(a, b);
+}
+
+#[test]
+fn the_ground_probe_reaches_the_motion_head_and_zero_columns_for_it_change_nothing() {
+    use reverie_core::Keys;
+    let (cfg, vm, model) = tiny();
+    assert!(cfg.ground_probe);
+    let (rgb, depth) = frame(&cfg, 7);
+    let prompt = guides_tensor(
+        &cfg,
+        &[Guide {
+            rgb: &rgb,
+            depth_m: Some(&depth),
+            confidence: None,
+        }],
+        &[Guide::EMPTY],
+        &Device::Cpu,
+    )
+    .unwrap();
+    let (state, _) = model.prompt(&[prompt]).unwrap();
+    let a = Action::keys(Keys::FORWARD);
+    let flat = vec![0f32; GroundProbe::FEATURES];
+    // A ledge top 0.62 m below the eye in the front half of the grid, everything seen.
+    let g = GroundProbe::GRID;
+    let mut ledge = vec![-1.62f32; g * g];
+    ledge[g * g / 2..].fill(-0.62);
+    ledge.extend(vec![1.0; g * g]);
+    let m_flat = model.predict_motion_one(&state, &a, &depth, &flat).unwrap();
+    let m_ledge = model
+        .predict_motion_one(&state, &a, &depth, &ledge)
+        .unwrap();
+    assert_ne!(m_flat, m_ledge, "the probe made no difference");
+    // The wrong number of probe values is an input error naming the probe.
+    let e = model
+        .predict_motion_one(&state, &a, &depth, &ledge[1..])
+        .unwrap_err();
+    assert!(e.to_string().contains("probe"), "{e}");
+    // The probe's inputs are the last columns of the head's first layer: zeroed, the model
+    // computes what the same weights without a probe do (how `init_from` grows a checkpoint).
+    let no_probe_cfg = ModelConfig {
+        ground_probe: false,
+        ..cfg.clone()
+    };
+    let vm2 = VarMap::new();
+    let no_probe = WorldModel::new(
+        &no_probe_cfg,
+        VarBuilder::from_varmap(&vm2, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
+    let data = vm.data().lock().unwrap();
+    for (name, var) in vm2.data().lock().unwrap().iter() {
+        let mine = &data[name];
+        if mine.dims() == var.dims() {
+            var.set(mine.as_tensor()).unwrap();
+        } else {
+            let cols = var.dims()[1];
+            var.set(&mine.as_tensor().narrow(1, 0, cols).unwrap())
+                .unwrap();
+            let zero = mine
+                .as_tensor()
+                .narrow(1, 0, cols)
+                .unwrap()
+                .pad_with_zeros(1, 0, GroundProbe::FEATURES)
+                .unwrap();
+            mine.set(&zero).unwrap();
+        }
+    }
+    drop(data);
+    let with = model
+        .predict_motion_one(&state, &a, &depth, &ledge)
+        .unwrap();
+    let without = no_probe
+        .predict_motion_one(&state, &a, &depth, &[])
+        .unwrap();
+    for (x, y) in with.to_array().iter().zip(without.to_array()) {
+        assert!((x - y).abs() < 1e-5, "{with:?} vs {without:?}");
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use reverie_core::{Action, EgoMotion, Intrinsics, Pose};
+use reverie_core::{Action, EgoMotion, GroundProbe, Intrinsics, Pose};
 use reverie_memory::{MemoryConfig, SpatialMemory, View, warp};
 use reverie_model::model::{actions_tensor, guides_tensor};
 use reverie_model::{Guide, State, WorldModel};
@@ -212,6 +212,10 @@ pub struct Engine<'m> {
     /// Which session this is and which one it was forked from (session files carry both).
     pub(crate) session_id: u64,
     pub(crate) parent_id: Option<u64>,
+    /// The ground around the player from the last frames (for a `ground_probe` model's motion
+    /// head; empty otherwise), and the tick of the newest frame in it.
+    pub(crate) probe: GroundProbe,
+    pub(crate) probe_tick: Option<u64>,
 }
 
 /// A memory render made ahead of the tick that uses it.
@@ -284,6 +288,8 @@ impl<'m> Engine<'m> {
             session_id: crate::session::new_session_id(),
             parent_id: None,
             options,
+            probe: GroundProbe::new(),
+            probe_tick: None,
         })
     }
 
@@ -297,7 +303,9 @@ impl<'m> Engine<'m> {
         last: Generated,
         session_id: u64,
         parent_id: Option<u64>,
+        probe: GroundProbe,
     ) -> Engine<'m> {
+        let probe_tick = (!probe.is_empty()).then_some(last.tick);
         Engine {
             model,
             k,
@@ -311,7 +319,20 @@ impl<'m> Engine<'m> {
             session_id,
             parent_id,
             options,
+            probe,
+            probe_tick,
         }
+    }
+
+    /// Puts the last frame into the ground probe (once; only for a `ground_probe` model).
+    pub(crate) fn sync_probe(&mut self) -> Result<(), RuntimeError> {
+        if self.model.config().ground_probe && self.probe_tick != Some(self.last.tick) {
+            self.probe
+                .push(&self.k, &self.last.depth_m, &self.last.pose)
+                .map_err(|e| RuntimeError::Input(e.to_string()))?;
+            self.probe_tick = Some(self.last.tick);
+        }
+        Ok(())
     }
 
     /// Restores a memory render made ahead (from a session file; RGB and NaN-marked depth).
@@ -406,9 +427,15 @@ impl<'m> Engine<'m> {
         self.commit()?;
         let mut times = StageTimes::default();
         let t = Instant::now();
-        let motion = self
-            .model
-            .predict_motion_one(&self.state, action, &self.last.depth_m)?;
+        self.sync_probe()?;
+        let probe = if self.model.config().ground_probe {
+            self.probe.features(&self.last.pose)
+        } else {
+            Vec::new()
+        };
+        let motion =
+            self.model
+                .predict_motion_one(&self.state, action, &self.last.depth_m, &probe)?;
         let pose = motion.apply(&self.last.pose);
         times.motion_ms = ms(t);
 

@@ -7,14 +7,18 @@
 //! `f32`s), the last frame's RGB (`u32` length + bytes) and depth (`u32` count + `f32`s), then the
 //! memory file's bytes (`u64` length + bytes, see `reverie_memory::persist`), then, when the
 //! header has an `ahead_pose`, the memory render made ahead for the next tick (RGB as `u32`
-//! length and bytes; depth, NaN where not covered, as `u32` count and `f32`s). The loader checks
+//! length and bytes; depth, NaN where not covered, as `u32` count and `f32`s), then, for each of
+//! the header's `probe_frames` (a `ground_probe` model's [`reverie_core::GroundProbe`], newest
+//! frame = the last frame; files from before it have none), a `u32` point count and the points'
+//! `x, y, z` as `f32`s. The loader checks
 //! length and checksum first, then every count against the model and what remains, so a
 //! truncated, corrupt or foreign file gives an error naming the file, never a panic.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use reverie_core::{EgoMotion, Intrinsics, Pose};
+use reverie_core::glam::Vec3;
+use reverie_core::{EgoMotion, GroundProbe, Intrinsics, Pose};
 use reverie_memory::SpatialMemory;
 use reverie_memory::persist::{ByteReader, frame, unframe, write_file_atomically};
 use reverie_model::{ModelConfig, State, WorldModel};
@@ -62,12 +66,16 @@ struct Header {
     model: ModelConfig,
     /// The pose of the memory render made ahead, if there is one (it follows the memory).
     ahead_pose: Option<Pose>,
+    /// Frames of the ground probe stored after that (0 in files from before the probe).
+    #[serde(default)]
+    probe_frames: usize,
 }
 
 impl<'m> Engine<'m> {
     /// The session as the bytes of a session file (stores a pending frame in the memory first).
     pub fn session_bytes(&mut self) -> Result<Vec<u8>, RuntimeError> {
         self.commit()?;
+        self.sync_probe()?;
         let header = Header {
             session_id: self.session_id,
             parent_id: self.parent_id,
@@ -79,6 +87,7 @@ impl<'m> Engine<'m> {
             warp_and_memory_only: self.options.refine == Refine::WarpAndMemoryOnly,
             model: self.model.config().clone(),
             ahead_pose: self.ahead.as_ref().map(|a| a.pose),
+            probe_frames: self.probe.len(),
         };
         let json = serde_json::to_vec(&header).map_err(|e| RuntimeError::Input(e.to_string()))?;
         let state = self.state.to_vec()?;
@@ -100,6 +109,15 @@ impl<'m> Engine<'m> {
         payload.extend_from_slice(&memory);
         if let Some(a) = &self.ahead {
             put_image(&mut payload, &a.view.rgb, &a.depth_m);
+        }
+        for points in self.probe.frames() {
+            payload.extend_from_slice(&(points.len() as u32).to_le_bytes());
+            payload.extend(
+                points
+                    .iter()
+                    .flat_map(|p| p.to_array())
+                    .flat_map(f32::to_le_bytes),
+            );
         }
 
         Ok(frame(MAGIC, SESSION_FORMAT_VERSION, &payload))
@@ -187,6 +205,26 @@ impl<'m> Engine<'m> {
                 Some((pose, rgb, depth_m))
             }
         };
+        if header.probe_frames > GroundProbe::FRAMES {
+            return Err(format!(
+                "probe_frames: {} is more than {}",
+                header.probe_frames,
+                GroundProbe::FRAMES
+            ));
+        }
+        let mut probe = GroundProbe::new();
+        for i in 0..header.probe_frames {
+            let n = r.u32()? as usize;
+            let v = r.f32s(n.saturating_mul(3), "ground probe")?;
+            if !v.iter().all(|x| x.is_finite()) {
+                return Err(format!("ground probe frame {i}: a point is not finite"));
+            }
+            probe.push_points(
+                v.chunks_exact(3)
+                    .map(|p| Vec3::new(p[0], p[1], p[2]))
+                    .collect(),
+            );
+        }
         if r.remaining() != 0 {
             return Err(format!("{} unexpected bytes at the end", r.remaining()));
         }
@@ -221,6 +259,7 @@ impl<'m> Engine<'m> {
             last,
             header.session_id,
             header.parent_id,
+            probe,
         );
         if let Some((pose, rgb, depth_m)) = ahead {
             engine.set_ahead(pose, rgb, depth_m);

@@ -148,6 +148,12 @@ pub struct RunConfig {
     /// graph whose every op is split in two). 0 = one per core that candle's kernels leave free
     /// (all cores when they run on one thread, as `reverie train` sets them).
     pub workers: usize,
+    /// Start from this checkpoint's weights instead of a seeded initialisation (a later stage
+    /// of a training recipe). Tensors the checkpoint lacks are an error; a tensor the model
+    /// has grown (e.g. a layer reading new inputs) keeps the saved values in its leading part
+    /// and zeros elsewhere, so the model starts out computing what the checkpoint did. Ignored
+    /// when resuming.
+    pub init_from: Option<PathBuf>,
 }
 
 impl Default for RunConfig {
@@ -158,6 +164,7 @@ impl Default for RunConfig {
             validate_batches: 4,
             checkpoint_every: 250,
             workers: 0,
+            init_from: None,
         }
     }
 }

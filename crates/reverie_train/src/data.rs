@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use half::f16;
 use rayon::prelude::*;
-use reverie_core::{Action, Intrinsics, Pose};
+use reverie_core::{Action, GroundProbe, Intrinsics, Pose};
 use reverie_memory::{MemoryConfig, SpatialMemory, View};
 use reverie_world::dataset::{Dataset, EpisodeReader, episode_path};
 
@@ -195,6 +195,10 @@ pub struct Sequence {
     pub actions: Vec<Action>,
     /// The memory render at each tick (from the episode's earlier frames).
     pub memory: Vec<MemoryRender>,
+    /// For each tick t ≥ 1, the [`GroundProbe::features`] the motion into tick t reads: the
+    /// probe holding the episode's frames up to t − 1 (at most [`GroundProbe::FRAMES`]) at pose
+    /// t − 1. Empty at tick 0, and everywhere when not asked for.
+    pub probe: Vec<Vec<f32>>,
 }
 
 /// Datasets opened for training, with their memory renders.
@@ -297,8 +301,9 @@ impl TrainData {
         self.datasets[d].1.episodes[&e].steps
     }
 
-    /// Reads ticks `start .. start + len` of episode `i` with its memory renders.
-    pub fn sequence(&self, i: usize, start: usize, len: usize) -> Result<Sequence> {
+    /// Reads ticks `start .. start + len` of episode `i` with its memory renders, and with the
+    /// ground probe when `probe` is set.
+    pub fn sequence(&self, i: usize, start: usize, len: usize, probe: bool) -> Result<Sequence> {
         let (d, e) = self.episodes[i];
         let win = self.datasets[d].1.window(e, start, len)?;
         let slot = self.datasets[d]
@@ -310,12 +315,31 @@ impl TrainData {
         let memory = (start..start + len)
             .map(|t| self.renders[d][slot].read(t))
             .collect::<Result<Vec<_>>>()?;
+        let mut probes = vec![Vec::new(); len];
+        if probe && len > 1 {
+            // The frames before the window that the probe still holds at its first tick.
+            let first = start.saturating_sub(GroundProbe::FRAMES - 1);
+            let history = self.datasets[d]
+                .1
+                .window(e, first, start + len - 1 - first)?;
+            let n = self.intrinsics.pixels();
+            let mut p = GroundProbe::new();
+            for (j, pose) in history.poses.iter().enumerate() {
+                p.push(&self.intrinsics, &history.depth_m[j * n..(j + 1) * n], pose)
+                    .map_err(|e| TrainError::Other(e.to_string()))?;
+                let t = first + j + 1; // the tick whose motion this probe feeds
+                if t > start {
+                    probes[t - start] = p.features(pose);
+                }
+            }
+        }
         Ok(Sequence {
             rgb: win.rgb,
             depth_m: win.depth_m,
             poses: win.poses,
             actions: win.actions,
             memory,
+            probe: probes,
         })
     }
 

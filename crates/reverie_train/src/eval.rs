@@ -251,6 +251,14 @@ pub struct Revisit {
     pub oracle_psnr_memory_on_db: Option<f64>,
     /// Memory off: the same.
     pub oracle_psnr_memory_off_db: Option<f64>,
+    /// Memory on: how far the generated session's camera is at the return from where it was at
+    /// tick 0 (metres; the oracle walker is back within its tolerance) — the ego-motion's share
+    /// of a low self-PSNR.
+    #[serde(default)]
+    pub return_position_error_m: Option<f64>,
+    /// Memory on: the same for the heading (degrees).
+    #[serde(default)]
+    pub return_yaw_error_deg: Option<f64>,
 }
 
 /// Stability of a long random-policy rollout.
@@ -270,6 +278,14 @@ pub struct Stability {
     pub flicker: f64,
     /// Mean network + memory tick time (ms).
     pub tick_ms: f64,
+    /// For reference, the oracle's own mean luminance per minute along the same random walk
+    /// (the policy plays the same actions in the true world): how much of the brightness
+    /// change is the scenery the walk passes through (sky, shade, water), not the model.
+    #[serde(default)]
+    pub oracle_brightness_per_minute: Vec<f64>,
+    /// Largest |minute − minute 1| / minute 1 of the oracle's walk (%).
+    #[serde(default)]
+    pub oracle_max_brightness_drift_pct: f64,
 }
 
 /// The whole report.
@@ -677,6 +693,13 @@ fn revisit(
         if use_memory {
             r.self_psnr_memory_on_db = self_psnr;
             r.oracle_psnr_memory_on_db = oracle_psnr;
+            r.return_position_error_m =
+                Some(f64::from(back.pose.position.distance(first.pose.position)));
+            r.return_yaw_error_deg = Some(f64::from(
+                reverie_core::pose::wrap_angle(back.pose.yaw_rad - first.pose.yaw_rad)
+                    .abs()
+                    .to_degrees(),
+            ));
         } else {
             r.self_psnr_memory_off_db = self_psnr;
             r.oracle_psnr_memory_off_db = oracle_psnr;
@@ -696,6 +719,15 @@ fn saturation(rgb: &[u8]) -> f64 {
         / (rgb.len() / 3) as f64
 }
 
+/// Largest |x − x₀| / x₀ over a series (%).
+fn max_drift_pct(series: &[f64]) -> f64 {
+    let first = series.first().copied().unwrap_or(0.0).max(1e-9);
+    series
+        .iter()
+        .map(|b| (b - first).abs() / first * 100.0)
+        .fold(0.0, f64::max)
+}
+
 fn stability(
     model: &WorldModel,
     spec: &WorldSpec,
@@ -706,9 +738,10 @@ fn stability(
 ) -> Result<Stability> {
     let s = seeded(spec, world_seed);
     let steps = (minutes * 60.0 * f64::from(TICK_HZ)).round() as usize + 1;
-    // Only the actions are needed: record at a tiny resolution so the oracle costs nothing.
-    let tiny =
-        Intrinsics::from_vfov_deg(8, 8, 70.0).map_err(|e| TrainError::Other(e.to_string()))?;
+    // The actions, and the oracle's brightness for reference: a small resolution is enough for
+    // a mean and keeps the oracle cheap.
+    let tiny = Intrinsics::from_vfov_deg(32, 32, k.vfov_rad().to_degrees())
+        .map_err(|e| TrainError::Other(e.to_string()))?;
     let ep = record(
         &s,
         &tiny,
@@ -770,13 +803,18 @@ fn stability(
         bright.push(b_acc / count.max(1) as f64);
         sat.push(s_acc / count.max(1) as f64);
     }
-    let first = bright[0].max(1e-9);
+    let oracle: Vec<f64> = ep
+        .rgb
+        .chunks(per_min)
+        .enumerate()
+        .filter(|(i, c)| *i == 0 || c.len() > per_min / 2)
+        .map(|(_, c)| c.iter().map(|f| brightness(f)).sum::<f64>() / c.len() as f64)
+        .collect();
     Ok(Stability {
         minutes,
-        max_brightness_drift_pct: bright
-            .iter()
-            .map(|b| (b - first).abs() / first * 100.0)
-            .fold(0.0, f64::max),
+        max_brightness_drift_pct: max_drift_pct(&bright),
+        oracle_max_brightness_drift_pct: max_drift_pct(&oracle),
+        oracle_brightness_per_minute: oracle,
         brightness_per_minute: bright,
         saturation_per_minute: sat,
         collapsed_share: collapsed as f64 / frames.max(1) as f64,

@@ -158,7 +158,9 @@ pub fn run_batch(
     for t in 1..len {
         let actions: Vec<Action> = seqs.iter().map(|s| s.actions[t]).collect();
         let a = actions_tensor(&actions, &dev)?;
-        let motion = model.predict_motion(&state, &actions, &shown_code)?;
+        let probes: Vec<&[f32]> = seqs.iter().map(|s| s.probe[t].as_slice()).collect();
+        let probe = model.probe_tensor(&probes)?;
+        let motion = model.predict_motion(&state, &actions, &shown_code, &probe)?;
         let truth: Vec<f32> = seqs
             .iter()
             .flat_map(|s| EgoMotion::between(&s.poses[t - 1], &s.poses[t]).to_array())
@@ -400,7 +402,7 @@ pub fn sample_batch(
             continue;
         }
         let start = rng.random_range(0..=steps - len);
-        seqs.push(data.sequence(e, start, len)?);
+        seqs.push(data.sequence(e, start, len, cfg.model.ground_probe)?);
         let a = &cfg.augment;
         plans.push(SequencePlan {
             self_forcing: rng.random_bool(self_forcing.clamp(0.0, 1.0)),
@@ -525,6 +527,10 @@ pub fn train(
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
     let model = WorldModel::new(&cfg.model, vb)?;
     seeded_init(&varmap, cfg.seed)?;
+    if let (Some(dir), false) = (&cfg.run.init_from, resume) {
+        init_from(&varmap, dir)?;
+        observer.message(&format!("initialised from {}", dir.display()));
+    }
     let mut opt = AdamW::new(&varmap, cfg.optim.weight_decay)?;
     let latest = out.join("latest");
     let mut progress = Progress::default();
@@ -723,6 +729,50 @@ pub fn seeded_init(varmap: &VarMap, seed: u64) -> Result<()> {
             vec![0.0; var.elem_count()]
         };
         var.set(&Tensor::from_vec(values, dims, var.device())?)?;
+    }
+    Ok(())
+}
+
+/// Sets every variable from the checkpoint in `dir` (see [`crate::config::RunConfig::init_from`]):
+/// same shape → copied; same rank and no dimension smaller → copied into the leading part, the
+/// rest zero. A missing tensor, any other shape, or a saved tensor the model does not have is an
+/// error naming it.
+pub fn init_from(varmap: &VarMap, dir: &Path) -> Result<()> {
+    let path = dir.join(checkpoint::WEIGHTS_FILE);
+    let saved = candle_core::safetensors::load(&path, &Device::Cpu)
+        .map_err(|e| TrainError::file(&path, e))?;
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| TrainError::Other("variable map poisoned".into()))?;
+    if let Some(extra) = saved.keys().find(|k| !data.contains_key(*k)) {
+        return Err(TrainError::file(
+            &path,
+            format!("tensor {extra} is not in the model being trained"),
+        ));
+    }
+    for (name, var) in data.iter() {
+        let Some(t) = saved.get(name) else {
+            return Err(TrainError::file(&path, format!("tensor {name} is missing")));
+        };
+        let (have, want) = (t.dims().to_vec(), var.dims().to_vec());
+        if have.len() != want.len() || have.iter().zip(&want).any(|(h, w)| h > w) {
+            return Err(TrainError::file(
+                &path,
+                format!("tensor {name} is {have:?}, which does not fit the model's {want:?}"),
+            ));
+        }
+        let mut grown = t.to_dtype(DType::F32)?;
+        for (axis, &w) in want.iter().enumerate() {
+            let h = grown.dims()[axis];
+            if h < w {
+                let mut pad = grown.dims().to_vec();
+                pad[axis] = w - h;
+                let zeros = Tensor::zeros(pad, DType::F32, &Device::Cpu)?;
+                grown = Tensor::cat(&[&grown, &zeros], axis)?;
+            }
+        }
+        var.set(&grown.to_device(var.device())?)?;
     }
     Ok(())
 }

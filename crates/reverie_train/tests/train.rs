@@ -246,3 +246,72 @@ fn a_batch_split_between_two_workers_has_the_gradients_of_the_whole() {
     }
     assert!(compared > 10, "only {compared} gradients compared");
 }
+
+#[test]
+fn a_later_stage_grows_the_checkpoint_it_starts_from_and_computes_what_it_did() {
+    use candle_core::{DType, Device};
+    use candle_nn::{VarBuilder, VarMap};
+    use rand::SeedableRng;
+    use reverie_core::GroundProbe;
+    use reverie_memory::MemoryConfig;
+    use reverie_train::data::TrainData;
+    use reverie_train::train::{init_from, run_batch, sample_batch};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (train, held) = (tmp.path().join("train"), tmp.path().join("held"));
+    tiny_dataset(&train, 3);
+    tiny_dataset(&held, 901);
+    // Stage 1: a model without the ground probe.
+    let mut first = config(train.clone(), held, 2);
+    first.model.ground_probe = false;
+    let stage1 = tmp.path().join("stage1");
+    reverie_train::train::train(&first, &stage1, false, &Quiet).unwrap();
+    let old = reverie_model::checkpoint::load(&stage1.join("final"), &Device::Cpu).unwrap();
+
+    // Stage 2 grows the motion head by the probe's inputs.
+    let mut second = config(train.clone(), train.clone(), 1);
+    second.model.ground_probe = true;
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let grown = reverie_model::WorldModel::new(&second.model, vb).unwrap();
+    init_from(&varmap, &stage1.join("final")).unwrap();
+
+    let memory = MemoryConfig::default();
+    let data = TrainData::open(&[train], &memory, &|_| {}, &|| {}).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+    let (seqs, plans) = sample_batch(&data, &second, &mut rng, 0.5).unwrap();
+    for s in &seqs {
+        assert!(s.probe[0].is_empty());
+        for p in &s.probe[1..] {
+            assert_eq!(p.len(), GroundProbe::FEATURES);
+        }
+    }
+    let k = data.intrinsics;
+    let (_, a) = run_batch(&old, &second, &k, &seqs, &plans, &memory).unwrap();
+    let (_, b) = run_batch(&grown, &second, &k, &seqs, &plans, &memory).unwrap();
+    assert!(
+        (a.total - b.total).abs() < 1e-5 && (a.motion - b.motion).abs() < 1e-5,
+        "{a:?} vs {b:?}"
+    );
+
+    // A checkpoint that does not fit is an error naming the tensor; a missing one names the file.
+    let mut other = second.model.clone();
+    other.channels = 8;
+    let vm = VarMap::new();
+    reverie_model::WorldModel::new(
+        &other,
+        VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
+    let e = init_from(&vm, &stage1.join("final"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("model.safetensors") && e.contains("tensor"),
+        "{e}"
+    );
+    let e = init_from(&varmap, &tmp.path().join("nowhere"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nowhere"), "{e}");
+}

@@ -1,0 +1,238 @@
+//! [`GroundProbe`]: the ground around the player's feet, as recent frames' depth showed it.
+//!
+//! A world model that walks has to know whether the next step meets a ledge, a wall or a drop.
+//! What is under and just ahead of the feet is out of view (the camera sees the ground from
+//! ~2.3 m ahead at a level gaze), but it was in view a few frames earlier. The probe keeps the
+//! world points of the last [`GroundProbe::FRAMES`] frames near the camera and answers, for a
+//! square grid of cells around the player in its heading frame, the highest point in each cell
+//! relative to the eye. It holds only what it is given: a generated session gives it its own
+//! frames and predicted poses (never the oracle's).
+
+use std::collections::VecDeque;
+
+use glam::Vec3;
+
+use crate::error::{Error, Result};
+use crate::pose::{Intrinsics, Pose};
+
+/// The recent ground around the camera; see the module docs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GroundProbe {
+    /// World points of each remembered frame, oldest first.
+    frames: VecDeque<Vec<Vec3>>,
+}
+
+impl GroundProbe {
+    /// Frames remembered (two thirds of a second at 24 Hz: ~3 m of walking).
+    pub const FRAMES: usize = 16;
+    /// Cells along each side of the grid.
+    pub const GRID: usize = 8;
+    /// Edge of a cell (metres); the grid spans ±`GRID`·`CELL_M`/2 around the camera.
+    pub const CELL_M: f32 = 0.2;
+    /// Numbers [`GroundProbe::features`] returns: per cell the height, then per cell whether
+    /// anything was seen there.
+    pub const FEATURES: usize = 2 * Self::GRID * Self::GRID;
+    /// Points kept: at most this far from the camera on the ground plane …
+    pub const REACH_M: f32 = 4.5;
+    /// … no higher than this above the eye (what is above the head does not block a step) …
+    pub const ABOVE_EYE_M: f32 = 0.3;
+    /// … and no lower than this below it.
+    pub const BELOW_EYE_M: f32 = 4.0;
+    /// Every `STRIDE`-th pixel along each axis is read.
+    const STRIDE: usize = 2;
+
+    /// An empty probe.
+    pub fn new() -> GroundProbe {
+        GroundProbe::default()
+    }
+
+    /// Forgets every frame.
+    pub fn clear(&mut self) {
+        self.frames.clear();
+    }
+
+    /// Frames held (at most [`GroundProbe::FRAMES`]).
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Whether no frame is held.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Adds a frame seen from `pose` (planar depth in metres, `+inf` = sky), forgetting the
+    /// oldest beyond [`GroundProbe::FRAMES`]. Non-finite depths are skipped.
+    pub fn push(&mut self, k: &Intrinsics, depth_m: &[f32], pose: &Pose) -> Result<()> {
+        let (w, h) = (k.width as usize, k.height as usize);
+        if depth_m.len() != w * h {
+            return Err(Error::OutOfRange {
+                field: "ground probe depth (values)".into(),
+                value: depth_m.len().to_string(),
+                expected: format!("{} for a {w}×{h} frame", w * h),
+            });
+        }
+        let to_world = pose.world_from_camera();
+        let eye = pose.position;
+        let mut points = Vec::new();
+        for y in (0..h).step_by(Self::STRIDE) {
+            for x in (0..w).step_by(Self::STRIDE) {
+                let d = depth_m[y * w + x];
+                if !d.is_finite() || d <= 0.0 {
+                    continue;
+                }
+                let p = Vec3::from(to_world.transform_point3(k.unproject(
+                    x as f32 + 0.5,
+                    y as f32 + 0.5,
+                    d,
+                )));
+                let rel = p - eye;
+                if rel.y <= Self::ABOVE_EYE_M
+                    && rel.y >= -Self::BELOW_EYE_M
+                    && rel.x * rel.x + rel.z * rel.z <= Self::REACH_M * Self::REACH_M
+                {
+                    points.push(p);
+                }
+            }
+        }
+        self.push_points(points);
+        Ok(())
+    }
+
+    /// Adds a frame's world points as they are (a saved probe being restored).
+    pub fn push_points(&mut self, points: Vec<Vec3>) {
+        if self.frames.len() == Self::FRAMES {
+            self.frames.pop_front();
+        }
+        self.frames.push_back(points);
+    }
+
+    /// The world points of each frame held, oldest first.
+    pub fn frames(&self) -> impl Iterator<Item = &[Vec3]> {
+        self.frames.iter().map(Vec::as_slice)
+    }
+
+    /// The grid around `pose` (cells along the heading, then across it to the right; the
+    /// camera's ground position is the centre of the grid): first, per cell, the height of the
+    /// highest point held there relative to the eye (metres, 0 where nothing was seen), then,
+    /// per cell, 1 where something was seen and 0 where not.
+    pub fn features(&self, pose: &Pose) -> Vec<f32> {
+        let g = Self::GRID;
+        let half = g as f32 * Self::CELL_M / 2.0;
+        let (heading, right) = (pose.heading(), pose.right());
+        let mut top = vec![f32::NEG_INFINITY; g * g];
+        for p in self.frames.iter().flatten() {
+            let rel = *p - pose.position;
+            if rel.y > Self::ABOVE_EYE_M {
+                continue;
+            }
+            let f = rel.dot(heading) + half;
+            let r = rel.dot(right) + half;
+            if !(0.0..2.0 * half).contains(&f) || !(0.0..2.0 * half).contains(&r) {
+                continue;
+            }
+            let i = ((f / Self::CELL_M) as usize).min(g - 1);
+            let j = ((r / Self::CELL_M) as usize).min(g - 1);
+            let c = &mut top[i * g + j];
+            *c = c.max(rel.y);
+        }
+        let mut out = Vec::with_capacity(Self::FEATURES);
+        out.extend(top.iter().map(|&t| if t.is_finite() { t } else { 0.0 }));
+        out.extend(top.iter().map(|&t| f32::from(u8::from(t.is_finite()))));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Planar depth of a frame looking at the plane y = `ground` (and sky above the horizon).
+    fn ground_depth(k: &Intrinsics, pose: &Pose, ground: impl Fn(f32, f32) -> f32) -> Vec<f32> {
+        let to_world = pose.world_from_camera();
+        let mut out = Vec::new();
+        for y in 0..k.height {
+            for x in 0..k.width {
+                let ray = Vec3::from(to_world.transform_vector3(k.ray_camera(x as f32, y as f32)));
+                // March the ray (planar depth = ray parameter, since ray.z = 1 in camera).
+                let mut d = f32::INFINITY;
+                let mut t = 0.05;
+                while t < 30.0 {
+                    let p = pose.position + ray * t;
+                    if p.y <= ground(p.x, p.z) {
+                        d = t;
+                        break;
+                    }
+                    t += 0.01;
+                }
+                out.push(d);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn flat_ground_seen_ahead_fills_the_cells_it_reached_when_the_player_walks_on() {
+        let k = Intrinsics::from_vfov_deg(64, 64, 70.0).unwrap();
+        let mut probe = GroundProbe::new();
+        assert!(probe.features(&Pose::default()).iter().all(|&v| v == 0.0));
+        // Eye at 1.62 m over y = 0, looking along -z; walk 2.5 m in 0.18 m steps.
+        let mut pose = Pose::new(Vec3::new(0.0, 1.62, 0.0), 0.0, 0.0);
+        for _ in 0..14 {
+            let depth = ground_depth(&k, &pose, |_, _| 0.0);
+            probe.push(&k, &depth, &pose).unwrap();
+            pose.position.z -= 0.18;
+        }
+        assert_eq!(probe.len(), 14);
+        let f = probe.features(&pose);
+        let g = GroundProbe::GRID;
+        // Ground comes into view 2.3 m ahead (35° down from 1.62 m): after 2.5 m of walking,
+        // everything from 0.2 m behind the camera onwards has been seen (rows 3..8).
+        let seen: Vec<f32> = f[g * g..].to_vec();
+        assert!(seen[3 * g..].iter().all(|&v| v == 1.0), "{seen:?}");
+        for (h, s) in f[..g * g].iter().zip(&f[g * g..]) {
+            if *s == 1.0 {
+                assert!((h + 1.62).abs() < 0.05, "ground at {h} m below the eye");
+            }
+        }
+    }
+
+    #[test]
+    fn a_ledge_ahead_is_in_the_front_cells_and_turns_with_the_player() {
+        let k = Intrinsics::from_vfov_deg(64, 64, 70.0).unwrap();
+        let ledge = |_: f32, z: f32| if z < -0.4 { 1.0 } else { 0.0 };
+        let mut probe = GroundProbe::new();
+        for i in 0..8 {
+            let pose = Pose::new(Vec3::new(0.0, 1.62, 2.0 - 0.2 * i as f32), 0.0, 0.0);
+            probe
+                .push(&k, &ground_depth(&k, &pose, ledge), &pose)
+                .unwrap();
+        }
+        let g = GroundProbe::GRID;
+        let at = Pose::new(Vec3::new(0.0, 1.62, 0.0), 0.0, 0.0);
+        let f = probe.features(&at);
+        // The front rows (forward > 0.4 m) hold the ledge top (0.62 m below the eye).
+        let front = &f[(g - 1) * g..g * g];
+        assert!(
+            front.iter().all(|h| (h + 0.62).abs() < 0.05),
+            "front row {front:?}"
+        );
+        // Turned a quarter to the left, the ledge is on the right-hand columns.
+        let left = Pose::new(at.position, -std::f32::consts::FRAC_PI_2, 0.0);
+        let f = probe.features(&left);
+        for i in 1..g - 1 {
+            assert!(
+                (f[i * g + g - 1] + 0.62).abs() < 0.05,
+                "{:?}",
+                &f[i * g..i * g + g]
+            );
+        }
+        // Only the last FRAMES frames are kept.
+        for _ in 0..GroundProbe::FRAMES + 3 {
+            probe.push(&k, &vec![f32::INFINITY; 64 * 64], &at).unwrap();
+        }
+        assert_eq!(probe.len(), GroundProbe::FRAMES);
+        assert!(probe.features(&at).iter().all(|&v| v == 0.0));
+        assert!(probe.push(&k, &[1.0; 7], &at).is_err());
+    }
+}
