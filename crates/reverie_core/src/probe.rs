@@ -29,9 +29,12 @@ impl GroundProbe {
     pub const GRID: usize = 8;
     /// Edge of a cell (metres); the grid spans ±`GRID`·`CELL_M`/2 around the camera.
     pub const CELL_M: f32 = 0.2;
+    /// Numbers [`GroundProbe::features`] returns after the grid's: height and seen-flag of the
+    /// body's footprint now, after the intended step, and after two.
+    pub const BOX_FEATURES: usize = 6;
     /// Numbers [`GroundProbe::features`] returns: per cell the height, then per cell whether
-    /// anything was seen there.
-    pub const FEATURES: usize = 2 * Self::GRID * Self::GRID;
+    /// anything was seen there, then [`GroundProbe::BOX_FEATURES`].
+    pub const FEATURES: usize = 2 * Self::GRID * Self::GRID + Self::BOX_FEATURES;
     /// Points kept: at most this far from the camera on the ground plane …
     pub const REACH_M: f32 = 4.5;
     /// … no higher than this above the eye (what is above the head does not block a step) …
@@ -115,19 +118,30 @@ impl GroundProbe {
     /// The grid around `pose` (cells along the heading, then across it to the right; the
     /// camera's ground position is the centre of the grid): first, per cell, the height of the
     /// highest point held there relative to the eye (metres, 0 where nothing was seen), then,
-    /// per cell, 1 where something was seen and 0 where not.
-    pub fn features(&self, pose: &Pose) -> Vec<f32> {
+    /// per cell, 1 where something was seen and 0 where not. Then, for a body of half-width
+    /// `half_width_m` standing at `pose`, at `pose` moved by `walk` (metres to the right and
+    /// forward) and at `pose` moved by twice that: the highest point in its footprint relative
+    /// to the eye and whether anything was seen there ([`GroundProbe::BOX_FEATURES`]).
+    pub fn features(&self, pose: &Pose, walk: [f32; 2], half_width_m: f32) -> Vec<f32> {
         let g = Self::GRID;
         let half = g as f32 * Self::CELL_M / 2.0;
         let (heading, right) = (pose.heading(), pose.right());
         let mut top = vec![f32::NEG_INFINITY; g * g];
+        let mut boxes = [f32::NEG_INFINITY; 3];
         for p in self.frames.iter().flatten() {
             let rel = *p - pose.position;
             if rel.y > Self::ABOVE_EYE_M {
                 continue;
             }
-            let f = rel.dot(heading) + half;
-            let r = rel.dot(right) + half;
+            let f = rel.dot(heading);
+            let r = rel.dot(right);
+            for (k, b) in boxes.iter_mut().enumerate() {
+                let (br, bf) = (walk[0] * k as f32, walk[1] * k as f32);
+                if (r - br).abs() <= half_width_m && (f - bf).abs() <= half_width_m {
+                    *b = b.max(rel.y);
+                }
+            }
+            let (f, r) = (f + half, r + half);
             if !(0.0..2.0 * half).contains(&f) || !(0.0..2.0 * half).contains(&r) {
                 continue;
             }
@@ -136,9 +150,14 @@ impl GroundProbe {
             let c = &mut top[i * g + j];
             *c = c.max(rel.y);
         }
+        let value = |t: f32| if t.is_finite() { t } else { 0.0 };
+        let seen = |t: f32| f32::from(u8::from(t.is_finite()));
         let mut out = Vec::with_capacity(Self::FEATURES);
-        out.extend(top.iter().map(|&t| if t.is_finite() { t } else { 0.0 }));
-        out.extend(top.iter().map(|&t| f32::from(u8::from(t.is_finite()))));
+        out.extend(top.iter().map(|&t| value(t)));
+        out.extend(top.iter().map(|&t| seen(t)));
+        for b in boxes {
+            out.extend([value(b), seen(b)]);
+        }
         out
     }
 }
@@ -175,7 +194,12 @@ mod tests {
     fn flat_ground_seen_ahead_fills_the_cells_it_reached_when_the_player_walks_on() {
         let k = Intrinsics::from_vfov_deg(64, 64, 70.0).unwrap();
         let mut probe = GroundProbe::new();
-        assert!(probe.features(&Pose::default()).iter().all(|&v| v == 0.0));
+        assert!(
+            probe
+                .features(&Pose::default(), [0.0, 0.2], 0.3)
+                .iter()
+                .all(|&v| v == 0.0)
+        );
         // Eye at 1.62 m over y = 0, looking along -z; walk 2.5 m in 0.18 m steps.
         let mut pose = Pose::new(Vec3::new(0.0, 1.62, 0.0), 0.0, 0.0);
         for _ in 0..14 {
@@ -184,13 +208,13 @@ mod tests {
             pose.position.z -= 0.18;
         }
         assert_eq!(probe.len(), 14);
-        let f = probe.features(&pose);
+        let f = probe.features(&pose, [0.0, 0.0], 0.3);
         let g = GroundProbe::GRID;
         // Ground comes into view 2.3 m ahead (35° down from 1.62 m): after 2.5 m of walking,
         // everything from 0.2 m behind the camera onwards has been seen (rows 3..8).
-        let seen: Vec<f32> = f[g * g..].to_vec();
+        let seen: Vec<f32> = f[g * g..2 * g * g].to_vec();
         assert!(seen[3 * g..].iter().all(|&v| v == 1.0), "{seen:?}");
-        for (h, s) in f[..g * g].iter().zip(&f[g * g..]) {
+        for (h, s) in f[..g * g].iter().zip(&f[g * g..2 * g * g]) {
             if *s == 1.0 {
                 assert!((h + 1.62).abs() < 0.05, "ground at {h} m below the eye");
             }
@@ -202,15 +226,22 @@ mod tests {
         let k = Intrinsics::from_vfov_deg(64, 64, 70.0).unwrap();
         let ledge = |_: f32, z: f32| if z < -0.4 { 1.0 } else { 0.0 };
         let mut probe = GroundProbe::new();
-        for i in 0..8 {
-            let pose = Pose::new(Vec3::new(0.0, 1.62, 2.0 - 0.2 * i as f32), 0.0, 0.0);
+        // Walking from 4.4 m to 2.2 m before the spot: the ground under the spot comes into
+        // view 2.3 m ahead, the ledge (0.4 m beyond the spot) from afar.
+        for i in 0..12 {
+            let pose = Pose::new(Vec3::new(0.0, 1.62, 4.4 - 0.2 * i as f32), 0.0, 0.0);
             probe
                 .push(&k, &ground_depth(&k, &pose, ledge), &pose)
                 .unwrap();
         }
         let g = GroundProbe::GRID;
         let at = Pose::new(Vec3::new(0.0, 1.62, 0.0), 0.0, 0.0);
-        let f = probe.features(&at);
+        let f = probe.features(&at, [0.0, 0.18], 0.3);
+        // Standing 0.4 m from the ledge's face, the body's footprint is on the ground (1.62 m
+        // below the eye), one step of 0.18 m further it reaches the ledge top (0.62 m below).
+        let b = &f[2 * g * g..];
+        assert!((b[0] + 1.62).abs() < 0.05 && b[1] == 1.0, "{b:?}");
+        assert!((b[2] + 0.62).abs() < 0.05 && b[3] == 1.0, "{b:?}");
         // The front rows (forward > 0.4 m) hold the ledge top (0.62 m below the eye).
         let front = &f[(g - 1) * g..g * g];
         assert!(
@@ -219,7 +250,7 @@ mod tests {
         );
         // Turned a quarter to the left, the ledge is on the right-hand columns.
         let left = Pose::new(at.position, -std::f32::consts::FRAC_PI_2, 0.0);
-        let f = probe.features(&left);
+        let f = probe.features(&left, [0.0, 0.0], 0.3);
         for i in 1..g - 1 {
             assert!(
                 (f[i * g + g - 1] + 0.62).abs() < 0.05,
@@ -232,7 +263,12 @@ mod tests {
             probe.push(&k, &vec![f32::INFINITY; 64 * 64], &at).unwrap();
         }
         assert_eq!(probe.len(), GroundProbe::FRAMES);
-        assert!(probe.features(&at).iter().all(|&v| v == 0.0));
+        assert!(
+            probe
+                .features(&at, [0.0, 0.18], 0.3)
+                .iter()
+                .all(|&v| v == 0.0)
+        );
         assert!(probe.push(&k, &[1.0; 7], &at).is_err());
     }
 }

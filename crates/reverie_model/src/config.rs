@@ -53,6 +53,21 @@ pub struct ModelConfig {
     /// from before it): no probe.
     #[serde(default)]
     pub ground_probe: bool,
+    /// Height of the eye above the feet (metres), for `ground_probe`: where the feet are, so a
+    /// step's height can be read off the probe.
+    #[serde(default = "default_eye_height")]
+    pub eye_height: f32,
+    /// Half the width of the body's footprint (metres), for `ground_probe`.
+    #[serde(default = "default_body_half_width")]
+    pub body_half_width: f32,
+}
+
+fn default_eye_height() -> f32 {
+    1.62
+}
+
+fn default_body_half_width() -> f32 {
+    0.3
 }
 
 fn default_walk_speed() -> f32 {
@@ -81,6 +96,8 @@ impl Default for ModelConfig {
             walk_speed: default_walk_speed(),
             sprint_speed: default_sprint_speed(),
             ground_probe: true,
+            eye_height: default_eye_height(),
+            body_half_width: default_body_half_width(),
         }
     }
 }
@@ -100,6 +117,19 @@ impl ModelConfig {
             refine_channels: 4,
             ..ModelConfig::default()
         }
+    }
+
+    /// What a `ground_probe` model's motion head reads of `probe` for `action` at `pose`:
+    /// [`reverie_core::GroundProbe::features`] for the action's intended walk
+    /// ([`reverie_core::EgoMotion::intended`]) and this body's footprint.
+    pub fn probe_features(
+        &self,
+        probe: &reverie_core::GroundProbe,
+        pose: &reverie_core::Pose,
+        action: &reverie_core::Action,
+    ) -> Vec<f32> {
+        let walk = reverie_core::EgoMotion::intended(action, self.walk_speed, self.sprint_speed);
+        probe.features(pose, [walk.right_m, walk.forward_m], self.body_half_width)
     }
 
     /// Grid size (height, width).
@@ -171,6 +201,14 @@ impl ModelConfig {
         ] {
             if !(v.is_finite() && (0.0..=100.0).contains(&v)) {
                 return bad(field, format!("{v} is not a speed within 0..=100 m/s"));
+            }
+        }
+        for (field, v) in [
+            ("eye_height", self.eye_height),
+            ("body_half_width", self.body_half_width),
+        ] {
+            if !(v.is_finite() && (0.01..=10.0).contains(&v)) {
+                return bad(field, format!("{v} is not a length within 0.01..=10 m"));
             }
         }
         for (field, v) in [

@@ -40,6 +40,14 @@ pub const MOTION_SCALE_RAD: f32 = 0.05;
 /// the nearest depth (largest code) in each cell of a `MOTION_DEPTH_GRID²` split of the frame.
 pub const MOTION_DEPTH_GRID: usize = 8;
 
+/// What the motion head of a `ground_probe` model reads beside the state, the action and the
+/// depth: the [`GroundProbe`]'s features, then the previous tick's motion (right, up, forward,
+/// in units of [`MOTION_SCALE_M`]).
+pub const MOTION_CONTEXT: usize = GroundProbe::FEATURES + 3;
+
+/// Step gate logit offset: a fresh head lifts ~5 % of a step in the footprint ahead.
+const STEP_GATE_OFFSET: f64 = -3.0;
+
 /// Gate logit offset: a fresh motion head lets ~95 % of the intended walk through.
 const GATE_OFFSET: f64 = 3.0;
 
@@ -392,15 +400,15 @@ impl WorldModel {
                     } else {
                         0
                     }
-                    + if cfg.ground_probe {
-                        GroundProbe::FEATURES
-                    } else {
-                        0
-                    },
+                    + if cfg.ground_probe { MOTION_CONTEXT } else { 0 },
                 cfg.motion_hidden,
                 vb.pp("motion1"),
             )?,
-            motion2: candle_nn::linear(cfg.motion_hidden, 5, vb.pp("motion2"))?,
+            motion2: candle_nn::linear(
+                cfg.motion_hidden,
+                if cfg.ground_probe { 6 } else { 5 },
+                vb.pp("motion2"),
+            )?,
             refine: if cfg.refine_channels > 0 {
                 let w = Window {
                     k: 3,
@@ -433,8 +441,14 @@ impl WorldModel {
     /// Ego-motion of the coming tick, `[B, 5]` in the units of [`EgoMotion::to_array`] (right,
     /// up, forward metres; yaw, pitch radians), from the state, the actions and `depth_code`
     /// (`[B, H, W, 1]`: the depth code of the frame each session has just shown — the model's
-    /// own output, or the prompt's), and `probe` (`[B, GroundProbe::FEATURES]`: each session's
-    /// [`GroundProbe::features`] at its current pose; read by `ground_probe` models only).
+    /// own output, or the prompt's), and `probe` (`[B, MOTION_CONTEXT]` from
+    /// [`WorldModel::probe_tensor`]: each session's [`GroundProbe::features`] at its current pose
+    /// for the action's intended walk, and the ego-motion of the tick before; read by
+    /// `ground_probe` models only).
+    ///
+    /// A `ground_probe` model also steps up: its vertical motion adds a learned gate times the
+    /// height of the highest point in the body's footprint after the intended walk above the
+    /// feet (clamped to 0..=1 m, the tallest step; 0 where the probe saw nothing there).
     ///
     /// A `kinematic_motion` model turns the look exactly as asked and walks what the action
     /// intends ([`EgoMotion::intended`]) through learned gates (a wall ahead closes them), plus
@@ -510,11 +524,10 @@ impl WorldModel {
         let walk = Tensor::cat(&[&intended.narrow(1, 0, 1)?, &intended.narrow(1, 2, 1)?], 1)?;
         let x = Tensor::cat(&[&pooled, &a, &(&walk / m)?, &near], 1)?;
         let x = if self.cfg.ground_probe {
-            if probe.dims() != [b, GroundProbe::FEATURES] {
+            if probe.dims() != [b, MOTION_CONTEXT] {
                 return Err(ModelError::Input(format!(
-                    "ground probe {:?} must be [{b}, {}]",
+                    "ground probe {:?} must be [{b}, {MOTION_CONTEXT}]",
                     probe.dims(),
-                    GroundProbe::FEATURES
                 )));
             }
             Tensor::cat(&[&x, &probe.detach()], 1)?
@@ -525,7 +538,17 @@ impl WorldModel {
         // Gates in (0, 1): 1 / (1 + e^-(y + offset)).
         let gates = ((y.narrow(1, 0, 2)? + GATE_OFFSET)?.neg()?.exp()? + 1.0)?.recip()?;
         let horizontal = ((gates * &walk)? + (y.narrow(1, 2, 2)? * m)?)?; // [B, 2]
-        let up = (y.narrow(1, 4, 1)? * m)?;
+        let mut up = (y.narrow(1, 4, 1)? * m)?;
+        if self.cfg.ground_probe {
+            // The footprint after the intended walk: its top relative to the eye, and whether
+            // it was seen (see `GroundProbe::features`).
+            let at = 2 * GroundProbe::GRID * GroundProbe::GRID + 2;
+            let top = probe.narrow(1, at, 1)?.detach();
+            let seen = probe.narrow(1, at + 1, 1)?.detach();
+            let step = ((top + f64::from(self.cfg.eye_height))?.clamp(0f32, 1f32)? * seen)?;
+            let gate = ((y.narrow(1, 5, 1)? + STEP_GATE_OFFSET)?.neg()?.exp()? + 1.0)?.recip()?;
+            up = (up + (gate * step)?)?;
+        }
         Ok(Tensor::cat(
             &[
                 &horizontal.narrow(1, 0, 1)?,
@@ -539,16 +562,19 @@ impl WorldModel {
 
     /// [`WorldModel::predict_motion`] for one session, as an [`EgoMotion`]; `depth_m` is the
     /// depth (metres, `+inf` = sky) of the frame it shows now, `probe` the session's
-    /// [`GroundProbe::features`] at its current pose (ignored by models without `ground_probe`).
+    /// [`GroundProbe::features`] at its current pose for the action's intended walk and
+    /// `previous` the ego-motion of the tick before (both ignored by models without
+    /// `ground_probe`).
     pub fn predict_motion_one(
         &self,
         state: &State,
         action: &Action,
         depth_m: &[f32],
         probe: &[f32],
+        previous: &EgoMotion,
     ) -> Result<EgoMotion> {
         let code = self.depth_code_tensor(depth_m)?;
-        let probe = self.probe_tensor(&[probe])?;
+        let probe = self.probe_tensor(&[probe], std::slice::from_ref(previous))?;
         let m: Vec<f32> = self
             .predict_motion(state, std::slice::from_ref(action), &code, &probe)?
             .flatten_all()?
@@ -556,26 +582,37 @@ impl WorldModel {
         Ok(EgoMotion::from_array([m[0], m[1], m[2], m[3], m[4]]))
     }
 
-    /// Sessions' [`GroundProbe::features`] as the `[B, FEATURES]` tensor
-    /// [`WorldModel::predict_motion`] reads (a model without `ground_probe` takes an empty
-    /// slice per session).
-    pub fn probe_tensor(&self, probes: &[&[f32]]) -> Result<Tensor> {
-        let f = if self.cfg.ground_probe {
-            GroundProbe::FEATURES
-        } else {
-            0
-        };
-        let mut v: Vec<f32> = Vec::with_capacity(probes.len() * f);
-        for p in probes {
-            if self.cfg.ground_probe && p.len() != f {
+    /// Sessions' [`GroundProbe::features`] and the ego-motion of their tick before as the
+    /// `[B, MOTION_CONTEXT]` tensor [`WorldModel::predict_motion`] reads (`[B, 0]` for a model
+    /// without `ground_probe`, which takes any slices).
+    pub fn probe_tensor(&self, probes: &[&[f32]], previous: &[EgoMotion]) -> Result<Tensor> {
+        if probes.len() != previous.len() {
+            return Err(ModelError::Input(format!(
+                "{} ground probes and {} previous motions",
+                probes.len(),
+                previous.len()
+            )));
+        }
+        if !self.cfg.ground_probe {
+            return Ok(Tensor::zeros((probes.len(), 0), DType::F32, &self.device)?);
+        }
+        let mut v: Vec<f32> = Vec::with_capacity(probes.len() * MOTION_CONTEXT);
+        for (p, m) in probes.iter().zip(previous) {
+            if p.len() != GroundProbe::FEATURES {
                 return Err(ModelError::Input(format!(
-                    "ground probe has {} values, not {f}",
-                    p.len()
+                    "ground probe has {} values, not {}",
+                    p.len(),
+                    GroundProbe::FEATURES
                 )));
             }
-            v.extend(p.iter().take(f));
+            v.extend_from_slice(p);
+            v.extend([m.right_m, m.up_m, m.forward_m].map(|x| x / MOTION_SCALE_M));
         }
-        Ok(Tensor::from_vec(v, (probes.len(), f), &self.device)?)
+        Ok(Tensor::from_vec(
+            v,
+            (probes.len(), MOTION_CONTEXT),
+            &self.device,
+        )?)
     }
 
     /// One frame's depth (metres) as the `[1, H, W, 1]` depth-code tensor

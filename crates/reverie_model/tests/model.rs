@@ -4,7 +4,7 @@
 
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
-use reverie_core::{Action, GroundProbe};
+use reverie_core::{Action, EgoMotion, GroundProbe};
 use reverie_model::conv::{Conv2d, Window, depth_to_space, space_to_depth};
 use reverie_model::model::{GUIDE_CHANNELS, guides_tensor};
 use reverie_model::{Guide, ModelConfig, ModelError, WorldModel, checkpoint};
@@ -416,7 +416,13 @@ fn shapes_of_a_session() {
     assert_eq!(out.rgb().unwrap().dims(), &[1, 32, 32, 3]);
     assert_eq!(out.depth_code().unwrap().dims(), &[1, 32, 32, 1]);
     let m = model
-        .predict_motion_one(&state, &Action::IDLE, &depth, &[0.0; GroundProbe::FEATURES])
+        .predict_motion_one(
+            &state,
+            &Action::IDLE,
+            &depth,
+            &[0.0; GroundProbe::FEATURES],
+            &EgoMotion::default(),
+        )
         .unwrap();
     assert!(m.to_array().iter().all(|v| v.is_finite()));
     let conf: Vec<f32> = (0..32 * 32)
@@ -560,7 +566,7 @@ fn bad_checkpoints_are_named_errors() {
 
 #[test]
 fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_depth() {
-    use reverie_core::{EgoMotion, Keys};
+    use reverie_core::Keys;
     let (cfg, _vm, model) = tiny();
     assert!(cfg.kinematic_motion);
     let (rgb, depth) = frame(&cfg, 5);
@@ -586,14 +592,18 @@ fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_dep
     let near = vec![0.3f32; cfg.width * cfg.height];
     let probe = vec![0f32; GroundProbe::FEATURES];
     for a in &actions {
-        let open = model.predict_motion_one(&state, a, &far, &probe).unwrap();
+        let open = model
+            .predict_motion_one(&state, a, &far, &probe, &EgoMotion::default())
+            .unwrap();
         // The look is the action's, exactly.
         assert_eq!(
             (open.yaw_rad, open.pitch_rad),
             (a.yaw_delta_rad, a.pitch_delta_rad)
         );
         // The head reads the depth of the frame shown: a wall right in front changes it.
-        let blocked = model.predict_motion_one(&state, a, &near, &probe).unwrap();
+        let blocked = model
+            .predict_motion_one(&state, a, &near, &probe, &EgoMotion::default())
+            .unwrap();
         assert_ne!(open, blocked, "{a:?}: depth made no difference");
     }
     // With the head's last layer zeroed, the walk is exactly the intended one through the gates'
@@ -607,7 +617,9 @@ fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_dep
     let rest = 1.0 / (1.0 + (-3f32).exp());
     for a in &actions {
         let intended = EgoMotion::intended(a, cfg.walk_speed, cfg.sprint_speed);
-        let m = model.predict_motion_one(&state, a, &near, &probe).unwrap();
+        let m = model
+            .predict_motion_one(&state, a, &near, &probe, &EgoMotion::default())
+            .unwrap();
         for (got, want) in [
             (m.right_m, rest * intended.right_m),
             (m.forward_m, rest * intended.forward_m),
@@ -620,7 +632,13 @@ fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_dep
     }
     // A depth of the wrong size is an input error, not a panic.
     let e = model
-        .predict_motion_one(&state, &actions[0], &far[1..], &probe)
+        .predict_motion_one(
+            &state,
+            &actions[0],
+            &far[1..],
+            &probe,
+            &EgoMotion::default(),
+        )
         .unwrap_err();
     assert!(e.to_string().contains("depth"), "{e}");
 
@@ -639,16 +657,16 @@ fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_dep
         WorldModel::new(&old, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
     let st = reverie_model::State::zeros(&old, 1, &Device::Cpu).unwrap();
     let a = old_model
-        .predict_motion_one(&st, &actions[0], &far, &[])
+        .predict_motion_one(&st, &actions[0], &far, &[], &EgoMotion::default())
         .unwrap();
     let b = old_model
-        .predict_motion_one(&st, &actions[0], &near, &[])
+        .predict_motion_one(&st, &actions[0], &near, &[], &EgoMotion::default())
         .unwrap();
     assert_eq!(a, b);
 }
 
 #[test]
-fn the_ground_probe_reaches_the_motion_head_and_zero_columns_for_it_change_nothing() {
+fn the_ground_probe_reaches_the_motion_head_steps_up_and_zero_weights_for_it_change_nothing() {
     use reverie_core::Keys;
     let (cfg, vm, model) = tiny();
     assert!(cfg.ground_probe);
@@ -666,24 +684,66 @@ fn the_ground_probe_reaches_the_motion_head_and_zero_columns_for_it_change_nothi
     .unwrap();
     let (state, _) = model.prompt(&[prompt]).unwrap();
     let a = Action::keys(Keys::FORWARD);
-    let flat = vec![0f32; GroundProbe::FEATURES];
-    // A ledge top 0.62 m below the eye in the front half of the grid, everything seen.
+    let still = EgoMotion::default();
     let g = GroundProbe::GRID;
-    let mut ledge = vec![-1.62f32; g * g];
-    ledge[g * g / 2..].fill(-0.62);
-    ledge.extend(vec![1.0; g * g]);
-    let m_flat = model.predict_motion_one(&state, &a, &depth, &flat).unwrap();
+    // Flat ground everywhere (1.62 m below the eye), all of it seen; the body's footprint now,
+    // after one step and after two on the same ground.
+    let probe = |grid_top: f32, next_top: f32| {
+        let mut p = vec![-1.62f32; g * g / 2];
+        p.extend(vec![grid_top; g * g / 2]);
+        p.extend(vec![1.0; g * g]);
+        p.extend([-1.62, 1.0, next_top, 1.0, next_top, 1.0]);
+        assert_eq!(p.len(), GroundProbe::FEATURES);
+        p
+    };
+    let flat = probe(-1.62, -1.62);
+    let ledge_ahead = probe(-0.62, -1.62);
+    let m_flat = model
+        .predict_motion_one(&state, &a, &depth, &flat, &still)
+        .unwrap();
     let m_ledge = model
-        .predict_motion_one(&state, &a, &depth, &ledge)
+        .predict_motion_one(&state, &a, &depth, &ledge_ahead, &still)
         .unwrap();
     assert_ne!(m_flat, m_ledge, "the probe made no difference");
+    let falling = EgoMotion {
+        up_m: -0.2,
+        ..still
+    };
+    let m_fall = model
+        .predict_motion_one(&state, &a, &depth, &flat, &falling)
+        .unwrap();
+    assert_ne!(m_flat, m_fall, "the previous motion made no difference");
     // The wrong number of probe values is an input error naming the probe.
     let e = model
-        .predict_motion_one(&state, &a, &depth, &ledge[1..])
+        .predict_motion_one(&state, &a, &depth, &flat[1..], &still)
         .unwrap_err();
     assert!(e.to_string().contains("probe"), "{e}");
-    // The probe's inputs are the last columns of the head's first layer: zeroed, the model
-    // computes what the same weights without a probe do (how `init_from` grows a checkpoint).
+
+    // With the head's last layer zeroed, the rise is the step gate's resting value σ(−3) times
+    // the height of the footprint after the step above the feet: 1 m onto a ledge, none on
+    // flat ground, none where the footprint was not seen.
+    let (_, vm0, zeroed) = tiny();
+    for (name, var) in vm0.data().lock().unwrap().iter() {
+        if name.starts_with("motion2.") {
+            var.set(&var.zeros_like().unwrap()).unwrap();
+        }
+    }
+    let rest = 1.0 / (1.0 + 3f32.exp());
+    let up = |p: &[f32]| {
+        zeroed
+            .predict_motion_one(&state, &a, &depth, p, &still)
+            .unwrap()
+            .up_m
+    };
+    assert!((up(&probe(-1.62, -0.62)) - rest).abs() < 1e-6);
+    assert!(up(&flat).abs() < 1e-6);
+    let mut unseen = probe(-1.62, -0.62);
+    unseen[2 * g * g + 3] = 0.0;
+    assert!(up(&unseen).abs() < 1e-6);
+
+    // The probe's inputs are the last columns of the head's first layer and the step gate its
+    // last output: zeroed, on ground without a step, the model computes what the same weights
+    // without a probe do (how `init_from` grows a checkpoint into this one).
     let no_probe_cfg = ModelConfig {
         ground_probe: false,
         ..cfg.clone()
@@ -697,27 +757,24 @@ fn the_ground_probe_reaches_the_motion_head_and_zero_columns_for_it_change_nothi
     let data = vm.data().lock().unwrap();
     for (name, var) in vm2.data().lock().unwrap().iter() {
         let mine = &data[name];
-        if mine.dims() == var.dims() {
-            var.set(mine.as_tensor()).unwrap();
-        } else {
-            let cols = var.dims()[1];
-            var.set(&mine.as_tensor().narrow(1, 0, cols).unwrap())
-                .unwrap();
-            let zero = mine
-                .as_tensor()
-                .narrow(1, 0, cols)
-                .unwrap()
-                .pad_with_zeros(1, 0, GroundProbe::FEATURES)
-                .unwrap();
-            mine.set(&zero).unwrap();
+        let (want, have) = (var.dims().to_vec(), mine.dims().to_vec());
+        let mut t = mine.as_tensor().clone();
+        for (axis, (&w, &h)) in want.iter().zip(&have).enumerate() {
+            t = t.narrow(axis, 0, w).unwrap();
+            if h > w {
+                let grown = t.pad_with_zeros(axis, 0, h - w).unwrap();
+                mine.set(&grown).unwrap();
+                t = mine.as_tensor().narrow(axis, 0, w).unwrap();
+            }
         }
+        var.set(&t.contiguous().unwrap()).unwrap();
     }
     drop(data);
     let with = model
-        .predict_motion_one(&state, &a, &depth, &ledge)
+        .predict_motion_one(&state, &a, &depth, &ledge_ahead, &falling)
         .unwrap();
     let without = no_probe
-        .predict_motion_one(&state, &a, &depth, &[])
+        .predict_motion_one(&state, &a, &depth, &[], &still)
         .unwrap();
     for (x, y) in with.to_array().iter().zip(without.to_array()) {
         assert!((x - y).abs() < 1e-5, "{with:?} vs {without:?}");

@@ -428,14 +428,19 @@ impl<'m> Engine<'m> {
         let mut times = StageTimes::default();
         let t = Instant::now();
         self.sync_probe()?;
-        let probe = if self.model.config().ground_probe {
-            self.probe.features(&self.last.pose)
+        let cfg = self.model.config();
+        let probe = if cfg.ground_probe {
+            cfg.probe_features(&self.probe, &self.last.pose, action)
         } else {
             Vec::new()
         };
-        let motion =
-            self.model
-                .predict_motion_one(&self.state, action, &self.last.depth_m, &probe)?;
+        let motion = self.model.predict_motion_one(
+            &self.state,
+            action,
+            &self.last.depth_m,
+            &probe,
+            &self.last.motion,
+        )?;
         let pose = motion.apply(&self.last.pose);
         times.motion_ms = ms(t);
 

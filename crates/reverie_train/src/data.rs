@@ -19,6 +19,7 @@ use half::f16;
 use rayon::prelude::*;
 use reverie_core::{Action, GroundProbe, Intrinsics, Pose};
 use reverie_memory::{MemoryConfig, SpatialMemory, View};
+use reverie_model::ModelConfig;
 use reverie_world::dataset::{Dataset, EpisodeReader, episode_path};
 
 use crate::error::{Result, TrainError};
@@ -197,7 +198,8 @@ pub struct Sequence {
     pub memory: Vec<MemoryRender>,
     /// For each tick t ≥ 1, the [`GroundProbe::features`] the motion into tick t reads: the
     /// probe holding the episode's frames up to t − 1 (at most [`GroundProbe::FRAMES`]) at pose
-    /// t − 1. Empty at tick 0, and everywhere when not asked for.
+    /// t − 1, for the action of tick t. Empty at tick 0, and everywhere for a model without
+    /// the probe.
     pub probe: Vec<Vec<f32>>,
 }
 
@@ -302,8 +304,14 @@ impl TrainData {
     }
 
     /// Reads ticks `start .. start + len` of episode `i` with its memory renders, and with the
-    /// ground probe when `probe` is set.
-    pub fn sequence(&self, i: usize, start: usize, len: usize, probe: bool) -> Result<Sequence> {
+    /// ground probe that `model` reads when it has one.
+    pub fn sequence(
+        &self,
+        i: usize,
+        start: usize,
+        len: usize,
+        model: &ModelConfig,
+    ) -> Result<Sequence> {
         let (d, e) = self.episodes[i];
         let win = self.datasets[d].1.window(e, start, len)?;
         let slot = self.datasets[d]
@@ -316,7 +324,7 @@ impl TrainData {
             .map(|t| self.renders[d][slot].read(t))
             .collect::<Result<Vec<_>>>()?;
         let mut probes = vec![Vec::new(); len];
-        if probe && len > 1 {
+        if model.ground_probe && len > 1 {
             // The frames before the window that the probe still holds at its first tick.
             let first = start.saturating_sub(GroundProbe::FRAMES - 1);
             let history = self.datasets[d]
@@ -329,7 +337,7 @@ impl TrainData {
                     .map_err(|e| TrainError::Other(e.to_string()))?;
                 let t = first + j + 1; // the tick whose motion this probe feeds
                 if t > start {
-                    probes[t - start] = p.features(pose);
+                    probes[t - start] = model.probe_features(&p, pose, &win.actions[t - start]);
                 }
             }
         }
