@@ -6,7 +6,7 @@
 //! p50/p99 over many single steps: `cargo run --release --example model_speed -p reverie_model`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use reverie::core::{Action, EgoMotion, GroundProbe};
+use reverie::core::{Action, GroundProbe};
 use reverie::model::candle_core::{DType, Device, Module, Tensor};
 use reverie::model::candle_nn::{VarBuilder, VarMap};
 use reverie::model::conv::{Conv2d, Window};
@@ -50,12 +50,7 @@ fn bench(c: &mut Criterion) {
         ))
     };
     let c1 = code(1);
-    let probe = |b: usize| {
-        ok(model.probe_tensor(
-            &vec![&[0f32; GroundProbe::FEATURES][..]; b],
-            &vec![EgoMotion::default(); b],
-        ))
-    };
+    let probe = |b: usize| ok(model.probe_tensor(&vec![&[0f32; GroundProbe::FEATURES][..]; b]));
     let (p1, p8) = (probe(1), probe(8));
     let mut state = ok(State::zeros(&cfg, 1, &dev));
     g.bench_function("step_128x128_batch1", |b| {

@@ -23,8 +23,9 @@ pub struct GroundProbe {
 }
 
 impl GroundProbe {
-    /// Frames remembered (two thirds of a second at 24 Hz: ~3 m of walking).
-    pub const FRAMES: usize = 16;
+    /// Frames remembered (two seconds at 24 Hz: the ground underfoot was seen ~2.3 m earlier,
+    /// and a walk that turns as it goes saw it from further back).
+    pub const FRAMES: usize = 48;
     /// Cells along each side of the grid.
     pub const GRID: usize = 8;
     /// Edge of a cell (metres); the grid spans ±`GRID`·`CELL_M`/2 around the camera.

@@ -56,10 +56,7 @@ fn main() {
         let a = actions_tensor(&acts, &dev).unwrap();
         let code = Tensor::rand(0f32, 1f32, (b, cfg.height, cfg.width, 1), &dev).unwrap();
         let probe = model
-            .probe_tensor(
-                &vec![&[0f32; reverie_core::GroundProbe::FEATURES][..]; b],
-                &vec![reverie_core::EgoMotion::default(); b],
-            )
+            .probe_tensor(&vec![&[0f32; reverie_core::GroundProbe::FEATURES][..]; b])
             .unwrap();
         let mut times = Vec::new();
         let mut fwd = Vec::new();

@@ -41,9 +41,8 @@ pub const MOTION_SCALE_RAD: f32 = 0.05;
 pub const MOTION_DEPTH_GRID: usize = 8;
 
 /// What the motion head of a `ground_probe` model reads beside the state, the action and the
-/// depth: the [`GroundProbe`]'s features, then the previous tick's motion (right, up, forward,
-/// in units of [`MOTION_SCALE_M`]).
-pub const MOTION_CONTEXT: usize = GroundProbe::FEATURES + 3;
+/// depth: the [`GroundProbe`]'s features.
+pub const MOTION_CONTEXT: usize = GroundProbe::FEATURES;
 
 /// Step gate logit offset: a fresh head lifts ~5 % of a step in the footprint ahead.
 const STEP_GATE_OFFSET: f64 = -3.0;
@@ -443,8 +442,7 @@ impl WorldModel {
     /// (`[B, H, W, 1]`: the depth code of the frame each session has just shown — the model's
     /// own output, or the prompt's), and `probe` (`[B, MOTION_CONTEXT]` from
     /// [`WorldModel::probe_tensor`]: each session's [`GroundProbe::features`] at its current pose
-    /// for the action's intended walk, and the ego-motion of the tick before; read by
-    /// `ground_probe` models only).
+    /// for the action's intended walk; read by `ground_probe` models only).
     ///
     /// A `ground_probe` model also steps up: its vertical motion adds a learned gate times the
     /// height of the highest point in the body's footprint after the intended walk above the
@@ -562,19 +560,17 @@ impl WorldModel {
 
     /// [`WorldModel::predict_motion`] for one session, as an [`EgoMotion`]; `depth_m` is the
     /// depth (metres, `+inf` = sky) of the frame it shows now, `probe` the session's
-    /// [`GroundProbe::features`] at its current pose for the action's intended walk and
-    /// `previous` the ego-motion of the tick before (both ignored by models without
-    /// `ground_probe`).
+    /// [`GroundProbe::features`] at its current pose for the action's intended walk (ignored
+    /// by models without `ground_probe`).
     pub fn predict_motion_one(
         &self,
         state: &State,
         action: &Action,
         depth_m: &[f32],
         probe: &[f32],
-        previous: &EgoMotion,
     ) -> Result<EgoMotion> {
         let code = self.depth_code_tensor(depth_m)?;
-        let probe = self.probe_tensor(&[probe], std::slice::from_ref(previous))?;
+        let probe = self.probe_tensor(&[probe])?;
         let m: Vec<f32> = self
             .predict_motion(state, std::slice::from_ref(action), &code, &probe)?
             .flatten_all()?
@@ -582,22 +578,15 @@ impl WorldModel {
         Ok(EgoMotion::from_array([m[0], m[1], m[2], m[3], m[4]]))
     }
 
-    /// Sessions' [`GroundProbe::features`] and the ego-motion of their tick before as the
-    /// `[B, MOTION_CONTEXT]` tensor [`WorldModel::predict_motion`] reads (`[B, 0]` for a model
-    /// without `ground_probe`, which takes any slices).
-    pub fn probe_tensor(&self, probes: &[&[f32]], previous: &[EgoMotion]) -> Result<Tensor> {
-        if probes.len() != previous.len() {
-            return Err(ModelError::Input(format!(
-                "{} ground probes and {} previous motions",
-                probes.len(),
-                previous.len()
-            )));
-        }
+    /// Sessions' [`GroundProbe::features`] as the `[B, MOTION_CONTEXT]` tensor
+    /// [`WorldModel::predict_motion`] reads (`[B, 0]` for a model without `ground_probe`, which
+    /// takes any slices).
+    pub fn probe_tensor(&self, probes: &[&[f32]]) -> Result<Tensor> {
         if !self.cfg.ground_probe {
             return Ok(Tensor::zeros((probes.len(), 0), DType::F32, &self.device)?);
         }
         let mut v: Vec<f32> = Vec::with_capacity(probes.len() * MOTION_CONTEXT);
-        for (p, m) in probes.iter().zip(previous) {
+        for p in probes {
             if p.len() != GroundProbe::FEATURES {
                 return Err(ModelError::Input(format!(
                     "ground probe has {} values, not {}",
@@ -606,7 +595,6 @@ impl WorldModel {
                 )));
             }
             v.extend_from_slice(p);
-            v.extend([m.right_m, m.up_m, m.forward_m].map(|x| x / MOTION_SCALE_M));
         }
         Ok(Tensor::from_vec(
             v,

@@ -416,13 +416,7 @@ fn shapes_of_a_session() {
     assert_eq!(out.rgb().unwrap().dims(), &[1, 32, 32, 3]);
     assert_eq!(out.depth_code().unwrap().dims(), &[1, 32, 32, 1]);
     let m = model
-        .predict_motion_one(
-            &state,
-            &Action::IDLE,
-            &depth,
-            &[0.0; GroundProbe::FEATURES],
-            &EgoMotion::default(),
-        )
+        .predict_motion_one(&state, &Action::IDLE, &depth, &[0.0; GroundProbe::FEATURES])
         .unwrap();
     assert!(m.to_array().iter().all(|v| v.is_finite()));
     let conf: Vec<f32> = (0..32 * 32)
@@ -592,18 +586,14 @@ fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_dep
     let near = vec![0.3f32; cfg.width * cfg.height];
     let probe = vec![0f32; GroundProbe::FEATURES];
     for a in &actions {
-        let open = model
-            .predict_motion_one(&state, a, &far, &probe, &EgoMotion::default())
-            .unwrap();
+        let open = model.predict_motion_one(&state, a, &far, &probe).unwrap();
         // The look is the action's, exactly.
         assert_eq!(
             (open.yaw_rad, open.pitch_rad),
             (a.yaw_delta_rad, a.pitch_delta_rad)
         );
         // The head reads the depth of the frame shown: a wall right in front changes it.
-        let blocked = model
-            .predict_motion_one(&state, a, &near, &probe, &EgoMotion::default())
-            .unwrap();
+        let blocked = model.predict_motion_one(&state, a, &near, &probe).unwrap();
         assert_ne!(open, blocked, "{a:?}: depth made no difference");
     }
     // With the head's last layer zeroed, the walk is exactly the intended one through the gates'
@@ -617,9 +607,7 @@ fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_dep
     let rest = 1.0 / (1.0 + (-3f32).exp());
     for a in &actions {
         let intended = EgoMotion::intended(a, cfg.walk_speed, cfg.sprint_speed);
-        let m = model
-            .predict_motion_one(&state, a, &near, &probe, &EgoMotion::default())
-            .unwrap();
+        let m = model.predict_motion_one(&state, a, &near, &probe).unwrap();
         for (got, want) in [
             (m.right_m, rest * intended.right_m),
             (m.forward_m, rest * intended.forward_m),
@@ -632,13 +620,7 @@ fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_dep
     }
     // A depth of the wrong size is an input error, not a panic.
     let e = model
-        .predict_motion_one(
-            &state,
-            &actions[0],
-            &far[1..],
-            &probe,
-            &EgoMotion::default(),
-        )
+        .predict_motion_one(&state, &actions[0], &far[1..], &probe)
         .unwrap_err();
     assert!(e.to_string().contains("depth"), "{e}");
 
@@ -657,10 +639,10 @@ fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_dep
         WorldModel::new(&old, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
     let st = reverie_model::State::zeros(&old, 1, &Device::Cpu).unwrap();
     let a = old_model
-        .predict_motion_one(&st, &actions[0], &far, &[], &EgoMotion::default())
+        .predict_motion_one(&st, &actions[0], &far, &[])
         .unwrap();
     let b = old_model
-        .predict_motion_one(&st, &actions[0], &near, &[], &EgoMotion::default())
+        .predict_motion_one(&st, &actions[0], &near, &[])
         .unwrap();
     assert_eq!(a, b);
 }
@@ -684,7 +666,6 @@ fn the_ground_probe_reaches_the_motion_head_steps_up_and_zero_weights_for_it_cha
     .unwrap();
     let (state, _) = model.prompt(&[prompt]).unwrap();
     let a = Action::keys(Keys::FORWARD);
-    let still = EgoMotion::default();
     let g = GroundProbe::GRID;
     // Flat ground everywhere (1.62 m below the eye), all of it seen; the body's footprint now,
     // after one step and after two on the same ground.
@@ -698,24 +679,14 @@ fn the_ground_probe_reaches_the_motion_head_steps_up_and_zero_weights_for_it_cha
     };
     let flat = probe(-1.62, -1.62);
     let ledge_ahead = probe(-0.62, -1.62);
-    let m_flat = model
-        .predict_motion_one(&state, &a, &depth, &flat, &still)
-        .unwrap();
+    let m_flat = model.predict_motion_one(&state, &a, &depth, &flat).unwrap();
     let m_ledge = model
-        .predict_motion_one(&state, &a, &depth, &ledge_ahead, &still)
+        .predict_motion_one(&state, &a, &depth, &ledge_ahead)
         .unwrap();
     assert_ne!(m_flat, m_ledge, "the probe made no difference");
-    let falling = EgoMotion {
-        up_m: -0.2,
-        ..still
-    };
-    let m_fall = model
-        .predict_motion_one(&state, &a, &depth, &flat, &falling)
-        .unwrap();
-    assert_ne!(m_flat, m_fall, "the previous motion made no difference");
     // The wrong number of probe values is an input error naming the probe.
     let e = model
-        .predict_motion_one(&state, &a, &depth, &flat[1..], &still)
+        .predict_motion_one(&state, &a, &depth, &flat[1..])
         .unwrap_err();
     assert!(e.to_string().contains("probe"), "{e}");
 
@@ -731,7 +702,7 @@ fn the_ground_probe_reaches_the_motion_head_steps_up_and_zero_weights_for_it_cha
     let rest = 1.0 / (1.0 + 3f32.exp());
     let up = |p: &[f32]| {
         zeroed
-            .predict_motion_one(&state, &a, &depth, p, &still)
+            .predict_motion_one(&state, &a, &depth, p)
             .unwrap()
             .up_m
     };
@@ -771,10 +742,10 @@ fn the_ground_probe_reaches_the_motion_head_steps_up_and_zero_weights_for_it_cha
     }
     drop(data);
     let with = model
-        .predict_motion_one(&state, &a, &depth, &ledge_ahead, &falling)
+        .predict_motion_one(&state, &a, &depth, &ledge_ahead)
         .unwrap();
     let without = no_probe
-        .predict_motion_one(&state, &a, &depth, &[], &still)
+        .predict_motion_one(&state, &a, &depth, &[])
         .unwrap();
     for (x, y) in with.to_array().iter().zip(without.to_array()) {
         assert!((x - y).abs() < 1e-5, "{with:?} vs {without:?}");

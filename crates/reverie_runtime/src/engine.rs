@@ -434,13 +434,9 @@ impl<'m> Engine<'m> {
         } else {
             Vec::new()
         };
-        let motion = self.model.predict_motion_one(
-            &self.state,
-            action,
-            &self.last.depth_m,
-            &probe,
-            &self.last.motion,
-        )?;
+        let motion =
+            self.model
+                .predict_motion_one(&self.state, action, &self.last.depth_m, &probe)?;
         let pose = motion.apply(&self.last.pose);
         times.motion_ms = ms(t);
 

@@ -154,27 +154,18 @@ pub fn run_batch(
     // The motion head reads the depth of the frame the session shows: the model's own output.
     let mut shown_code = out.depth_code()?.detach();
     let mut views: Vec<View> = (0..b).map(|_| View::new(k)).collect();
-    // The motion before tick 1 is unknown to a session started from a prompt: zero.
-    let mut previous = vec![EgoMotion::default(); b];
 
     for t in 1..len {
         let actions: Vec<Action> = seqs.iter().map(|s| s.actions[t]).collect();
         let a = actions_tensor(&actions, &dev)?;
         let probes: Vec<&[f32]> = seqs.iter().map(|s| s.probe[t].as_slice()).collect();
-        let probe = model.probe_tensor(&probes, &previous)?;
+        let probe = model.probe_tensor(&probes)?;
         let motion = model.predict_motion(&state, &actions, &shown_code, &probe)?;
         let truth: Vec<f32> = seqs
             .iter()
             .flat_map(|s| EgoMotion::between(&s.poses[t - 1], &s.poses[t]).to_array())
             .collect();
         let ml = loss::motion_l1(&motion, &Tensor::from_vec(truth, (b, 5), &dev)?)?;
-        // The next tick's head reads this motion as the session's previous one.
-        previous = motion
-            .detach()
-            .to_vec2::<f32>()?
-            .into_iter()
-            .map(|m| EgoMotion::from_array([m[0], m[1], m[2], m[3], m[4]]))
-            .collect();
         total = (total + (&ml * lw.motion)?)?;
         parts.motion += f64::from(ml.to_scalar::<f32>()?);
 
