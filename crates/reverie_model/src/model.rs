@@ -44,8 +44,13 @@ pub const MOTION_DEPTH_GRID: usize = 8;
 /// depth: the [`GroundProbe`]'s features.
 pub const MOTION_CONTEXT: usize = GroundProbe::FEATURES;
 
-/// Step gate logit offset: a fresh head lifts ~5 % of a step in the footprint ahead.
-const STEP_GATE_OFFSET: f64 = -3.0;
+/// Step gate logit offset: a fresh head lifts ~95 % of a step in the footprint ahead (stage 2
+/// starts from a head that never stepped up: the gate learns where not to).
+const STEP_GATE_OFFSET: f64 = 3.0;
+/// Lowest top above the feet that is a step (lower: plants, slabs, noise in the depth).
+const STEP_MIN_M: f32 = 0.5;
+/// Highest top above the feet that is a step (higher: a wall).
+const STEP_MAX_M: f32 = 1.05;
 
 /// Gate logit offset: a fresh motion head lets ~95 % of the intended walk through.
 const GATE_OFFSET: f64 = 3.0;
@@ -445,8 +450,8 @@ impl WorldModel {
     /// for the action's intended walk; read by `ground_probe` models only).
     ///
     /// A `ground_probe` model also steps up: its vertical motion adds a learned gate times the
-    /// height of the highest point in the body's footprint after the intended walk above the
-    /// feet (clamped to 0..=1 m, the tallest step; 0 where the probe saw nothing there).
+    /// height above the feet of the highest point in the body's footprint after the intended
+    /// walk, when that is a step (0.5–1.05 m, clamped to 1 m; 0 where the probe saw nothing).
     ///
     /// A `kinematic_motion` model turns the look exactly as asked and walks what the action
     /// intends ([`EgoMotion::intended`]) through learned gates (a wall ahead closes them), plus
@@ -543,7 +548,13 @@ impl WorldModel {
             let at = 2 * GroundProbe::GRID * GroundProbe::GRID + 2;
             let top = probe.narrow(1, at, 1)?.detach();
             let seen = probe.narrow(1, at + 1, 1)?.detach();
-            let step = ((top + f64::from(self.cfg.eye_height))?.clamp(0f32, 1f32)? * seen)?;
+            // A step is what a body climbs without jumping: a top 0.5–1.05 m above the feet
+            // (blocks are 1 m; lower tops are plants and slabs it walks through or over, higher
+            // ones walls).
+            let h = (top + f64::from(self.cfg.eye_height))?;
+            let climbable = (h.ge(STEP_MIN_M)?.to_dtype(DType::F32)?
+                * h.le(STEP_MAX_M)?.to_dtype(DType::F32)?)?;
+            let step = ((h.clamp(0f32, 1f32)? * climbable)? * seen)?;
             let gate = ((y.narrow(1, 5, 1)? + STEP_GATE_OFFSET)?.neg()?.exp()? + 1.0)?.recip()?;
             up = (up + (gate * step)?)?;
         }

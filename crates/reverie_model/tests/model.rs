@@ -690,16 +690,16 @@ fn the_ground_probe_reaches_the_motion_head_steps_up_and_zero_weights_for_it_cha
         .unwrap_err();
     assert!(e.to_string().contains("probe"), "{e}");
 
-    // With the head's last layer zeroed, the rise is the step gate's resting value σ(−3) times
-    // the height of the footprint after the step above the feet: 1 m onto a ledge, none on
-    // flat ground, none where the footprint was not seen.
+    // With the head's last layer zeroed, the rise is the step gate's resting value σ(3) times
+    // the height of the footprint after the step above the feet when it is a step: 1 m onto a
+    // ledge; none on flat ground, at a wall, over a plant, or where the footprint was not seen.
     let (_, vm0, zeroed) = tiny();
     for (name, var) in vm0.data().lock().unwrap().iter() {
         if name.starts_with("motion2.") {
             var.set(&var.zeros_like().unwrap()).unwrap();
         }
     }
-    let rest = 1.0 / (1.0 + 3f32.exp());
+    let rest = 1.0 / (1.0 + (-3f32).exp());
     let up = |p: &[f32]| {
         zeroed
             .predict_motion_one(&state, &a, &depth, p)
@@ -708,13 +708,15 @@ fn the_ground_probe_reaches_the_motion_head_steps_up_and_zero_weights_for_it_cha
     };
     assert!((up(&probe(-1.62, -0.62)) - rest).abs() < 1e-6);
     assert!(up(&flat).abs() < 1e-6);
+    assert!(up(&probe(-1.62, 0.2)).abs() < 1e-6, "a wall is not a step");
+    assert!(up(&probe(-1.62, -1.32)).abs() < 1e-6, "0.3 m is not a step");
     let mut unseen = probe(-1.62, -0.62);
     unseen[2 * g * g + 3] = 0.0;
     assert!(up(&unseen).abs() < 1e-6);
 
     // The probe's inputs are the last columns of the head's first layer and the step gate its
-    // last output: zeroed, on ground without a step, the model computes what the same weights
-    // without a probe do (how `init_from` grows a checkpoint into this one).
+    // last output: with them zeroed, on ground without a step, the model computes what the same
+    // weights without a probe do (how `init_from` grows a checkpoint into this one).
     let no_probe_cfg = ModelConfig {
         ground_probe: false,
         ..cfg.clone()

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use reverie_core::{EgoMotion, Intrinsics, TICK_HZ, seed};
+use reverie_core::{EgoMotion, GroundProbe, Intrinsics, TICK_HZ, seed};
 use reverie_runtime::EngineOptions;
 use reverie_train::eval::{record, rollout};
 use reverie_world::WorldSpec;
@@ -46,7 +46,20 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
         seed::derive(world_seed, &[1]),
         241,
     );
-    let mut poses = Vec::new();
+    let mut poses: Vec<reverie_core::Pose> = Vec::new();
+    // A ground probe fed with the generated frames (as the engine's is) and one fed with the
+    // oracle's: at every step-up of the oracle walker, what each of them shows ahead.
+    let mut seen = GroundProbe::new();
+    let mut truth = GroundProbe::new();
+    let mut steps = Vec::new();
+    let at = 2 * GroundProbe::GRID * GroundProbe::GRID + 2;
+    let step = |f: &[f32]| {
+        if f[at + 1] > 0.0 {
+            format!("{:.2} m", (f[at] + cfg.eye_height).clamp(0.0, 1.0))
+        } else {
+            "unseen".to_string()
+        }
+    };
     rollout(
         &model,
         &k,
@@ -54,7 +67,22 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
         &ep.actions,
         EngineOptions::default(),
         &|_| false,
-        |g| poses.push(g.pose),
+        |g| {
+            let t = poses.len();
+            if t > 0 && ep.poses[t].position.y - ep.poses[t - 1].position.y >= 0.5 {
+                let prev = &poses[t - 1];
+                steps.push(format!(
+                    "tick {t}: true rise {:.2} m, predicted {:.2} m; step ahead in the generated probe {}, in the oracle's {}",
+                    ep.poses[t].position.y - ep.poses[t - 1].position.y,
+                    g.pose.position.y - prev.position.y,
+                    step(&cfg.probe_features(&seen, prev, &ep.actions[t])),
+                    step(&cfg.probe_features(&truth, &ep.poses[t - 1], &ep.actions[t])),
+                ));
+            }
+            let _ = seen.push(&k, &g.depth_m, &g.pose);
+            let _ = truth.push(&k, &ep.depth_m[t], &ep.poses[t]);
+            poses.push(g.pose);
+        },
     )?;
     let sec = TICK_HZ as usize;
     println!(
@@ -93,6 +121,9 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
             flat(&poses[a..=b]),
             rise(&poses[a..=b]),
         );
+    }
+    for s in &steps {
+        println!("{s}");
     }
     let (t, p) = (ep.poses[poses.len() - 1], poses[poses.len() - 1]);
     println!(
