@@ -85,11 +85,7 @@ impl GroundProbe {
                 if !d.is_finite() || d <= 0.0 {
                     continue;
                 }
-                let p = Vec3::from(to_world.transform_point3(k.unproject(
-                    x as f32 + 0.5,
-                    y as f32 + 0.5,
-                    d,
-                )));
+                let p = to_world.transform_point3(k.unproject(x as f32 + 0.5, y as f32 + 0.5, d));
                 let rel = p - eye;
                 if rel.y <= Self::ABOVE_EYE_M
                     && rel.y >= -Self::BELOW_EYE_M
@@ -173,7 +169,7 @@ mod tests {
         let mut out = Vec::new();
         for y in 0..k.height {
             for x in 0..k.width {
-                let ray = Vec3::from(to_world.transform_vector3(k.ray_camera(x as f32, y as f32)));
+                let ray = to_world.transform_vector3(k.ray_camera(x as f32, y as f32));
                 // March the ray (planar depth = ray parameter, since ray.z = 1 in camera).
                 let mut d = f32::INFINITY;
                 let mut t = 0.05;

@@ -558,14 +558,15 @@ fn bad_checkpoints_are_named_errors() {
     assert!(e.contains("head.bias") && e.contains("missing"), "{e}");
 }
 
-#[test]
-fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_depth() {
-    use reverie_core::Keys;
-    let (cfg, _vm, model) = tiny();
-    assert!(cfg.kinematic_motion);
-    let (rgb, depth) = frame(&cfg, 5);
+/// The state after prompting `model` with test frame `seed` (with its depth), and that frame.
+fn prompted(
+    cfg: &ModelConfig,
+    model: &WorldModel,
+    seed: u8,
+) -> (reverie_model::State, Vec<u8>, Vec<f32>) {
+    let (rgb, depth) = frame(cfg, seed);
     let prompt = guides_tensor(
-        &cfg,
+        cfg,
         &[Guide {
             rgb: &rgb,
             depth_m: Some(&depth),
@@ -576,6 +577,15 @@ fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_dep
     )
     .unwrap();
     let (state, _) = model.prompt(&[prompt]).unwrap();
+    (state, rgb, depth)
+}
+
+#[test]
+fn kinematic_motion_turns_exactly_as_asked_and_walks_through_gates_that_read_depth() {
+    use reverie_core::Keys;
+    let (cfg, _vm, model) = tiny();
+    assert!(cfg.kinematic_motion);
+    let (state, _, _) = prompted(&cfg, &model, 5);
     let actions = [
         Action::keys(Keys::FORWARD).with_look(0.13, -0.04),
         Action::keys(Keys::FORWARD | Keys::SPRINT | Keys::LEFT).with_look(-1.1, 0.3),
@@ -652,19 +662,7 @@ fn the_ground_probe_reaches_the_motion_head_steps_up_and_zero_weights_for_it_cha
     use reverie_core::Keys;
     let (cfg, vm, model) = tiny();
     assert!(cfg.ground_probe);
-    let (rgb, depth) = frame(&cfg, 7);
-    let prompt = guides_tensor(
-        &cfg,
-        &[Guide {
-            rgb: &rgb,
-            depth_m: Some(&depth),
-            confidence: None,
-        }],
-        &[Guide::EMPTY],
-        &Device::Cpu,
-    )
-    .unwrap();
-    let (state, _) = model.prompt(&[prompt]).unwrap();
+    let (state, _, depth) = prompted(&cfg, &model, 7);
     let a = Action::keys(Keys::FORWARD);
     let g = GroundProbe::GRID;
     // Flat ground everywhere (1.62 m below the eye), all of it seen; the body's footprint now,

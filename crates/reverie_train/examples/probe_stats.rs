@@ -1,6 +1,7 @@
-//! How well the ground probe foretells the walker's step-ups, on a dataset: for every tick, the
-//! step the probe's footprint after the intended walk shows (its top above the feet, 0..=1 m)
-//! against the true rise, as a table of counts.
+//! How well the ground probe foretells the walker's step-ups, on a dataset: for every tick,
+//! whether the probe's footprint after the intended walk shows a step (a top 0.5–1.05 m above
+//! the feet, what a `ground_probe` model's step gate lifts onto) against the true rise, as a
+//! table of counts. `FALSE_POSITIVES=1` lists ticks with a step shown and none taken.
 //! `cargo run --release -p reverie_train --example probe_stats -- DATASET_DIR [EPISODES]`
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -36,9 +37,10 @@ fn run(dir: &Path, episodes: usize) -> Result<(), Box<dyn std::error::Error>> {
     let k = Intrinsics::from_vfov_deg(m.width, m.height, m.fov_deg)?;
     let cfg = ModelConfig::default();
     let at = 2 * GroundProbe::GRID * GroundProbe::GRID + 2;
-    // rows: true rise (<0.5 m, ≥0.5 m); columns: probe step (unseen, <0.5 m, ≥0.5 m)
+    // rows: true rise (<0.5 m, ≥0.5 m); columns: footprint unseen, seen but no step, a step
     let mut table = [[0usize; 3]; 2];
     let mut misses = Vec::new();
+    let mut flatness: [Vec<f32>; 2] = [Vec::new(), Vec::new()];
     for (&e, reader) in ds.episodes.iter().take(episodes) {
         let win = reader.window(0, reader.steps)?;
         let n = k.pixels();
@@ -47,8 +49,11 @@ fn run(dir: &Path, episodes: usize) -> Result<(), Box<dyn std::error::Error>> {
             probe.push(&k, &win.depth_m[(t - 1) * n..t * n], &win.poses[t - 1])?;
             let f = cfg.probe_features(&probe, &win.poses[t - 1], &win.actions[t]);
             let truth = EgoMotion::between(&win.poses[t - 1], &win.poses[t]);
+            // What the step gate of a `ground_probe` model would lift onto: a top 0.5–1.05 m
+            // above the feet.
             let step = if f[at + 1] > 0.0 {
-                (f[at] + cfg.eye_height).clamp(0.0, 1.0)
+                let h = f[at] + cfg.eye_height;
+                if (0.5..=1.05).contains(&h) { h } else { 0.0 }
             } else {
                 -1.0
             };
@@ -61,14 +66,64 @@ fn run(dir: &Path, episodes: usize) -> Result<(), Box<dyn std::error::Error>> {
                 2
             };
             table[row][col] += 1;
+            if col == 2 {
+                // How flat the top is: the share of the footprint's points within 5 cm of it
+                // (a block's top is a dense surface; a plant's top a few points).
+                let pose = &win.poses[t - 1];
+                let walk = EgoMotion::intended(&win.actions[t], cfg.walk_speed, cfg.sprint_speed);
+                let top = f[at];
+                let (mut near_top, mut all) = (0usize, 0usize);
+                for p in probe.frames().flatten() {
+                    let rel = *p - pose.position;
+                    let r = rel.dot(pose.right()) - walk.right_m;
+                    let fw = rel.dot(pose.heading()) - walk.forward_m;
+                    if r.abs() <= cfg.body_half_width
+                        && fw.abs() <= cfg.body_half_width
+                        && rel.y <= GroundProbe::ABOVE_EYE_M
+                    {
+                        all += 1;
+                        near_top += usize::from(rel.y > top - 0.05);
+                    }
+                }
+                flatness[row].push(near_top as f32 / all.max(1) as f32);
+            }
+            if row == 0
+                && col == 2
+                && std::env::var_os("FALSE_POSITIVES").is_some()
+                && misses.len() < 16
+            {
+                println!(
+                    "false: ep {e} t {t}: truth {:?}, keys {:?}, footprint now {:.2} next {:.2} next2 {:.2}",
+                    [truth.right_m, truth.up_m, truth.forward_m],
+                    win.actions[t].keys,
+                    f[at - 2] + cfg.eye_height,
+                    f[at] + cfg.eye_height,
+                    f[at + 2] + cfg.eye_height
+                );
+            }
             if row == 1 && col != 2 && misses.len() < 12 {
                 misses.push((e, t, truth.up_m, step, f[at - 2], f[at - 1]));
             }
         }
     }
-    println!("true rise \\ probe step: unseen, <0.5 m, >=0.5 m");
+    println!(
+        "true rise \\ footprint after the step: unseen, seen without a step, a 0.5-1.05 m step"
+    );
     println!("rise < 0.5 m : {:?}", table[0]);
     println!("rise >= 0.5 m: {:?}", table[1]);
+    for (row, name) in [(0, "steps not taken"), (1, "steps taken")] {
+        let mut v = flatness[row].clone();
+        v.sort_by(f32::total_cmp);
+        if !v.is_empty() {
+            println!(
+                "{name}: share of the footprint's points within 5 cm of its top: min {:.2} median {:.2} max {:.2} ({} ticks)",
+                v[0],
+                v[v.len() / 2],
+                v[v.len() - 1],
+                v.len()
+            );
+        }
+    }
     for (e, t, up, step, now, seen) in misses {
         println!(
             "missed: episode {e} tick {t}: rise {up:.2}, probe step {step:.2}, footprint now {now:.2} (seen {seen})"

@@ -43,6 +43,14 @@ fn tiny_dataset(dir: &Path, seed: u64) {
     datagen::generate(&cfg, &|| {}).unwrap();
 }
 
+/// A tiny training dataset (world seed 3) and a held-out one (901) under `dir`.
+fn train_and_heldout(dir: &Path) -> (PathBuf, PathBuf) {
+    let (train, held) = (dir.join("train"), dir.join("held"));
+    tiny_dataset(&train, 3);
+    tiny_dataset(&held, 901);
+    (train, held)
+}
+
 fn config(train: PathBuf, heldout: PathBuf, steps: usize) -> TrainConfig {
     let text = format!(
         r#"
@@ -91,9 +99,7 @@ fn weights(dir: &Path) -> Vec<(String, Vec<f32>)> {
 #[test]
 fn trains_checkpoints_and_resumes_exactly() {
     let tmp = tempfile::tempdir().unwrap();
-    let (train, held) = (tmp.path().join("train"), tmp.path().join("held"));
-    tiny_dataset(&train, 3);
-    tiny_dataset(&held, 901);
+    let (train, held) = train_and_heldout(tmp.path());
 
     // Uninterrupted: 4 steps.
     let full = tmp.path().join("full");
@@ -183,6 +189,14 @@ fn config_errors_name_the_field() {
             good.replace("walk_speed = ", "walk_speed = -1.0 # "),
             "walk_speed",
         ),
+        (
+            good.replace("eye_height = ", "eye_height = 0.0 # "),
+            "eye_height",
+        ),
+        (
+            good.replace("kinematic_motion = true", "kinematic_motion = false"),
+            "ground_probe",
+        ),
     ];
     for (text, field) in cases {
         assert_ne!(text, good, "{field}: the test did not change the config");
@@ -258,9 +272,7 @@ fn a_later_stage_grows_the_checkpoint_it_starts_from_and_computes_what_it_did_bu
     use reverie_train::train::{init_from, run_batch, sample_batch};
 
     let tmp = tempfile::tempdir().unwrap();
-    let (train, held) = (tmp.path().join("train"), tmp.path().join("held"));
-    tiny_dataset(&train, 3);
-    tiny_dataset(&held, 901);
+    let (train, held) = train_and_heldout(tmp.path());
     // Stage 1: a model without the ground probe.
     let mut first = config(train.clone(), held, 2);
     first.model.ground_probe = false;
