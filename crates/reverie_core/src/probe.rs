@@ -31,8 +31,10 @@ impl GroundProbe {
     /// Edge of a cell (metres); the grid spans ±`GRID`·`CELL_M`/2 around the camera.
     pub const CELL_M: f32 = 0.2;
     /// Numbers [`GroundProbe::features`] returns after the grid's: height and seen-flag of the
-    /// body's footprint now, after the intended step, and after two.
-    pub const BOX_FEATURES: usize = 6;
+    /// body's footprint now, after the intended step, and after two; then the flatness of each
+    /// of the three tops (the share of the footprint's points within 5 cm of its top: a block's
+    /// top is a dense surface, a plant's a few points).
+    pub const BOX_FEATURES: usize = 9;
     /// Numbers [`GroundProbe::features`] returns: per cell the height, then per cell whether
     /// anything was seen there, then [`GroundProbe::BOX_FEATURES`].
     pub const FEATURES: usize = 2 * Self::GRID * Self::GRID + Self::BOX_FEATURES;
@@ -147,6 +149,22 @@ impl GroundProbe {
             let c = &mut top[i * g + j];
             *c = c.max(rel.y);
         }
+        // How many of each footprint's points lie within 5 cm of its top.
+        let mut counts = [(0u32, 0u32); 3];
+        for p in self.frames.iter().flatten() {
+            let rel = *p - pose.position;
+            if rel.y > Self::ABOVE_EYE_M {
+                continue;
+            }
+            let (f, r) = (rel.dot(heading), rel.dot(right));
+            for (k, c) in counts.iter_mut().enumerate() {
+                let (br, bf) = (walk[0] * k as f32, walk[1] * k as f32);
+                if (r - br).abs() <= half_width_m && (f - bf).abs() <= half_width_m {
+                    c.0 += 1;
+                    c.1 += u32::from(rel.y > boxes[k] - 0.05);
+                }
+            }
+        }
         let value = |t: f32| if t.is_finite() { t } else { 0.0 };
         let seen = |t: f32| f32::from(u8::from(t.is_finite()));
         let mut out = Vec::with_capacity(Self::FEATURES);
@@ -155,6 +173,7 @@ impl GroundProbe {
         for b in boxes {
             out.extend([value(b), seen(b)]);
         }
+        out.extend(counts.map(|(all, top)| top as f32 / all.max(1) as f32));
         out
     }
 }
@@ -239,6 +258,8 @@ mod tests {
         let b = &f[2 * g * g..];
         assert!((b[0] + 1.62).abs() < 0.05 && b[1] == 1.0, "{b:?}");
         assert!((b[2] + 0.62).abs() < 0.05 && b[3] == 1.0, "{b:?}");
+        // Flat ground: its top is the whole footprint; the ledge's top only part of it.
+        assert!(b[6] > 0.9 && b[7] > 0.0 && b[7] < b[6], "{b:?}");
         // The front rows (forward > 0.4 m) hold the ledge top (0.62 m below the eye).
         let front = &f[(g - 1) * g..g * g];
         assert!(

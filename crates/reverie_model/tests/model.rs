@@ -671,7 +671,7 @@ fn the_ground_probe_reaches_the_motion_head_steps_up_and_zero_weights_for_it_cha
         let mut p = vec![-1.62f32; g * g / 2];
         p.extend(vec![grid_top; g * g / 2]);
         p.extend(vec![1.0; g * g]);
-        p.extend([-1.62, 1.0, next_top, 1.0, next_top, 1.0]);
+        p.extend([-1.62, 1.0, next_top, 1.0, next_top, 1.0, 1.0, 1.0, 1.0]);
         assert_eq!(p.len(), GroundProbe::FEATURES);
         p
     };
