@@ -67,25 +67,9 @@ fn run(dir: &Path, episodes: usize) -> Result<(), Box<dyn std::error::Error>> {
             };
             table[row][col] += 1;
             if col == 2 {
-                // How flat the top is: the share of the footprint's points within 5 cm of it
-                // (a block's top is a dense surface; a plant's top a few points).
-                let pose = &win.poses[t - 1];
-                let walk = EgoMotion::intended(&win.actions[t], cfg.walk_speed, cfg.sprint_speed);
-                let top = f[at];
-                let (mut near_top, mut all) = (0usize, 0usize);
-                for p in probe.frames().flatten() {
-                    let rel = *p - pose.position;
-                    let r = rel.dot(pose.right()) - walk.right_m;
-                    let fw = rel.dot(pose.heading()) - walk.forward_m;
-                    if r.abs() <= cfg.body_half_width
-                        && fw.abs() <= cfg.body_half_width
-                        && rel.y <= GroundProbe::ABOVE_EYE_M
-                    {
-                        all += 1;
-                        near_top += usize::from(rel.y > top - 0.05);
-                    }
-                }
-                flatness[row].push(near_top as f32 / all.max(1) as f32);
+                // How flat the top is (the probe's share of the footprint's points within 5 cm
+                // of it: a block's top is a dense surface, a plant's a few points).
+                flatness[row].push(f[at + 5]);
             }
             if row == 0
                 && col == 2
