@@ -55,7 +55,11 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
     let at = 2 * GroundProbe::GRID * GroundProbe::GRID + 2;
     let step = |f: &[f32]| {
         if f[at + 1] > 0.0 {
-            format!("{:.2} m", (f[at] + cfg.eye_height).clamp(0.0, 1.0))
+            format!(
+                "{:.2} m (flatness {:.2})",
+                (f[at] + cfg.eye_height).clamp(0.0, 1.0),
+                f[at + 5]
+            )
         } else {
             "unseen".to_string()
         }
