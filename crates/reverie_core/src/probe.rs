@@ -120,24 +120,29 @@ impl GroundProbe {
     /// per cell, 1 where something was seen and 0 where not. Then, for a body of half-width
     /// `half_width_m` standing at `pose`, at `pose` moved by `walk` (metres to the right and
     /// forward) and at `pose` moved by twice that: the highest point in its footprint relative
-    /// to the eye and whether anything was seen there ([`GroundProbe::BOX_FEATURES`]).
+    /// to the eye and whether anything was seen there, then the flatness of those three tops
+    /// ([`GroundProbe::BOX_FEATURES`]).
     pub fn features(&self, pose: &Pose, walk: [f32; 2], half_width_m: f32) -> Vec<f32> {
         let g = Self::GRID;
         let half = g as f32 * Self::CELL_M / 2.0;
         let (heading, right) = (pose.heading(), pose.right());
+        // Every point not above the head: its height relative to the eye, and its place
+        // along the heading and to the right of the camera's ground position.
+        let points = self.frames.iter().flatten().filter_map(|p| {
+            let rel = *p - pose.position;
+            (rel.y <= Self::ABOVE_EYE_M).then(|| (rel.y, rel.dot(heading), rel.dot(right)))
+        });
+        // Whether a place is in footprint k (0: now, 1: after the step, 2: after two).
+        let in_box = |k: usize, f: f32, r: f32| {
+            let (br, bf) = (walk[0] * k as f32, walk[1] * k as f32);
+            (r - br).abs() <= half_width_m && (f - bf).abs() <= half_width_m
+        };
         let mut top = vec![f32::NEG_INFINITY; g * g];
         let mut boxes = [f32::NEG_INFINITY; 3];
-        for p in self.frames.iter().flatten() {
-            let rel = *p - pose.position;
-            if rel.y > Self::ABOVE_EYE_M {
-                continue;
-            }
-            let f = rel.dot(heading);
-            let r = rel.dot(right);
+        for (y, f, r) in points.clone() {
             for (k, b) in boxes.iter_mut().enumerate() {
-                let (br, bf) = (walk[0] * k as f32, walk[1] * k as f32);
-                if (r - br).abs() <= half_width_m && (f - bf).abs() <= half_width_m {
-                    *b = b.max(rel.y);
+                if in_box(k, f, r) {
+                    *b = b.max(y);
                 }
             }
             let (f, r) = (f + half, r + half);
@@ -147,21 +152,15 @@ impl GroundProbe {
             let i = ((f / Self::CELL_M) as usize).min(g - 1);
             let j = ((r / Self::CELL_M) as usize).min(g - 1);
             let c = &mut top[i * g + j];
-            *c = c.max(rel.y);
+            *c = c.max(y);
         }
-        // How many of each footprint's points lie within 5 cm of its top.
+        // How many of each footprint's points lie within 5 cm of its top (needs the tops).
         let mut counts = [(0u32, 0u32); 3];
-        for p in self.frames.iter().flatten() {
-            let rel = *p - pose.position;
-            if rel.y > Self::ABOVE_EYE_M {
-                continue;
-            }
-            let (f, r) = (rel.dot(heading), rel.dot(right));
+        for (y, f, r) in points {
             for (k, c) in counts.iter_mut().enumerate() {
-                let (br, bf) = (walk[0] * k as f32, walk[1] * k as f32);
-                if (r - br).abs() <= half_width_m && (f - bf).abs() <= half_width_m {
+                if in_box(k, f, r) {
                     c.0 += 1;
-                    c.1 += u32::from(rel.y > boxes[k] - 0.05);
+                    c.1 += u32::from(y > boxes[k] - 0.05);
                 }
             }
         }
