@@ -45,7 +45,7 @@ fn memory(c: &mut Criterion) {
         let (k, frames) = walk(name, 480);
         let half = frames.len() / 2;
         let config = MemoryConfig::default();
-        let scale = config.splat_scale;
+        let scale = config.splatting();
         let mut mem = SpatialMemory::new(config).unwrap_or_else(|e| panic!("{e}"));
         for f in &frames[..half] {
             mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick)

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use reverie::core::metrics::psnr_rgb8;
 use reverie::core::{Frame, Intrinsics, Pose};
 use reverie::memory::persist::crc32;
-use reverie::memory::{MemoryConfig, SpatialMemory, View, warp};
+use reverie::memory::{MemoryConfig, SpatialMemory, Splatting, View, warp};
 use reverie::world::episode::{self, EpisodeStart};
 use reverie::world::policy::PolicyKind;
 use reverie::world::{Renderer, World, WorldSpec};
@@ -159,7 +159,16 @@ fn warp_to_the_same_pose_is_the_identity() {
     let f = &frames[0];
     let k = k128();
     let mut v = View::new(&k);
-    warp(&k, &f.rgb, &f.depth_m, &f.pose, &f.pose, 1.0, &mut v).unwrap();
+    warp(
+        &k,
+        &f.rgb,
+        &f.depth_m,
+        &f.pose,
+        &f.pose,
+        Splatting::SOFT,
+        &mut v,
+    )
+    .unwrap();
     assert!(v.coverage() >= 0.999, "coverage {}", v.coverage());
     assert!(covered_psnr(&v, f) >= 45.0, "PSNR {}", covered_psnr(&v, f));
     // Depth is the front-most sample of the surface blended at a pixel (within 6 %).
@@ -221,7 +230,7 @@ fn small_pose_changes_stay_close() {
             &last.depth_m,
             &last.pose,
             &moved,
-            1.0,
+            MemoryConfig::default().splatting(),
             &mut v,
         )
         .unwrap();

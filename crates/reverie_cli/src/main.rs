@@ -151,6 +151,10 @@ enum Command {
         /// Memory bound in MiB (overrides the config's).
         #[arg(long)]
         bound_mib: Option<u64>,
+        /// How each frame is stored: `all` (every pixel, re-observations averaged) or `new`
+        /// (only what the memory did not already show; the runtime's way with a model's frames).
+        #[arg(long, value_enum, default_value_t = memory_eval::WriteMode::All)]
+        write: memory_eval::WriteMode,
         /// Output directory.
         #[arg(long, default_value = "target/reverie/memory-eval")]
         out: PathBuf,
@@ -172,9 +176,16 @@ enum Command {
         /// Minutes of session (24 ticks per second).
         #[arg(long, default_value_t = 60)]
         minutes: u64,
-        /// Memory bound in MiB.
+        /// Memory bound in MiB (overrides the config's).
         #[arg(long, default_value_t = 256)]
         bound_mib: u64,
+        /// Memory configuration JSON (fields of reverie_memory::MemoryConfig; missing = default).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// How each frame is stored: `all` (every pixel, re-observations averaged) or `new`
+        /// (only what the memory did not already show; the runtime's way with a model's frames).
+        #[arg(long, value_enum, default_value_t = memory_eval::WriteMode::All)]
+        write: memory_eval::WriteMode,
         /// Output JSON.
         #[arg(long, default_value = "target/reverie/memory-bench.json")]
         out: PathBuf,
@@ -516,6 +527,7 @@ fn run(cli: Cli) -> Result<()> {
             loops,
             config,
             bound_mib,
+            write,
             out,
         } => {
             let k = camera(&resolution, fov)?;
@@ -539,6 +551,7 @@ fn run(cli: Cli) -> Result<()> {
                 probe_every,
                 loops,
                 config,
+                write,
             };
             let r = memory_eval::eval(&args, &out, &|m| say(m))?;
             say(&format!(
@@ -679,11 +692,13 @@ fn run(cli: Cli) -> Result<()> {
             resolution,
             minutes,
             bound_mib,
+            config,
+            write,
             out,
         } => {
             let k = camera(&resolution, 70.0)?;
             let spec = load_world(&world, Some(seed))?;
-            let config = memory_config(None, Some(bound_mib))?;
+            let config = memory_config(config.as_deref(), Some(bound_mib))?;
             if minutes == 0 || minutes > 24 * 60 {
                 bail!("--minutes must be between 1 and 1440");
             }
@@ -693,6 +708,7 @@ fn run(cli: Cli) -> Result<()> {
                 k,
                 minutes,
                 config,
+                write,
                 &|m| say(m),
             )?;
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {

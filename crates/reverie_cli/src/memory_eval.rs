@@ -8,15 +8,46 @@ use anyhow::{Context, Result};
 use reverie_core::glam::Vec3;
 use reverie_core::metrics::{fraction, psnr_rgb8};
 use reverie_core::{Frame, Intrinsics, Pose, TICK_HZ};
-use reverie_memory::{MemoryConfig, SpatialMemory, View, warp};
+use reverie_memory::{MemoryConfig, SpatialMemory, Splatting, View, warp};
 use reverie_world::episode::{self, EpisodeStart};
 use reverie_world::policy::PolicyKind;
 use reverie_world::{Renderer, World, WorldSpec, imageio};
 use serde::Serialize;
 
+/// How each tick's frame goes into the memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteMode {
+    /// [`SpatialMemory::write`]: every pixel, re-observed cells averaged.
+    #[default]
+    All,
+    /// [`SpatialMemory::write_new`] with the tick's memory render, as the runtime does with a
+    /// model's frames: only what the memory did not already show at the frame's detail is
+    /// written (cheaper; a pose seen again shows the cells first written there).
+    New,
+}
+
+impl WriteMode {
+    /// Carves with `shown` (the memory's render at the frame's pose) and writes the frame.
+    fn store(self, mem: &mut SpatialMemory, k: &Intrinsics, f: &Frame, shown: &View) -> Result<()> {
+        mem.carve(shown, &f.depth_m);
+        match self {
+            WriteMode::New => mem.write_new(k, &f.rgb, &f.depth_m, &f.pose, f.tick, shown)?,
+            WriteMode::All => mem.write(k, &f.rgb, &f.depth_m, &f.pose, f.tick)?,
+        }
+        Ok(())
+    }
+}
+
 /// Warps an oracle frame into `to` (the memory's short-term path).
-fn warp_frame(k: &Intrinsics, from: &Frame, to: &Pose, scale: f32, out: &mut View) -> Result<()> {
-    warp(k, &from.rgb, &from.depth_m, &from.pose, to, scale, out)?;
+fn warp_frame(
+    k: &Intrinsics,
+    from: &Frame,
+    to: &Pose,
+    splatting: Splatting,
+    out: &mut View,
+) -> Result<()> {
+    warp(k, &from.rgb, &from.depth_m, &from.pose, to, splatting, out)?;
     Ok(())
 }
 
@@ -199,6 +230,8 @@ pub struct EvalReport {
     pub fov_deg: f32,
     /// Memory configuration used.
     pub config: MemoryConfig,
+    /// How frames were written.
+    pub write: WriteMode,
     /// Ticks in the probe episode.
     pub probe_steps: usize,
     /// Render at the pose just written vs that frame.
@@ -232,6 +265,8 @@ pub struct EvalArgs {
     pub loops: Vec<f32>,
     /// Memory configuration.
     pub config: MemoryConfig,
+    /// How frames are written.
+    pub write: WriteMode,
 }
 
 /// Rows of the PNG strip: oracle | memory render | warp | mask.
@@ -313,11 +348,10 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
         let t1 = Instant::now();
         if t > 0 {
             let p = &frames[t - 1];
-            warp_frame(&k, p, &f.pose, args.config.splat_scale, &mut warped)?;
+            warp_frame(&k, p, &f.pose, args.config.splatting(), &mut warped)?;
         }
         let t2 = Instant::now();
-        mem.carve(&view, &f.depth_m);
-        mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick)?;
+        args.write.store(&mut mem, &k, f, &view)?;
         let t3 = Instant::now();
         if t > 0 {
             timings.ticks += 1;
@@ -331,7 +365,7 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
         mem.render(&f.pose, &k, &mut view);
         same.push(score(&view, f));
         if strip.rows.is_empty() {
-            warp_frame(&k, f, &f.pose, args.config.splat_scale, &mut warped)?;
+            warp_frame(&k, f, &f.pose, args.config.splatting(), &mut warped)?;
             strip.push(f, &view, &warped);
         }
         for (m, motion) in Motion::ALL.iter().enumerate() {
@@ -342,7 +376,7 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
             truth.pose = moved;
             world.ensure_loaded(moved.position);
             renderer.render_into(&mut world, &k, &mut truth);
-            warp_frame(&k, f, &moved, args.config.splat_scale, &mut warped)?;
+            warp_frame(&k, f, &moved, args.config.splatting(), &mut warped)?;
             mem.render(&moved, &k, &mut view);
             per_motion[m].0.push(score(&warped, &truth));
             per_motion[m].1.push(score(&view, &truth));
@@ -410,7 +444,7 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
                     mem.render(&f.pose, &k, &mut view);
                     result.render = Some(score(&view, f));
                     if let Some(p) = &prev {
-                        warp_frame(&k, p, &f.pose, args.config.splat_scale, &mut warped)?;
+                        warp_frame(&k, p, &f.pose, args.config.splatting(), &mut warped)?;
                         result.warp = Some(score(&warped, f));
                     }
                     result.returned_tick = Some(tick);
@@ -421,8 +455,7 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
                 }
                 // The runtime's order: render at the new pose, carve with the new frame, write.
                 mem.render(&f.pose, &k, &mut view);
-                mem.carve(&view, &f.depth_m);
-                mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick)?;
+                args.write.store(&mut mem, &k, f, &view)?;
                 match &mut prev {
                     Some(p) => p.clone_from(f),
                     None => prev = Some(f.clone()),
@@ -464,6 +497,7 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
         resolution: format!("{}x{}", k.width, k.height),
         fov_deg: args.fov_deg,
         config: args.config.clone(),
+        write: args.write,
         probe_steps: args.steps,
         same_pose: summarise(&same),
         motions,
@@ -499,6 +533,12 @@ pub struct MinuteStats {
     pub evicted_chunks: u64,
     /// Process resident set size at the end of the minute (bytes; 0 if unknown).
     pub process_rss: u64,
+    /// Mean splats the memory render drew per tick (its work).
+    pub render_splats: f64,
+    /// Mean overdraw of the memory render: pixels its splats reached / image pixels.
+    pub render_overdraw: f64,
+    /// Mean chunks in the render's frustum per tick.
+    pub render_chunks: f64,
 }
 
 /// The `memory-bench` report.
@@ -514,6 +554,8 @@ pub struct BenchReport {
     pub ticks: u64,
     /// The configured bound.
     pub bound_bytes: u64,
+    /// How frames were written.
+    pub write: WriteMode,
     /// Largest resident size seen after any call.
     pub max_bytes: u64,
     /// Per minute.
@@ -534,6 +576,7 @@ pub struct BenchReport {
 /// One memory's per-tick work in `memory-bench`: render at the new pose, warp of the previous
 /// frame, carve + write. Returns the three times in seconds.
 struct BenchMemory {
+    write: WriteMode,
     mem: SpatialMemory,
     view: View,
     warped: View,
@@ -541,8 +584,9 @@ struct BenchMemory {
 }
 
 impl BenchMemory {
-    fn new(config: &MemoryConfig, k: &Intrinsics) -> Result<BenchMemory> {
+    fn new(config: &MemoryConfig, k: &Intrinsics, write: WriteMode) -> Result<BenchMemory> {
         Ok(BenchMemory {
+            write,
             mem: SpatialMemory::new(config.clone())?,
             view: View::new(k),
             warped: View::new(k),
@@ -551,18 +595,17 @@ impl BenchMemory {
     }
 
     /// Runs one tick on `f`; returns (render, warp, write) seconds and the largest resident
-    /// size seen.
-    fn tick(&mut self, k: &Intrinsics, splat_scale: f32, f: Frame) -> Result<([f64; 3], u64)> {
+    /// size seen (the render's work is left in `view`).
+    fn tick(&mut self, k: &Intrinsics, splatting: Splatting, f: Frame) -> Result<([f64; 3], u64)> {
         let t0 = Instant::now();
         self.mem.render(&f.pose, k, &mut self.view);
         let b1 = self.mem.bytes() as u64;
         let t1 = Instant::now();
         if let Some(p) = &self.prev {
-            warp_frame(k, p, &f.pose, splat_scale, &mut self.warped)?;
+            warp_frame(k, p, &f.pose, splatting, &mut self.warped)?;
         }
         let t2 = Instant::now();
-        self.mem.carve(&self.view, &f.depth_m);
-        self.mem.write(k, &f.rgb, &f.depth_m, &f.pose, f.tick)?;
+        self.write.store(&mut self.mem, k, &f, &self.view)?;
         let t3 = Instant::now();
         let b2 = self.mem.bytes() as u64;
         self.prev = Some(f);
@@ -589,6 +632,7 @@ pub fn bench(
     k: Intrinsics,
     minutes: u64,
     config: MemoryConfig,
+    write: WriteMode,
     progress: &dyn Fn(&str),
 ) -> Result<BenchReport> {
     let per_minute = 60 * TICK_HZ as u64;
@@ -616,14 +660,15 @@ pub fn bench(
         );
         r.map_err(|()| anyhow::anyhow!("the benchmark stopped taking frames"))
     });
-    let mut aged = BenchMemory::new(&config, &k)?;
-    let mut young = BenchMemory::new(&config, &k)?;
+    let mut aged = BenchMemory::new(&config, &k, write)?;
+    let mut young = BenchMemory::new(&config, &k, write)?;
     let mut first_minute: Vec<Frame> = Vec::new();
     let mut minutes_out = Vec::new();
     let (mut w_s, mut r_s, mut p_s) = (0.0f64, 0.0f64, 0.0f64);
     let (mut aged_s, mut young_s) = (0.0f64, 0.0f64);
     let mut max_bytes = 0u64;
     let mut minute_max = 0u64;
+    let (mut splats, mut touched, mut chunks) = (0.0f64, 0.0f64, 0.0f64);
     let mut start = None;
     let mut last_pos = Vec3::ZERO;
     for (t, f) in rx.iter().enumerate() {
@@ -634,8 +679,8 @@ pub fn bench(
             let Some(old) = first_minute.get(j).cloned() else {
                 continue;
             };
-            let (y, yb) = young.tick(&k, config.splat_scale, old)?;
-            let (a, ab) = aged.tick(&k, config.splat_scale, f)?;
+            let (y, yb) = young.tick(&k, config.splatting(), old)?;
+            let (a, ab) = aged.tick(&k, config.splatting(), f)?;
             young_s += y.iter().sum::<f64>();
             aged_s += a.iter().sum::<f64>();
             max_bytes = max_bytes.max(yb).max(ab);
@@ -646,8 +691,11 @@ pub fn bench(
         }
         start.get_or_insert(f.pose.position);
         last_pos = f.pose.position;
-        let ([r, p, w], bytes) = aged.tick(&k, config.splat_scale, f)?;
+        let ([r, p, w], bytes) = aged.tick(&k, config.splatting(), f)?;
         minute_max = minute_max.max(bytes);
+        splats += aged.view.splats_drawn() as f64;
+        touched += aged.view.pixels_touched() as f64;
+        chunks += aged.view.chunks_drawn().0 as f64;
         r_s += r;
         p_s += p;
         w_s += w;
@@ -664,13 +712,19 @@ pub fn bench(
                 cells: st.cells,
                 evicted_chunks: st.evicted_chunks,
                 process_rss: crate::bench::process_rss(),
+                render_splats: splats / n,
+                render_overdraw: touched / n / k.pixels() as f64,
+                render_chunks: chunks / n,
             };
             progress(&format!(
-                "minute {:>3}: {:.2} ms/tick (write {:.2}, render {:.2}, warp {:.2}), {:.1} MB resident (max {:.1}, bound {:.1}), {} cells, {} chunks evicted",
+                "minute {:>3}: {:.2} ms/tick (write {:.2}, render {:.2}: {:.1} k splats, overdraw {:.1}, {:.0} chunks in view; warp {:.2}), {:.1} MB resident (max {:.1}, bound {:.1}), {} cells, {} chunks evicted",
                 m.minute,
                 m.tick_ms,
                 m.write_ms,
                 m.render_ms,
+                m.render_splats / 1e3,
+                m.render_overdraw,
+                m.render_chunks,
                 m.warp_ms,
                 st.bytes as f64 / 1e6,
                 minute_max as f64 / 1e6,
@@ -681,6 +735,7 @@ pub fn bench(
             minutes_out.push(m);
             max_bytes = max_bytes.max(minute_max);
             (w_s, r_s, p_s, minute_max) = (0.0, 0.0, 0.0, 0);
+            (splats, touched, chunks) = (0.0, 0.0, 0.0);
         }
     }
     let (aged_ms, young_ms) = (
@@ -705,6 +760,7 @@ pub fn bench(
         resolution: format!("{}x{}", k.width, k.height),
         ticks,
         bound_bytes: config.bound_bytes,
+        write,
         max_bytes,
         minutes: minutes_out,
         last_over_first: last / first,

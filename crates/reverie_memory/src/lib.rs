@@ -35,7 +35,7 @@ mod sky;
 pub mod view;
 pub mod warp;
 
-pub use config::MemoryConfig;
+pub use config::{MemoryConfig, Splatting};
 pub use error::{MemoryError, Result};
 pub use keyframe::{Keyframe, KeyframeMatch};
 pub use memory::{MemoryStats, SpatialMemory};

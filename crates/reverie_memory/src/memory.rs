@@ -1059,7 +1059,7 @@ impl SpatialMemory {
                 }
             }
         }
-        out.draw();
+        out.draw(self.config.blend_power);
         // The sky behind wherever the surfaces drawn are thin or absent.
         let w = k.width as usize;
         for i in 0..out.confidence.len() {

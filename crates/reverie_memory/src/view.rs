@@ -198,12 +198,13 @@ impl View {
     /// Draws the collected [`View::splats`] in two passes, so the result does not depend on
     /// their order: first the visible depth per pixel (the nearest splat whose core — the part
     /// where its tent weight is at least [`CORE`] — reaches the pixel; any splat where none
-    /// does), then the colours of the splats within [`SAME_SURFACE`] of it, blended with squared
-    /// tent weights (a sample right on the pixel centre dominates its neighbours). Cores keep
+    /// does), then the colours of the splats within [`SAME_SURFACE`] of it, blended with tent
+    /// weights to the power `blend_power` (a sample right on the pixel centre dominates its
+    /// neighbours: more so the higher the power). Cores keep
     /// surfaces hole-free and silhouettes tight; the soft tails interpolate between samples.
-    pub(crate) fn draw(&mut self) {
+    pub(crate) fn draw(&mut self, blend_power: f32) {
         self.depth_pass();
-        self.colour_pass();
+        self.colour_pass(blend_power);
     }
 
     /// The first pass of [`View::draw`] for the splats collected since the last call. A renderer
@@ -213,12 +214,12 @@ impl View {
         let (w, h) = (self.width as i32, self.height as i32);
         let splats = std::mem::take(&mut self.splats);
         let mut touched = 0usize;
-        let mut wx = Vec::new();
+        let mut wx = TentRow::default();
         for s in &splats[self.depth_done..] {
             let Some(([x0, x1, y0, y1], inv)) = s.span(w, h) else {
                 continue;
             };
-            s.tent_x(x0, x1, inv, &mut wx);
+            let wx = wx.fill(s, x0, x1, inv);
             let (zt, id) = (s.zt, s.id);
             for y in y0..=y1 {
                 let wy = 1.0 - (y as f32 + 0.5 - s.v).abs() * inv;
@@ -290,8 +291,9 @@ impl View {
         true
     }
 
-    /// The second pass of [`View::draw`], over every splat collected.
-    fn colour_pass(&mut self) {
+    /// The second pass of [`View::draw`], over every splat collected; colours blend with
+    /// weights `tent^blend_power`.
+    fn colour_pass(&mut self, blend_power: f32) {
         let (w, h) = (self.width as i32, self.height as i32);
         let splats = std::mem::take(&mut self.splats);
         self.drawn += splats.len();
@@ -303,12 +305,12 @@ impl View {
             let reference = if f.is_finite() { f } else { l };
             reference * (1.0 + SAME_SURFACE)
         }));
-        let mut wx = Vec::new();
+        let mut wx = TentRow::default();
         for s in &splats {
             let Some(([x0, x1, y0, y1], inv)) = s.span(w, h) else {
                 continue;
             };
-            s.tent_x(x0, x1, inv, &mut wx);
+            let wx = wx.fill(s, x0, x1, inv);
             let [cr, cg, cb] = [s.rgb[0] as f32, s.rgb[1] as f32, s.rgb[2] as f32];
             let (zt, z, gain, conf) = (s.zt, s.z, s.gain, s.conf);
             for y in y0..=y1 {
@@ -323,7 +325,7 @@ impl View {
                     if lin <= 0.0 || zt > limit[j] {
                         continue;
                     }
-                    let wg = lin * lin * gain;
+                    let wg = tent_power(lin, blend_power) * gain;
                     let a = &mut acc[j];
                     a[0] += wg * cr;
                     a[1] += wg * cg;
@@ -368,6 +370,61 @@ impl PartialEq for View {
             && self.rgb == other.rgb
             && self.depth_m == other.depth_m
             && self.confidence == other.confidence
+    }
+}
+
+/// `lin^p`, with the usual even powers as products.
+#[inline(always)]
+fn tent_power(lin: f32, p: f32) -> f32 {
+    let l2 = lin * lin;
+    if p == 2.0 {
+        l2
+    } else if p == 4.0 {
+        l2 * l2
+    } else if p == 8.0 {
+        let l4 = l2 * l2;
+        l4 * l4
+    } else {
+        lin.powf(p)
+    }
+}
+
+/// Widest splat row [`TentRow`] holds on the stack (wider ones, which no caller makes, go to
+/// the heap).
+const TENT_STACK: usize = 160;
+
+/// The tent's x weights `1 - |dx|/r` of one splat's pixel columns, reused between splats
+/// without a heap allocation.
+struct TentRow {
+    stack: [f32; TENT_STACK],
+    heap: Vec<f32>,
+}
+
+impl Default for TentRow {
+    fn default() -> TentRow {
+        TentRow {
+            stack: [0.0; TENT_STACK],
+            heap: Vec::new(),
+        }
+    }
+}
+
+impl TentRow {
+    /// The weights of columns `x0..=x1` of splat `s` (as [`Splat::for_each_pixel`] computes
+    /// them).
+    #[inline(always)]
+    fn fill(&mut self, s: &Splat, x0: i32, x1: i32, inv: f32) -> &[f32] {
+        let n = (x1 - x0 + 1) as usize;
+        let row = if n <= TENT_STACK {
+            &mut self.stack[..n]
+        } else {
+            self.heap.resize(n, 0.0);
+            &mut self.heap[..]
+        };
+        for (j, wx) in row.iter_mut().enumerate() {
+            *wx = 1.0 - ((x0 + j as i32) as f32 + 0.5 - s.u).abs() * inv;
+        }
+        row
     }
 }
 
@@ -441,14 +498,6 @@ impl Splat {
                 }
             }
         }
-    }
-
-    /// The tent's x weights `1 - |dx|/r` of pixel columns `x0..=x1` (as [`Splat::for_each_pixel`]
-    /// computes them), into `out`.
-    #[inline(always)]
-    fn tent_x(&self, x0: i32, x1: i32, inv: f32, out: &mut Vec<f32>) {
-        out.clear();
-        out.extend((x0..=x1).map(|x| 1.0 - (x as f32 + 0.5 - self.u).abs() * inv));
     }
 
     /// Pixel ranges `[x0, x1, y0, y1]` whose centres lie within the radius (clipped), and

@@ -455,7 +455,7 @@ impl<'m> Engine<'m> {
         } = self;
         let (k, memory, last) = (&*k, &*memory, &*last);
         let ahead = ahead.as_ref();
-        let splat_scale = options.memory.splat_scale;
+        let splatting = options.memory.splatting();
         let memory_stage = move || -> Result<f64, RuntimeError> {
             let t = Instant::now();
             if use_memory {
@@ -466,7 +466,7 @@ impl<'m> Engine<'m> {
                         &a.depth_m,
                         &a.pose,
                         &pose,
-                        splat_scale,
+                        splatting,
                         memory_view,
                     )?,
                     None => memory.render(&pose, k, memory_view),
@@ -485,7 +485,7 @@ impl<'m> Engine<'m> {
                 &last.depth_m,
                 &last.pose,
                 &pose,
-                splat_scale,
+                splatting,
                 warp_view,
             )
             .map(|()| ms(t));

@@ -35,6 +35,32 @@ pub struct TrainConfig {
     /// Logging, validation and checkpoints.
     #[serde(default)]
     pub run: RunConfig,
+    /// How the guides the network learns from (the warp of the previous frame, the memory
+    /// renders) are drawn. Left out: the soft splatting every checkpoint before session 13 was
+    /// trained with, so older configs train what they trained.
+    #[serde(default)]
+    pub guides: GuideConfig,
+}
+
+/// Splatting of the training guides (see `reverie_memory::MemoryConfig::splat_scale` and
+/// `blend_power`; the runtime draws with the memory's defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuideConfig {
+    /// Tent radius as a multiple of a sample's pixel footprint.
+    pub splat_scale: f32,
+    /// Exponent of the tent weight in colour blending.
+    pub blend_power: f32,
+}
+
+impl Default for GuideConfig {
+    fn default() -> GuideConfig {
+        let soft = reverie_memory::Splatting::SOFT;
+        GuideConfig {
+            splat_scale: soft.scale,
+            blend_power: soft.blend_power,
+        }
+    }
 }
 
 /// Datasets written by `reverie datagen` (paths relative to the working directory).
@@ -178,6 +204,15 @@ impl TrainConfig {
         Ok(cfg)
     }
 
+    /// The memory configuration the training guides are drawn with.
+    pub fn memory_config(&self) -> reverie_memory::MemoryConfig {
+        reverie_memory::MemoryConfig {
+            splat_scale: self.guides.splat_scale,
+            blend_power: self.guides.blend_power,
+            ..reverie_memory::MemoryConfig::default()
+        }
+    }
+
     /// Checks every field; the message names the field.
     pub fn validate(&self) -> std::result::Result<(), String> {
         if self.schema_version != TRAIN_SCHEMA_VERSION {
@@ -230,6 +265,9 @@ impl TrainConfig {
                 return Err(format!("{field}: {v} is not a share within 0..=1"));
             }
         }
+        self.memory_config()
+            .validate()
+            .map_err(|e| format!("guides: {e}"))?;
         if self.run.workers > 256 {
             return Err(format!(
                 "run.workers: {} is more than 256",

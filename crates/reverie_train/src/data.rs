@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use half::f16;
 use rayon::prelude::*;
 use reverie_core::{Action, GroundProbe, Intrinsics, Pose};
-use reverie_memory::{MemoryConfig, SpatialMemory, View};
+use reverie_memory::{MemoryConfig, SpatialMemory, Splatting, View};
 use reverie_model::ModelConfig;
 use reverie_world::dataset::{Dataset, EpisodeReader, episode_path};
 
@@ -27,9 +27,16 @@ use crate::error::{Result, TrainError};
 const MAGIC: &[u8; 8] = b"RVMEMC01";
 const HEADER: usize = 8 + 12;
 
-/// The memory-render file of episode `i` of the dataset in `dir`.
-pub fn memory_path(dir: &Path, i: usize) -> PathBuf {
-    dir.join("memory").join(format!("ep_{i:06}.bin"))
+/// The memory-render file of episode `i` of the dataset in `dir`, drawn with `splatting`
+/// (renders drawn another way live in another folder: `memory/` for the soft splatting of the
+/// checkpoints before session 13, `memory-s{scale}-p{power}/` for any other).
+pub fn memory_path(dir: &Path, i: usize, splatting: Splatting) -> PathBuf {
+    let folder = if splatting == Splatting::SOFT {
+        "memory".to_string()
+    } else {
+        format!("memory-s{}-p{}", splatting.scale, splatting.blend_power)
+    };
+    dir.join(folder).join(format!("ep_{i:06}.bin"))
 }
 
 /// One tick's memory render.
@@ -267,7 +274,13 @@ impl TrainData {
             jobs.par_iter()
                 .map(|&(d, e)| {
                     let (dir, ds) = &datasets[d];
-                    build_memory_renders(&ds.episodes[&e], &k, memory, &memory_path(dir, e), tick)
+                    build_memory_renders(
+                        &ds.episodes[&e],
+                        &k,
+                        memory,
+                        &memory_path(dir, e, memory.splatting()),
+                        tick,
+                    )
                 })
                 .collect::<Result<Vec<()>>>()
         })?;
@@ -276,7 +289,7 @@ impl TrainData {
             let mut v = Vec::new();
             for (&e, r) in &ds.episodes {
                 v.push(MemoryRenders::open(
-                    &memory_path(dir, e),
+                    &memory_path(dir, e, memory.splatting()),
                     r.steps,
                     r.width,
                     r.height,

@@ -179,7 +179,7 @@ pub fn run_batch(
                     depth,
                     &s.poses[t - 1],
                     &s.poses[t],
-                    memory_config.splat_scale,
+                    memory_config.splatting(),
                     view,
                 )
             })?;
@@ -504,7 +504,7 @@ pub fn train(
 ) -> Result<TrainSummary> {
     let dev = Device::Cpu;
     std::fs::create_dir_all(out).map_err(|e| TrainError::file(out, e))?;
-    let memory_config = MemoryConfig::default();
+    let memory_config = cfg.memory_config();
     let data = TrainData::open(
         &cfg.data.train,
         &memory_config,
