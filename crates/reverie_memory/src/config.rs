@@ -26,18 +26,22 @@ pub struct MemoryConfig {
     /// Points farther than this (planar depth) are not stored, and chunks farther than this
     /// are not rendered.
     pub max_depth_m: f32,
-    /// Splat (tent) radius as a multiple of the pixel footprint a point was seen with (never
-    /// under ~0.71 pixel, so that a splat reaches a pixel centre wherever it lands). 1
-    /// interpolates between neighbouring samples like bilinear filtering, and so blurs a little
-    /// at every resampling: a session warps its last generated frame into the next pose every
-    /// tick, and at 1 the blur of 24 warps took ⅔ of the detail out of a second of frames.
-    /// 0.71 (the default) draws each sample about one pixel across; more closes bigger gaps and
-    /// blurs.
+    /// Memory render: splat (tent) radius as a multiple of ¾ of a cell's edge (never under ~0.71
+    /// pixel). 1 (the default) makes a full grid of cells cover every pixel; less leaves gaps
+    /// between cells seen from closer than they were written (session 13: at 0.71 a generated
+    /// wall showed holes, and the model walked through it); more closes bigger gaps and blurs.
     pub splat_scale: f32,
-    /// A sample's colour weight is its tent weight (1 at its centre, 0 at its radius) to this
-    /// power: 2 blends neighbouring samples softly; 8 (the default) lets the sample nearest the
-    /// pixel centre decide, with the others only evening out the seams — sharp, like a nearest-
-    /// sample resampling that keeps no gaps.
+    /// Warp: splat radius as a multiple of the footprint of a pixel of the warped frame (never
+    /// under ~0.71 pixel, so that a splat reaches a pixel centre wherever it lands). 1
+    /// interpolates between neighbouring pixels like bilinear filtering, and so blurs a little
+    /// at every warp: a session warps its last generated frame into the next pose every tick,
+    /// and at 1 the blur of 24 warps took ⅔ of the detail out of a second of frames. 0.71 (the
+    /// default) draws each pixel about one pixel across.
+    pub warp_splat_scale: f32,
+    /// A sample's colour weight (warp and memory render) is its tent weight (1 at its centre,
+    /// 0 at its radius) to this power: 2 blends neighbouring samples softly; 8 (the default)
+    /// lets the sample nearest the pixel centre decide, with the others only evening out the
+    /// seams — sharp, like a nearest-sample resampling that leaves no gaps.
     pub blend_power: f32,
     /// Largest splat half-width in pixels (points right in front of the camera).
     pub max_splat_px: f32,
@@ -72,7 +76,8 @@ impl Default for MemoryConfig {
             coarse_level: 6,
             bound_bytes: 256 << 20,
             max_depth_m: 128.0,
-            splat_scale: 0.71,
+            splat_scale: 1.0,
+            warp_splat_scale: 0.71,
             blend_power: 8.0,
             max_splat_px: 12.0,
             render_splats_per_pixel: 0.0,
@@ -86,18 +91,18 @@ impl Default for MemoryConfig {
     }
 }
 
-/// How the warp and the memory render draw their samples (from [`MemoryConfig::splatting`]).
+/// How [`crate::warp`] draws the pixels it moves (from [`MemoryConfig::splatting`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Splatting {
-    /// Tent radius as a multiple of a sample's pixel footprint ([`MemoryConfig::splat_scale`]).
+    /// Tent radius as a multiple of a pixel's footprint ([`MemoryConfig::warp_splat_scale`]).
     pub scale: f32,
     /// Exponent of the tent weight in colour blending ([`MemoryConfig::blend_power`]).
     pub blend_power: f32,
 }
 
 impl Splatting {
-    /// Bilinear-like tents with soft blending: how sessions drew before session 13 (and how the
-    /// default checkpoint's training guides were made).
+    /// Bilinear-like tents with soft blending: how sessions warped before session 13 (and how
+    /// stage 1 of the default checkpoint's training guides were made).
     pub const SOFT: Splatting = Splatting {
         scale: 1.0,
         blend_power: 2.0,
@@ -167,6 +172,13 @@ impl MemoryConfig {
         if !finite_in(self.splat_scale, 0.5, 4.0) {
             return Err(bad("splat_scale", self.splat_scale, "expected 0.5 to 4"));
         }
+        if !finite_in(self.warp_splat_scale, 0.5, 4.0) {
+            return Err(bad(
+                "warp_splat_scale",
+                self.warp_splat_scale,
+                "expected 0.5 to 4",
+            ));
+        }
         if !finite_in(self.blend_power, 1.0, 16.0) {
             return Err(bad("blend_power", self.blend_power, "expected 1 to 16"));
         }
@@ -219,10 +231,11 @@ impl MemoryConfig {
         Ok(())
     }
 
-    /// How samples are drawn: [`MemoryConfig::splat_scale`] and [`MemoryConfig::blend_power`].
+    /// How [`crate::warp`] draws: [`MemoryConfig::warp_splat_scale`] and
+    /// [`MemoryConfig::blend_power`].
     pub fn splatting(&self) -> Splatting {
         Splatting {
-            scale: self.splat_scale,
+            scale: self.warp_splat_scale,
             blend_power: self.blend_power,
         }
     }

@@ -9,7 +9,7 @@ use crate::view::{Splat, View};
 /// Forward-reprojects the previous frame (`prev_rgb`, planar `prev_depth`, seen from `prev_pose`
 /// with intrinsics `k`) into `new_pose`, z-buffered, into `out` (resized to `k`). Each pixel is
 /// drawn as a tent `splatting.scale` times its own footprint in radius (1 interpolates like
-/// bilinear, and blurs; see [`crate::MemoryConfig::splat_scale`]), its colour blended with
+/// bilinear, and blurs; see [`crate::MemoryConfig::warp_splat_scale`]), its colour blended with
 /// weight tent^`splatting.blend_power`; sky (`+inf` depth) is moved by the rotation alone. Pixels nothing lands on have confidence 0: they were not visible before.
 pub fn warp(
     k: &Intrinsics,

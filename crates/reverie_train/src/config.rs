@@ -42,14 +42,16 @@ pub struct TrainConfig {
     pub guides: GuideConfig,
 }
 
-/// Splatting of the training guides (see `reverie_memory::MemoryConfig::splat_scale` and
-/// `blend_power`; the runtime draws with the memory's defaults).
+/// Splatting of the training guides (see `reverie_memory::MemoryConfig`'s fields of the same
+/// names; the runtime draws with the memory's defaults).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GuideConfig {
-    /// Tent radius as a multiple of a sample's pixel footprint.
+    /// Memory render: splat radius as a multiple of ¾ of a cell's edge.
     pub splat_scale: f32,
-    /// Exponent of the tent weight in colour blending.
+    /// Warp: splat radius as a multiple of a pixel's footprint.
+    pub warp_splat_scale: f32,
+    /// Exponent of the tent weight in colour blending (both).
     pub blend_power: f32,
 }
 
@@ -57,7 +59,8 @@ impl Default for GuideConfig {
     fn default() -> GuideConfig {
         let soft = reverie_memory::Splatting::SOFT;
         GuideConfig {
-            splat_scale: soft.scale,
+            splat_scale: 1.0,
+            warp_splat_scale: soft.scale,
             blend_power: soft.blend_power,
         }
     }
@@ -208,6 +211,7 @@ impl TrainConfig {
     pub fn memory_config(&self) -> reverie_memory::MemoryConfig {
         reverie_memory::MemoryConfig {
             splat_scale: self.guides.splat_scale,
+            warp_splat_scale: self.guides.warp_splat_scale,
             blend_power: self.guides.blend_power,
             ..reverie_memory::MemoryConfig::default()
         }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use half::f16;
 use rayon::prelude::*;
 use reverie_core::{Action, GroundProbe, Intrinsics, Pose};
-use reverie_memory::{MemoryConfig, SpatialMemory, Splatting, View};
+use reverie_memory::{MemoryConfig, SpatialMemory, View};
 use reverie_model::ModelConfig;
 use reverie_world::dataset::{Dataset, EpisodeReader, episode_path};
 
@@ -27,14 +27,16 @@ use crate::error::{Result, TrainError};
 const MAGIC: &[u8; 8] = b"RVMEMC01";
 const HEADER: usize = 8 + 12;
 
-/// The memory-render file of episode `i` of the dataset in `dir`, drawn with `splatting`
-/// (renders drawn another way live in another folder: `memory/` for the soft splatting of the
-/// checkpoints before session 13, `memory-s{scale}-p{power}/` for any other).
-pub fn memory_path(dir: &Path, i: usize, splatting: Splatting) -> PathBuf {
-    let folder = if splatting == Splatting::SOFT {
+/// The memory-render file of episode `i` of the dataset in `dir`, drawn with `memory`'s
+/// `splat_scale` and `blend_power` (renders drawn another way live in another folder: `memory/`
+/// for 1 and 2, how the checkpoints before session 13 were trained, `memory-s{scale}-p{power}/`
+/// for any other).
+pub fn memory_path(dir: &Path, i: usize, memory: &MemoryConfig) -> PathBuf {
+    let (scale, power) = (memory.splat_scale, memory.blend_power);
+    let folder = if (scale, power) == (1.0, 2.0) {
         "memory".to_string()
     } else {
-        format!("memory-s{}-p{}", splatting.scale, splatting.blend_power)
+        format!("memory-s{scale}-p{power}")
     };
     dir.join(folder).join(format!("ep_{i:06}.bin"))
 }
@@ -278,7 +280,7 @@ impl TrainData {
                         &ds.episodes[&e],
                         &k,
                         memory,
-                        &memory_path(dir, e, memory.splatting()),
+                        &memory_path(dir, e, memory),
                         tick,
                     )
                 })
@@ -289,7 +291,7 @@ impl TrainData {
             let mut v = Vec::new();
             for (&e, r) in &ds.episodes {
                 v.push(MemoryRenders::open(
-                    &memory_path(dir, e, memory.splatting()),
+                    &memory_path(dir, e, memory),
                     r.steps,
                     r.width,
                     r.height,

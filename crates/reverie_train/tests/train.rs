@@ -206,11 +206,11 @@ fn config_errors_name_the_field() {
     // Left out, the guides are drawn as before session 13; each drawing has its own renders.
     let cfg: TrainConfig = toml::from_str(&good).unwrap();
     assert_eq!(cfg.memory_config().splatting(), Splatting::SOFT);
-    let soft = reverie_train::data::memory_path(Path::new("d"), 3, Splatting::SOFT);
+    let soft = reverie_train::data::memory_path(Path::new("d"), 3, &cfg.memory_config());
     assert_eq!(soft, Path::new("d/memory/ep_000003.bin"));
-    let sharp = MemoryConfig::default().splatting();
-    let other = reverie_train::data::memory_path(Path::new("d"), 3, sharp);
-    assert_eq!(other, Path::new("d/memory-s0.71-p8/ep_000003.bin"));
+    let sharp = MemoryConfig::default();
+    let other = reverie_train::data::memory_path(Path::new("d"), 3, &sharp);
+    assert_eq!(other, Path::new("d/memory-s1-p8/ep_000003.bin"));
     for (text, field) in cases {
         assert_ne!(text, good, "{field}: the test did not change the config");
         let p = tmp.path().join("t.toml");
