@@ -28,8 +28,9 @@ pub struct MemoryConfig {
     pub max_depth_m: f32,
     /// Memory render: splat (tent) radius as a multiple of ¾ of a cell's edge (never under ~0.71
     /// pixel). 1 (the default) makes a full grid of cells cover every pixel; less leaves gaps
-    /// between cells seen from closer than they were written (session 13: at 0.71 a generated
-    /// wall showed holes, and the model walked through it); more closes bigger gaps and blurs.
+    /// between the cores of cells seen from closer than they were written (session 13: with
+    /// 0.71 the default model walked through forest's wall in `reverie eval`, with 1 it
+    /// stopped); more closes bigger gaps and blurs.
     pub splat_scale: f32,
     /// Warp: splat radius as a multiple of the footprint of a pixel of the warped frame (never
     /// under ~0.71 pixel, so that a splat reaches a pixel centre wherever it lands). 1
