@@ -269,9 +269,14 @@ impl TrainConfig {
                 return Err(format!("{field}: {v} is not a share within 0..=1"));
             }
         }
-        self.memory_config()
-            .validate()
-            .map_err(|e| format!("guides: {e}"))?;
+        self.memory_config().validate().map_err(|e| match e {
+            reverie_memory::MemoryError::Config {
+                field,
+                value,
+                expected,
+            } => format!("guides.{field}: {value}: {expected}"),
+            e => format!("guides: {e}"),
+        })?;
         if self.run.workers > 256 {
             return Err(format!(
                 "run.workers: {} is more than 256",

@@ -200,7 +200,7 @@ fn config_errors_name_the_field() {
         ),
         (
             good.replace("blend_power = 2.0", "blend_power = 99.0"),
-            "guides: blend_power",
+            "guides.blend_power",
         ),
     ];
     // Left out, the guides are drawn as before session 13; each drawing has its own renders.
