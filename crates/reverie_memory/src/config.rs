@@ -170,18 +170,14 @@ impl MemoryConfig {
         if !finite_in(self.max_depth_m, 1.0, 4096.0) {
             return Err(bad("max_depth_m", self.max_depth_m, "expected 1 to 4096 m"));
         }
-        if !finite_in(self.splat_scale, 0.5, 4.0) {
-            return Err(bad("splat_scale", self.splat_scale, "expected 0.5 to 4"));
-        }
-        if !finite_in(self.warp_splat_scale, 0.5, 4.0) {
-            return Err(bad(
-                "warp_splat_scale",
-                self.warp_splat_scale,
-                "expected 0.5 to 4",
-            ));
-        }
-        if !finite_in(self.blend_power, 1.0, 16.0) {
-            return Err(bad("blend_power", self.blend_power, "expected 1 to 16"));
+        for (field, value, lo, hi) in [
+            ("splat_scale", self.splat_scale, 0.5, 4.0),
+            ("warp_splat_scale", self.warp_splat_scale, 0.5, 4.0),
+            ("blend_power", self.blend_power, 1.0, 16.0),
+        ] {
+            if !finite_in(value, lo, hi) {
+                return Err(bad(field, value, &format!("expected {lo} to {hi}")));
+            }
         }
         if !finite_in(self.max_splat_px, 1.0, 64.0) {
             return Err(bad(
