@@ -232,6 +232,10 @@ enum Command {
         /// Minutes of the stability rollout (0 = skip).
         #[arg(long, default_value_t = 10.0)]
         stability_minutes: f64,
+        /// How decisively each generated pixel copies the source the network prefers (warp,
+        /// memory or its own colour): 1 = mixed as trained; the default is the runtime's.
+        #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().source_temperature)]
+        source_temperature: f32,
     },
     /// Benchmark the real-time runtime headless: the checkpoint with memory on, paced at 24 Hz,
     /// replaying a mixed action script (fps, tick and stage p50/p99, input-to-frame, late and
@@ -555,10 +559,11 @@ fn run(cli: Cli) -> Result<()> {
             };
             let r = memory_eval::eval(&args, &out, &|m| say(m))?;
             say(&format!(
-                "same pose: {:.1} dB, coverage {:.1}% (n={})",
+                "same pose: {:.1} dB, coverage {:.1}% (n={}; {})",
                 r.same_pose.psnr_mean_db,
                 100.0 * r.same_pose.coverage_mean,
-                r.same_pose.n
+                r.same_pose.n,
+                r.same_pose.error
             ));
             for m in &r.motions {
                 say(&format!(
@@ -570,13 +575,15 @@ fn run(cli: Cli) -> Result<()> {
                     100.0 * m.render.coverage_mean,
                     m.render.n
                 ));
+                say(&format!("{:<18} render {}", "", m.render.error));
             }
             for l in &r.loops {
                 let f = |s: Option<memory_eval::Score>| match s {
                     Some(s) => format!(
-                        "{} dB cov {:.1}%",
+                        "{} dB cov {:.1}% ({})",
                         s.psnr_db.map_or("-".into(), |p| format!("{p:.1}")),
-                        100.0 * s.coverage
+                        100.0 * s.coverage,
+                        s.error
                     ),
                     None => "never returned".into(),
                 };
@@ -607,15 +614,17 @@ fn run(cli: Cli) -> Result<()> {
             steps,
             loops,
             stability_minutes,
-        } => train::eval(
-            &checkpoint,
-            &world,
-            &json,
-            &seeds,
+            source_temperature,
+        } => train::eval(&train::EvalArgs {
+            checkpoint: &checkpoint,
+            world: &world,
+            json: &json,
+            seeds: &seeds,
             steps,
-            &loops,
+            loops: &loops,
             stability_minutes,
-        ),
+            source_temperature,
+        }),
         Command::Train {
             config,
             out,

@@ -58,6 +58,96 @@ pub struct Score {
     pub psnr_db: Option<f64>,
     /// Covered share of the pixels.
     pub coverage: f64,
+    /// Where the squared error over the covered pixels comes from.
+    pub error: ErrorSplit,
+}
+
+/// The covered pixels of a comparison by how the view's depth relates to the truth's, each
+/// class's share of the pixels and of the summed squared error: what to fix first.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct ErrorSplit {
+    /// The same surface (depths within 6 %, or sky in both): a wrong colour.
+    pub same: [f64; 2],
+    /// The view shows something behind the true surface (or sky where there is one): a hole
+    /// seen through.
+    pub behind: [f64; 2],
+    /// The view shows something in front of the true surface (or a surface in the sky): a
+    /// stale or spilling sample.
+    pub in_front: [f64; 2],
+}
+
+/// Depths within this relative difference are the same surface.
+const SAME_SURFACE: f32 = 0.06;
+
+impl ErrorSplit {
+    /// `[pixel share, error share]` per class over the pixels where `mask` holds.
+    fn measure(view: &View, truth: &Frame, mask: &[bool]) -> ErrorSplit {
+        let mut sums = [[0f64; 2]; 3];
+        for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
+            let (z, t) = (view.depth_m[i], truth.depth_m[i]);
+            let class = if (z.is_infinite() && t.is_infinite()) || (z - t).abs() <= SAME_SURFACE * t
+            {
+                0
+            } else if z > t {
+                1
+            } else {
+                2
+            };
+            let e: f64 = (0..3)
+                .map(|c| (f64::from(view.rgb[3 * i + c]) - f64::from(truth.rgb[3 * i + c])).powi(2))
+                .sum();
+            sums[class][0] += 1.0;
+            sums[class][1] += e;
+        }
+        let (n, e) = (
+            sums.iter().map(|s| s[0]).sum::<f64>().max(1.0),
+            sums.iter().map(|s| s[1]).sum::<f64>().max(1e-9),
+        );
+        let share = |s: [f64; 2]| [s[0] / n, s[1] / e];
+        ErrorSplit {
+            same: share(sums[0]),
+            behind: share(sums[1]),
+            in_front: share(sums[2]),
+        }
+    }
+}
+
+impl ErrorSplit {
+    /// The mean of `splits` (all zero if there are none).
+    fn mean<'a>(splits: impl Iterator<Item = &'a ErrorSplit>) -> ErrorSplit {
+        let mut m = ErrorSplit::default();
+        let mut n = 0.0;
+        for s in splits {
+            for (a, b) in [
+                (&mut m.same, s.same),
+                (&mut m.behind, s.behind),
+                (&mut m.in_front, s.in_front),
+            ] {
+                a[0] += b[0];
+                a[1] += b[1];
+            }
+            n += 1.0;
+        }
+        if n > 0.0 {
+            for a in [&mut m.same, &mut m.behind, &mut m.in_front] {
+                a[0] /= n;
+                a[1] /= n;
+            }
+        }
+        m
+    }
+}
+
+impl std::fmt::Display for ErrorSplit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pc = |x: [f64; 2]| (100.0 * x[0], 100.0 * x[1]);
+        let (same, behind, front) = (pc(self.same), pc(self.behind), pc(self.in_front));
+        write!(
+            f,
+            "pixels/error: same surface {:.0}/{:.0}%, behind {:.0}/{:.0}%, in front {:.0}/{:.0}%",
+            same.0, same.1, behind.0, behind.1, front.0, front.1
+        )
+    }
 }
 
 /// Compares a view with the oracle frame over the pixels the view covers.
@@ -66,6 +156,7 @@ pub fn score(view: &View, truth: &Frame) -> Score {
     Score {
         psnr_db: psnr_rgb8(&view.rgb, &truth.rgb, Some(&mask)).map(|p| p.min(99.0)),
         coverage: fraction(&mask),
+        error: ErrorSplit::measure(view, truth, &mask),
     }
 }
 
@@ -82,6 +173,8 @@ pub struct Summary {
     pub coverage_mean: f64,
     /// Worst coverage.
     pub coverage_min: f64,
+    /// The comparisons' error splits, averaged.
+    pub error: ErrorSplit,
 }
 
 fn summarise(scores: &[Score]) -> Summary {
@@ -96,6 +189,7 @@ fn summarise(scores: &[Score]) -> Summary {
             .iter()
             .map(|s| s.coverage)
             .fold(f64::INFINITY, f64::min),
+        error: ErrorSplit::mean(scores.iter().map(|s| &s.error)),
     }
 }
 

@@ -102,16 +102,40 @@ where
         .collect()
 }
 
+/// `reverie eval`'s arguments.
+pub struct EvalArgs<'a> {
+    /// Checkpoint directory.
+    pub checkpoint: &'a Path,
+    /// World spec.
+    pub world: &'a Path,
+    /// Output JSON.
+    pub json: &'a Path,
+    /// World seeds, comma-separated.
+    pub seeds: &'a str,
+    /// Fidelity/control episode ticks.
+    pub steps: usize,
+    /// Loop lengths (s), comma-separated.
+    pub loops: &'a str,
+    /// Stability rollout minutes.
+    pub stability_minutes: f64,
+    /// The sessions' source temperature.
+    pub source_temperature: f32,
+}
+
 /// Runs `reverie eval`.
-pub fn eval(
-    checkpoint: &Path,
-    world: &Path,
-    json: &Path,
-    seeds: &str,
-    steps: usize,
-    loops: &str,
-    stability_minutes: f64,
-) -> Result<()> {
+pub fn eval(args: &EvalArgs) -> Result<()> {
+    let EvalArgs {
+        checkpoint,
+        world,
+        json,
+        seeds,
+        steps,
+        loops,
+        stability_minutes,
+        source_temperature,
+    } = *args;
+    reverie_model::model::check_source_temperature(source_temperature)
+        .map_err(|e| anyhow::anyhow!("--source-temperature: {e}"))?;
     let seeds: Vec<u64> = list(seeds, "--seeds")?;
     let loops_secs: Vec<f32> = list(loops, "--loops")?;
     if seeds.is_empty() {
@@ -137,6 +161,7 @@ pub fn eval(
         loops_secs,
         stability_minutes,
         memory: reverie_memory::MemoryConfig::default(),
+        source_temperature,
     };
     if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

@@ -18,7 +18,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use reverie_core::{Action, EgoMotion, GroundProbe};
 
-use crate::compose::compose;
+use crate::compose::compose_tempered;
 use crate::config::ModelConfig;
 use crate::conv::{Conv2d, Window, depth_to_space};
 use crate::error::{ModelError, Result};
@@ -51,6 +51,22 @@ const STEP_GATE_OFFSET: f64 = 3.0;
 const STEP_MIN_M: f32 = 0.5;
 /// Highest top above the feet that is a step (higher: a wall).
 const STEP_MAX_M: f32 = 1.05;
+
+/// Source temperatures [`WorldModel::generate_with`] takes.
+pub const SOURCE_TEMPERATURE_RANGE: std::ops::RangeInclusive<f32> = 0.05..=4.0;
+
+/// An error naming the temperature unless it is in [`SOURCE_TEMPERATURE_RANGE`].
+pub fn check_source_temperature(t: f32) -> Result<()> {
+    if SOURCE_TEMPERATURE_RANGE.contains(&t) {
+        Ok(())
+    } else {
+        Err(ModelError::Input(format!(
+            "source temperature {t}: expected {} to {}",
+            SOURCE_TEMPERATURE_RANGE.start(),
+            SOURCE_TEMPERATURE_RANGE.end()
+        )))
+    }
+}
 
 /// Gate logit offset: a fresh motion head lets ~95 % of the intended walk through.
 const GATE_OFFSET: f64 = 3.0;
@@ -631,12 +647,28 @@ impl WorldModel {
 
     /// Generates the frame at the new pose from the action (`[B, 9]`) and the guides (the warped
     /// previous frame and the memory render, from [`guides_tensor`]), and advances the state.
+    /// Composes the sources as trained (training's path); sessions use
+    /// [`WorldModel::generate_with`].
     pub fn generate(
         &self,
         state: &mut State,
         actions: &Tensor,
         guides: &Tensor,
     ) -> Result<StepOutput> {
+        self.generate_with(state, actions, guides, 1.0)
+    }
+
+    /// [`WorldModel::generate`] with the colour's source logits divided by `source_temperature`
+    /// (in [`SOURCE_TEMPERATURE_RANGE`]; 1 = as trained, below 1 = each pixel copies the source
+    /// the head prefers more exactly, see [`crate::compose`]). The state update is the same.
+    pub fn generate_with(
+        &self,
+        state: &mut State,
+        actions: &Tensor,
+        guides: &Tensor,
+        source_temperature: f32,
+    ) -> Result<StepOutput> {
+        check_source_temperature(source_temperature)?;
         let p = self.cfg.patch;
         let (gh, gw) = self.cfg.grid();
         let (b, h, w, gc) = guides.dims4()?;
@@ -667,7 +699,7 @@ impl WorldModel {
         }
         let x = silu(&x)?;
         let head = self.head.forward(&x)?; // [B, gh, gw, p²·7]
-        let mixed = compose(&head, guides)?; // [B, gh, gw, p²·7]
+        let mixed = compose_tempered(&head, guides, source_temperature)?; // [B, gh, gw, p²·7]
         let mut image = depth_to_space(&mixed, p)?; // [B, H, W, 7]
         if let Some((r1, r2)) = &self.refine {
             // Full-resolution residual on colour + depth code (sources stay as composed).

@@ -257,8 +257,9 @@ fn im2col_and_col2im_are_adjoint_on_ragged_sizes() {
     }
 }
 
-/// The composition written with plain candle ops (the reference for the fused op).
-fn compose_reference(head: &Tensor, guides: &Tensor) -> Tensor {
+/// The composition written with plain candle ops (the reference for the fused op), the colour's
+/// source logits divided by `temperature`.
+fn compose_reference(head: &Tensor, guides: &Tensor, temperature: f64) -> Tensor {
     use candle_core::D;
     let sig = |x: &Tensor| {
         (x.neg().unwrap().exp().unwrap() + 1.0)
@@ -281,7 +282,7 @@ fn compose_reference(head: &Tensor, guides: &Tensor) -> Tensor {
     let kw = (col(&g, 3, 1) * col(&g, 5, 1)).unwrap();
     let km = (col(&g, 9, 1) * col(&g, 11, 1)).unwrap();
     let mask_d = Tensor::cat(&[pen(kw), pen(km), zeros], 1).unwrap();
-    let s = softmax(&(col(&h, 0, 3) + mask_rgb).unwrap());
+    let s = softmax(&((col(&h, 0, 3) + mask_rgb).unwrap() / temperature).unwrap());
     let t = softmax(&(col(&h, 0, 3) + mask_d).unwrap());
     let gen_rgb = sig(&col(&h, 3, 3));
     let gen_code = sig(&col(&h, 6, 1));
@@ -300,7 +301,7 @@ fn compose_reference(head: &Tensor, guides: &Tensor) -> Tensor {
 
 #[test]
 fn fused_compose_matches_candle_ops_values_and_gradients() {
-    use reverie_model::compose::compose;
+    use reverie_model::compose::{compose, compose_tempered};
     let n = 257;
     let head = Var::from_tensor(&(randn(&[n, 7], 1) * 3.0).unwrap()).unwrap();
     // Guides: colours and codes in 0..1, coverage and "depth known" flags 0/1 in every combination.
@@ -317,31 +318,55 @@ fn fused_compose_matches_candle_ops_values_and_gradients() {
         }
     }
     let guides = Tensor::from_vec(g, (n, 12), &Device::Cpu).unwrap();
-    let fused = compose(head.as_tensor(), &guides)
+    // As trained (`compose`), and tempered as sessions compose.
+    for t in [1.0, 0.5, 2.0] {
+        let fused = if t == 1.0 {
+            compose(head.as_tensor(), &guides)
+        } else {
+            compose_tempered(head.as_tensor(), &guides, t as f32)
+        }
         .unwrap()
         .narrow(1, 0, 4)
         .unwrap();
-    let reference = compose_reference(head.as_tensor(), &guides);
-    let d = max_abs_diff(&fused, &reference);
-    assert!(d < 1e-5, "forward differs by {d}");
-    let probe = randn(&[n, 4], 3);
-    let gf = (&fused * &probe)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    let gr = (&reference * &probe)
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .backward()
-        .unwrap();
-    let d = max_abs_diff(
-        gf.get(head.as_tensor()).unwrap(),
-        gr.get(head.as_tensor()).unwrap(),
-    );
-    assert!(d < 1e-5, "gradient differs by {d}");
+        let reference = compose_reference(head.as_tensor(), &guides, t);
+        let d = max_abs_diff(&fused, &reference);
+        assert!(d < 1e-5, "temperature {t}: forward differs by {d}");
+        let probe = randn(&[n, 4], 3);
+        let gf = (&fused * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let gr = (&reference * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let d = max_abs_diff(
+            gf.get(head.as_tensor()).unwrap(),
+            gr.get(head.as_tensor()).unwrap(),
+        );
+        assert!(d < 1e-5, "temperature {t}: gradient differs by {d}");
+    }
+    // A cooler mix leans further towards the preferred source; a non-positive one is refused.
+    let sharp = compose_tempered(head.as_tensor(), &guides, 0.25).unwrap();
+    let soft = compose(head.as_tensor(), &guides).unwrap();
+    let largest = |t: &Tensor| -> f32 {
+        t.narrow(1, 4, 3)
+            .unwrap()
+            .max(1)
+            .unwrap()
+            .mean_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap()
+    };
+    assert!(largest(&sharp) > largest(&soft) + 0.01);
+    for bad in [0.0, -1.0, f32::NAN] {
+        assert!(compose_tempered(head.as_tensor(), &guides, bad).is_err());
+    }
 }
 
 #[test]

@@ -293,3 +293,29 @@ fn frame_deadline_flags_are_checked() {
         assert!(e.contains("frame deadline"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn the_source_temperature_changes_the_frames_and_a_bad_one_is_refused() {
+    let model = model();
+    let (k, prompt) = prompt(&model);
+    let run = |t: f32| {
+        let options = EngineOptions {
+            source_temperature: t,
+            ..EngineOptions::default()
+        };
+        let mut e = Engine::new(&model, k, &prompt, options).unwrap();
+        for act in &script(6) {
+            e.step(act).unwrap();
+        }
+        e.frame().rgb.clone()
+    };
+    assert_ne!(run(1.0), run(0.5), "the temperature reaches the frames");
+    for bad in [0.0, -0.5, 10.0, f32::NAN] {
+        let options = EngineOptions {
+            source_temperature: bad,
+            ..EngineOptions::default()
+        };
+        let e = Engine::new(&model, k, &prompt, options).err().unwrap();
+        assert!(e.to_string().contains("source temperature"), "{bad}: {e}");
+    }
+}

@@ -305,8 +305,16 @@ pub struct EvalReport {
     pub revisit: Vec<Revisit>,
     /// Stability.
     pub stability: Option<Stability>,
+    /// The sessions' source temperature ([`EngineOptions::source_temperature`]; reports from
+    /// before session 14 lack it, and were made at 1).
+    #[serde(default = "as_trained")]
+    pub source_temperature: f32,
     /// Wall time of the evaluation (s).
     pub wall_secs: f64,
+}
+
+fn as_trained() -> f32 {
+    1.0
 }
 
 /// What to run.
@@ -322,6 +330,8 @@ pub struct EvalOptions {
     pub stability_minutes: f64,
     /// Memory configuration of the engine.
     pub memory: MemoryConfig,
+    /// The sessions' source temperature ([`EngineOptions::source_temperature`]).
+    pub source_temperature: f32,
 }
 
 fn scores_at(
@@ -377,15 +387,21 @@ pub fn evaluate(
         .collect();
     let mut report = EvalReport {
         seeds: opts.seeds.clone(),
+        source_temperature: opts.source_temperature,
         ..EvalReport::default()
     };
     report.fidelity.horizons = horizons.clone();
     let n = opts.seeds.len().max(1) as f64;
-    let engine = |use_memory: bool, refine: Refine| EngineOptions {
+    // Every session of the evaluation: the runtime's options with this memory and temperature.
+    let base = EngineOptions {
         memory: opts.memory.clone(),
+        source_temperature: opts.source_temperature,
+        ..EngineOptions::default()
+    };
+    let engine = |use_memory: bool, refine: Refine| EngineOptions {
         use_memory,
         refine,
-        ..EngineOptions::default()
+        ..base.clone()
     };
     let mut strip_rows: Vec<Vec<u8>> = Vec::new();
     let (mut rot, mut trans, mut dist) = (0.0, 0.0, 0.0);
@@ -508,12 +524,12 @@ pub fn evaluate(
 
     if let Some(&world_seed) = opts.seeds.first() {
         say("wall test");
-        report.control.wall = wall_test(model, spec, k, world_seed, &opts.memory)?;
+        report.control.wall = wall_test(model, spec, k, world_seed, &base)?;
         for &secs in &opts.loops_secs {
             say(&format!("revisit: loop {secs} s out and back"));
             report
                 .revisit
-                .push(revisit(model, spec, k, world_seed, secs, &opts.memory)?);
+                .push(revisit(model, spec, k, world_seed, secs, &base)?);
         }
         if opts.stability_minutes > 0.0 {
             say(&format!(
@@ -526,7 +542,7 @@ pub fn evaluate(
                 k,
                 world_seed,
                 opts.stability_minutes,
-                &opts.memory,
+                &base,
             )?);
         }
     }
@@ -556,7 +572,7 @@ fn wall_test(
     spec: &WorldSpec,
     k: &Intrinsics,
     world_seed: u64,
-    memory: &MemoryConfig,
+    options: &EngineOptions,
 ) -> Result<Option<WallTest>> {
     let s = seeded(spec, world_seed);
     // Look around at the spawn (16 headings) and pick the nearest wall straight ahead, 2–10 m,
@@ -626,10 +642,7 @@ fn wall_test(
         k,
         &prompt,
         &ep.actions[start..],
-        EngineOptions {
-            memory: memory.clone(),
-            ..EngineOptions::default()
-        },
+        options.clone(),
         &|_| false,
         |g| poses.push(g.pose),
     )?;
@@ -653,7 +666,7 @@ fn revisit(
     k: &Intrinsics,
     world_seed: u64,
     out_secs: f32,
-    memory: &MemoryConfig,
+    options: &EngineOptions,
 ) -> Result<Revisit> {
     let s = seeded(spec, world_seed);
     let policy = PolicyKind::LoopAndReturn { out_secs };
@@ -679,10 +692,9 @@ fn revisit(
             &ep.prompt(),
             &ep.actions[..=ret],
             EngineOptions {
-                memory: memory.clone(),
                 use_memory,
                 refine: Refine::Network,
-                ..EngineOptions::default()
+                ..options.clone()
             },
             &|t| t == 0 || t == ret,
             |_| {},
@@ -734,7 +746,7 @@ fn stability(
     k: &Intrinsics,
     world_seed: u64,
     minutes: f64,
-    memory: &MemoryConfig,
+    options: &EngineOptions,
 ) -> Result<Stability> {
     let s = seeded(spec, world_seed);
     let steps = (minutes * 60.0 * f64::from(TICK_HZ)).round() as usize + 1;
@@ -766,10 +778,7 @@ fn stability(
         k,
         &start.prompt(),
         &ep.actions,
-        EngineOptions {
-            memory: memory.clone(),
-            ..EngineOptions::default()
-        },
+        options.clone(),
         &|_| false,
         |g| {
             let b = brightness(&g.rgb);

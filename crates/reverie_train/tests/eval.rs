@@ -88,6 +88,7 @@ fn protocols_fill_the_report() {
         loops_secs: vec![1.0],
         stability_minutes: 0.05,
         memory: MemoryConfig::default(),
+        source_temperature: 0.5,
     };
     let r = evaluate(&model, &spec, &k, &opts, Some(&strip), &|_| {}).unwrap();
     assert_eq!(r.fidelity.horizons, vec![1, 8, 24]);
