@@ -539,9 +539,7 @@ impl<'m> Engine<'m> {
             let (model, state, slow) = (self.model, &mut self.state, self.options.slow_network);
             let temperature = self.options.source_temperature;
             let mut run = move || -> Result<(Vec<u8>, Vec<f32>), RuntimeError> {
-                let out = model
-                    .generate_with(state, &a, &g, temperature)?
-                    .frame(0)?;
+                let out = model.generate_with(state, &a, &g, temperature)?.frame(0)?;
                 if !slow.is_zero() {
                     std::thread::sleep(slow);
                 }
