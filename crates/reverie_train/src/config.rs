@@ -115,6 +115,10 @@ pub struct LossConfig {
     pub depth: f64,
     /// L1 on the ego-motion, per component in units of the model's motion scales.
     pub motion: f64,
+    /// How much more a tick where the body rises at least [`crate::loss::RISE_M`] (a step up
+    /// onto a ledge: a few ticks in a thousand) counts in the ego-motion loss (1 = like any
+    /// other tick).
+    pub motion_rise: f64,
 }
 
 impl Default for LossConfig {
@@ -124,6 +128,7 @@ impl Default for LossConfig {
             rgb_grad: 1.0,
             depth: 1.0,
             motion: 0.1,
+            motion_rise: 1.0,
         }
     }
 }
@@ -248,6 +253,7 @@ impl TrainConfig {
             ("loss.rgb_grad", self.loss.rgb_grad),
             ("loss.depth", self.loss.depth),
             ("loss.motion", self.loss.motion),
+            ("loss.motion_rise", self.loss.motion_rise),
             ("augment.guide_noise", self.augment.guide_noise),
         ] {
             if !v.is_finite() || v < 0.0 {

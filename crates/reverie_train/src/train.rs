@@ -165,7 +165,7 @@ pub fn run_batch(
             .iter()
             .flat_map(|s| EgoMotion::between(&s.poses[t - 1], &s.poses[t]).to_array())
             .collect();
-        let ml = loss::motion_l1(&motion, &Tensor::from_vec(truth, (b, 5), &dev)?)?;
+        let ml = loss::motion_l1(&motion, &truth, lw.motion_rise as f32)?;
         total = (total + (&ml * lw.motion)?)?;
         parts.motion += f64::from(ml.to_scalar::<f32>()?);
 
