@@ -124,20 +124,13 @@ pub struct EvalArgs<'a> {
 
 /// Runs `reverie eval`.
 pub fn eval(args: &EvalArgs) -> Result<()> {
-    let EvalArgs {
-        checkpoint,
-        world,
-        json,
-        seeds,
-        steps,
-        loops,
-        stability_minutes,
-        source_temperature,
-    } = *args;
+    let (checkpoint, world, json) = (args.checkpoint, args.world, args.json);
+    let (steps, stability_minutes) = (args.steps, args.stability_minutes);
+    let source_temperature = args.source_temperature;
     reverie_model::model::check_source_temperature(source_temperature)
         .map_err(|e| anyhow::anyhow!("--source-temperature: {e}"))?;
-    let seeds: Vec<u64> = list(seeds, "--seeds")?;
-    let loops_secs: Vec<f32> = list(loops, "--loops")?;
+    let seeds: Vec<u64> = list(args.seeds, "--seeds")?;
+    let loops_secs: Vec<f32> = list(args.loops, "--loops")?;
     if seeds.is_empty() {
         bail!("--seeds: give at least one world seed");
     }
@@ -160,7 +153,9 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         steps,
         loops_secs,
         stability_minutes,
-        memory: reverie_memory::MemoryConfig::default(),
+        // The memory as sessions run it (the runtime's render budget included): what a player
+        // sees is what is measured.
+        memory: reverie_runtime::EngineOptions::default().memory,
         source_temperature,
     };
     if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -309,6 +309,10 @@ pub struct EvalReport {
     /// before session 14 lack it, and were made at 1).
     #[serde(default = "as_trained")]
     pub source_temperature: f32,
+    /// The sessions' memory configuration (reports from before session 14 lack it; they used
+    /// `MemoryConfig::default()`, which has no render budget).
+    #[serde(default)]
+    pub memory: Option<MemoryConfig>,
     /// Wall time of the evaluation (s).
     pub wall_secs: f64,
 }
@@ -388,6 +392,7 @@ pub fn evaluate(
     let mut report = EvalReport {
         seeds: opts.seeds.clone(),
         source_temperature: opts.source_temperature,
+        memory: Some(opts.memory.clone()),
         ..EvalReport::default()
     };
     report.fidelity.horizons = horizons.clone();
