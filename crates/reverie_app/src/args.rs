@@ -64,4 +64,8 @@ pub struct Args {
     /// is still running then, the warp + memory fallback is shown instead (0 = always wait).
     #[arg(long, default_value_t = reverie_runtime::DEFAULT_FRAME_DEADLINE_MS, value_parser = reverie_runtime::parse_frame_deadline_ms)]
     pub frame_deadline_ms: f64,
+    /// How firmly each generated pixel copies the source the network prefers (the previous
+    /// frame warped, the memory, or its own colour): 1 = mixed as trained, lower = sharper.
+    #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().source_temperature, value_parser = reverie_runtime::parse_source_temperature)]
+    pub source_temperature: f32,
 }

@@ -62,7 +62,10 @@ impl Session {
             Arc::new(model),
             k,
             world.prompt.clone(),
-            EngineOptions::default(),
+            EngineOptions {
+                source_temperature: args.source_temperature,
+                ..EngineOptions::default()
+            },
             RuntimeConfig {
                 start_paused: true,
                 frame_deadline_ms: (args.frame_deadline_ms > 0.0).then_some(args.frame_deadline_ms),

@@ -33,6 +33,18 @@ pub struct BenchArgs<'a> {
     pub session_save: Option<&'a Path>,
     /// The real-time run's frame deadline (ms after the slot starts; `None` = off).
     pub frame_deadline_ms: Option<f64>,
+    /// The sessions' source temperature ([`EngineOptions::source_temperature`]).
+    pub source_temperature: f32,
+}
+
+impl BenchArgs<'_> {
+    /// The engine options of every session the benchmark runs.
+    fn engine_options(&self) -> EngineOptions {
+        EngineOptions {
+            source_temperature: self.source_temperature,
+            ..EngineOptions::default()
+        }
+    }
 }
 
 /// The real-time part of the report.
@@ -239,7 +251,7 @@ fn realtime(
         Arc::clone(model),
         k,
         prompt.clone(),
-        EngineOptions::default(),
+        args.engine_options(),
         config,
     )?;
     progress(&format!(
@@ -345,8 +357,8 @@ fn session(
     let extra = if side_by_side { per_minute } else { 0 };
     let script = mixed_script(args.world, args.seed ^ 0x5e55, ticks + extra)?;
     let mut engine = match args.session_from {
-        Some(path) => Engine::load_session(model, path, EngineOptions::default())?,
-        None => Engine::new(model, k, prompt, EngineOptions::default())?,
+        Some(path) => Engine::load_session(model, path, args.engine_options())?,
+        None => Engine::new(model, k, prompt, args.engine_options())?,
     };
     let bound = engine.memory().config().bound_bytes;
     progress(&format!(
@@ -419,7 +431,7 @@ fn session(
     let last = minutes.last().map_or(0.0, |m| m.tick_mean_ms);
     let (mut aged_sum, mut young_sum) = (0.0f64, 0.0f64);
     if side_by_side {
-        let mut young = Engine::new(model, k, prompt, EngineOptions::default())?;
+        let mut young = Engine::new(model, k, prompt, args.engine_options())?;
         for j in 0..per_minute {
             young.advance(&script[j], Quality::Full)?;
             young.commit()?;

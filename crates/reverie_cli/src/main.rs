@@ -234,7 +234,7 @@ enum Command {
         stability_minutes: f64,
         /// How decisively each generated pixel copies the source the network prefers (warp,
         /// memory or its own colour): 1 = mixed as trained; the default is the runtime's.
-        #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().source_temperature)]
+        #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().source_temperature, value_parser = reverie_runtime::parse_source_temperature)]
         source_temperature: f32,
     },
     /// Benchmark the real-time runtime headless: the checkpoint with memory on, paced at 24 Hz,
@@ -275,6 +275,10 @@ enum Command {
         /// out, else the warp + memory fallback is shown (0 = always wait for the network).
         #[arg(long, default_value_t = reverie_runtime::DEFAULT_FRAME_DEADLINE_MS, value_parser = reverie_runtime::parse_frame_deadline_ms)]
         frame_deadline_ms: f64,
+        /// How firmly each generated pixel copies the source the network prefers (1 = mixed as
+        /// trained); the default is the runtime's.
+        #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().source_temperature, value_parser = reverie_runtime::parse_source_temperature)]
+        source_temperature: f32,
     },
     /// List the bundled worlds.
     Worlds {
@@ -642,6 +646,7 @@ fn run(cli: Cli) -> Result<()> {
             session_from,
             session_save,
             frame_deadline_ms,
+            source_temperature,
         } => {
             if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -657,6 +662,7 @@ fn run(cli: Cli) -> Result<()> {
                 session_from: session_from.as_deref(),
                 session_save: session_save.as_deref(),
                 frame_deadline_ms: (frame_deadline_ms > 0.0).then_some(frame_deadline_ms),
+                source_temperature,
             };
             let r = bench::run(&args, &json, &|m| say(m))?;
             std::fs::write(&json, serde_json::to_string_pretty(&r)?)

@@ -127,8 +127,6 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     let (checkpoint, world, json) = (args.checkpoint, args.world, args.json);
     let (steps, stability_minutes) = (args.steps, args.stability_minutes);
     let source_temperature = args.source_temperature;
-    reverie_model::model::check_source_temperature(source_temperature)
-        .map_err(|e| anyhow::anyhow!("--source-temperature: {e}"))?;
     let seeds: Vec<u64> = list(args.seeds, "--seeds")?;
     let loops_secs: Vec<f32> = list(args.loops, "--loops")?;
     if seeds.is_empty() {

@@ -82,6 +82,17 @@ pub struct EngineOptions {
     pub source_temperature: f32,
 }
 
+/// Reads a source temperature given by a user (a command-line flag): see
+/// [`EngineOptions::source_temperature`].
+pub fn parse_source_temperature(s: &str) -> Result<f32, String> {
+    let t: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("source temperature {s:?} is not a number"))?;
+    reverie_model::model::check_source_temperature(t).map_err(|e| e.to_string())?;
+    Ok(t)
+}
+
 impl Default for EngineOptions {
     fn default() -> EngineOptions {
         EngineOptions {

@@ -18,6 +18,7 @@ mod trace;
 
 pub use engine::{
     Engine, EngineOptions, FrameDeadline, Generated, Prompt, Refine, RuntimeError, StageTimes,
+    parse_source_temperature,
 };
 pub use handle::{
     DEFAULT_FRAME_DEADLINE_MS, FrameOut, MemoryInfo, RuntimeConfig, RuntimeHandle,

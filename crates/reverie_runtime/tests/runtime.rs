@@ -319,3 +319,14 @@ fn the_source_temperature_changes_the_frames_and_a_bad_one_is_refused() {
         assert!(e.to_string().contains("source temperature"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn source_temperature_flags_are_checked() {
+    use reverie_runtime::parse_source_temperature;
+    assert_eq!(parse_source_temperature("0.5"), Ok(0.5));
+    assert_eq!(parse_source_temperature(" 1 "), Ok(1.0));
+    for bad in ["0", "-1", "9", "NaN", "inf", "warm", ""] {
+        let e = parse_source_temperature(bad).unwrap_err();
+        assert!(e.contains("source temperature"), "{bad}: {e}");
+    }
+}
