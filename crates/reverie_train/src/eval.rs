@@ -286,6 +286,19 @@ pub struct Stability {
     /// Largest |minute − minute 1| / minute 1 of the oracle's walk (%).
     #[serde(default)]
     pub oracle_max_brightness_drift_pct: f64,
+    /// The generated camera's height at the end of each minute, relative to its start (m):
+    /// brightness alone does not see a session whose camera sinks into the ground or floats up
+    /// into the trees (session 14 found both).
+    #[serde(default)]
+    pub height_per_minute_m: Vec<f64>,
+    /// The true walker's height at the end of each minute, relative to its start (m).
+    #[serde(default)]
+    pub oracle_height_per_minute_m: Vec<f64>,
+    /// Mean detail of each minute's frames (gradient energy, as the sharpness ratio) over the
+    /// prompt frame's (an oracle frame at full resolution): a session that melts into fog keeps
+    /// its brightness but not this.
+    #[serde(default)]
+    pub detail_vs_prompt_per_minute: Vec<f64>,
 }
 
 /// The whole report.
@@ -774,10 +787,15 @@ fn stability(
         1,
     );
     let per_min = 60 * TICK_HZ as usize;
+    let (w, h) = (k.width as usize, k.height as usize);
+    let prompt_detail = gradient_energy(&start.rgb[0], w, h).max(1e-9);
+    let y0 = start.poses[0].position.y;
     let (mut bright, mut sat) = (vec![0.0f64; 0], vec![0.0f64; 0]);
-    let (mut b_acc, mut s_acc, mut count) = (0.0, 0.0, 0usize);
+    let (mut detail, mut height) = (vec![0.0f64; 0], vec![0.0f64; 0]);
+    let (mut b_acc, mut s_acc, mut d_acc, mut count) = (0.0, 0.0, 0.0, 0usize);
     let (mut collapsed, mut flicker, mut prev_b, mut frames) = (0usize, 0.0, None::<f64>, 0usize);
     let mut tick_ms = 0.0;
+    let mut last_y = y0;
     rollout(
         model,
         k,
@@ -803,20 +821,33 @@ fn stability(
             prev_b = Some(b);
             b_acc += b;
             s_acc += saturation(&g.rgb);
+            d_acc += gradient_energy(&g.rgb, w, h) / prompt_detail;
             count += 1;
             frames += 1;
             tick_ms += g.times.total_ms();
             if count == per_min {
                 bright.push(b_acc / count as f64);
                 sat.push(s_acc / count as f64);
-                (b_acc, s_acc, count) = (0.0, 0.0, 0);
+                detail.push(d_acc / count as f64);
+                height.push(f64::from(g.pose.position.y - y0));
+                (b_acc, s_acc, d_acc, count) = (0.0, 0.0, 0.0, 0);
             }
+            last_y = g.pose.position.y;
         },
     )?;
     if count > per_min / 2 || bright.is_empty() {
         bright.push(b_acc / count.max(1) as f64);
         sat.push(s_acc / count.max(1) as f64);
+        detail.push(d_acc / count.max(1) as f64);
+        height.push(f64::from(last_y - y0));
     }
+    // The true walker's height where each of those minutes ended.
+    let oracle_height: Vec<f64> = (1..=height.len())
+        .map(|m| {
+            let t = (m * per_min).min(ep.poses.len() - 1);
+            f64::from(ep.poses[t].position.y - ep.poses[0].position.y)
+        })
+        .collect();
     let oracle: Vec<f64> = ep
         .rgb
         .chunks(per_min)
@@ -834,5 +865,8 @@ fn stability(
         collapsed_share: collapsed as f64 / frames.max(1) as f64,
         flicker: flicker / (frames.max(2) - 1) as f64,
         tick_ms: tick_ms / frames.max(1) as f64,
+        height_per_minute_m: height,
+        oracle_height_per_minute_m: oracle_height,
+        detail_vs_prompt_per_minute: detail,
     })
 }

@@ -106,6 +106,12 @@ fn protocols_fill_the_report() {
     let st = r.stability.unwrap();
     assert_eq!(st.brightness_per_minute.len(), 1);
     assert!(st.collapsed_share >= 0.0 && st.collapsed_share <= 1.0);
+    // Height and detail per minute, for the session and (height) for the true walk.
+    assert_eq!(st.height_per_minute_m.len(), 1);
+    assert_eq!(st.oracle_height_per_minute_m.len(), 1);
+    assert!(st.height_per_minute_m[0].is_finite() && st.oracle_height_per_minute_m[0].is_finite());
+    assert_eq!(st.detail_vs_prompt_per_minute.len(), 1);
+    assert!(st.detail_vs_prompt_per_minute[0] > 0.0, "{st:?}");
     let (w, h, _) = reverie_world::imageio::read_png(&strip).unwrap();
     assert_eq!(
         (w, h),
