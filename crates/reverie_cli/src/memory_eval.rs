@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use reverie_core::glam::Vec3;
 use reverie_core::metrics::{fraction, psnr_rgb8};
 use reverie_core::{Frame, Intrinsics, Pose, TICK_HZ};
-use reverie_memory::{MemoryConfig, SpatialMemory, Splatting, View, warp};
+use reverie_memory::{MemoryConfig, SAME_SURFACE, SpatialMemory, Splatting, View, warp};
 use reverie_world::episode::{self, EpisodeStart};
 use reverie_world::policy::PolicyKind;
 use reverie_world::{Renderer, World, WorldSpec, imageio};
@@ -66,7 +66,8 @@ pub struct Score {
 /// class's share of the pixels and of the summed squared error: what to fix first.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct ErrorSplit {
-    /// The same surface (depths within 6 %, or sky in both): a wrong colour.
+    /// The same surface (depths within the render's own same-surface margin,
+    /// [`SAME_SURFACE`] = 6 %, or sky in both): a wrong colour.
     pub same: [f64; 2],
     /// The view shows something behind the true surface (or sky where there is one): a hole
     /// seen through.
@@ -75,9 +76,6 @@ pub struct ErrorSplit {
     /// stale or spilling sample.
     pub in_front: [f64; 2],
 }
-
-/// Depths within this relative difference are the same surface.
-const SAME_SURFACE: f32 = 0.06;
 
 impl ErrorSplit {
     /// `[pixel share, error share]` per class over the pixels where `mask` holds.

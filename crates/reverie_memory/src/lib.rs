@@ -39,5 +39,5 @@ pub use config::{MemoryConfig, Splatting};
 pub use error::{MemoryError, Result};
 pub use keyframe::{Keyframe, KeyframeMatch};
 pub use memory::{MemoryStats, SpatialMemory};
-pub use view::View;
+pub use view::{SAME_SURFACE, View};
 pub use warp::warp;

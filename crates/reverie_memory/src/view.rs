@@ -52,7 +52,7 @@ pub struct View {
 const TILE: u32 = 8;
 
 /// Relative depth difference under which two splats count as the same surface (and blend).
-pub(crate) const SAME_SURFACE: f32 = 0.06;
+pub const SAME_SURFACE: f32 = 0.06;
 
 /// Total weight under which a pixel counts as not covered.
 const MIN_WEIGHT: f32 = 0.1;
