@@ -150,6 +150,13 @@ pub struct AugmentConfig {
     pub memory_drop: f64,
     /// Share of prompts given without depth (a user's image).
     pub prompt_depth_drop: f64,
+    /// Share of ticks whose ego-motion starts from a camera lifted or lowered off the true pose
+    /// (a `ground_probe` model reads its probe there, and the target is the motion back onto the
+    /// true path). A session's camera integrates the predicted motion, errors and all; without
+    /// this the head never sees a camera off its ground and a session drifts up or down for good.
+    pub pose_offset_share: f64,
+    /// Largest such vertical offset (metres), drawn uniformly within ± this.
+    pub pose_offset_m: f64,
 }
 
 impl Default for AugmentConfig {
@@ -161,6 +168,8 @@ impl Default for AugmentConfig {
             guide_noise: 0.03,
             memory_drop: 0.25,
             prompt_depth_drop: 0.25,
+            pose_offset_share: 0.0,
+            pose_offset_m: 0.0,
         }
     }
 }
@@ -270,10 +279,25 @@ impl TrainConfig {
             ("augment.self_forcing_max", self.augment.self_forcing_max),
             ("augment.memory_drop", self.augment.memory_drop),
             ("augment.prompt_depth_drop", self.augment.prompt_depth_drop),
+            ("augment.pose_offset_share", self.augment.pose_offset_share),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("{field}: {v} is not a share within 0..=1"));
             }
+        }
+        let a = &self.augment;
+        if !(a.pose_offset_m.is_finite() && (0.0..=4.0).contains(&a.pose_offset_m)) {
+            return Err(format!(
+                "augment.pose_offset_m: {} is not a length within 0..=4 m",
+                a.pose_offset_m
+            ));
+        }
+        if a.pose_offset_share > 0.0 && a.pose_offset_m > 0.0 && !self.model.ground_probe {
+            return Err(
+                "augment.pose_offset_share: needs model.ground_probe = true (the probe is what \
+                 shows the head a camera off its ground)"
+                    .into(),
+            );
         }
         self.memory_config().validate().map_err(|e| match e {
             reverie_memory::MemoryError::Config {

@@ -210,6 +210,10 @@ pub struct Sequence {
     /// t − 1, for the action of tick t. Empty at tick 0, and everywhere for a model without
     /// the probe.
     pub probe: Vec<Vec<f32>>,
+    /// For each tick t ≥ 1, how far (metres, up) the camera the motion into tick t starts from
+    /// sits above pose t − 1: the probe was read there, and the motion's target leads from there
+    /// to pose t (augmentation; 0 = the true pose).
+    pub start_offsets: Vec<f32>,
 }
 
 /// Datasets opened for training, with their memory renders.
@@ -319,14 +323,27 @@ impl TrainData {
     }
 
     /// Reads ticks `start .. start + len` of episode `i` with its memory renders, and with the
-    /// ground probe that `model` reads when it has one.
+    /// ground probe that `model` reads when it has one, each read from a camera `offsets[t]`
+    /// metres above pose t − 1 (see [`Sequence::start_offsets`]; empty = none).
     pub fn sequence(
         &self,
         i: usize,
         start: usize,
         len: usize,
         model: &ModelConfig,
+        offsets: &[f32],
     ) -> Result<Sequence> {
+        if !offsets.is_empty() && offsets.len() != len {
+            return Err(TrainError::Other(format!(
+                "{} pose offsets for a sequence of {len} ticks",
+                offsets.len()
+            )));
+        }
+        let start_offsets = if offsets.is_empty() {
+            vec![0.0; len]
+        } else {
+            offsets.to_vec()
+        };
         let (d, e) = self.episodes[i];
         let win = self.datasets[d].1.window(e, start, len)?;
         let slot = self.datasets[d]
@@ -352,7 +369,9 @@ impl TrainData {
                     .map_err(|e| TrainError::Other(e.to_string()))?;
                 let t = first + j + 1; // the tick whose motion this probe feeds
                 if t > start {
-                    probes[t - start] = model.probe_features(&p, pose, &win.actions[t - start]);
+                    let mut from = *pose;
+                    from.position.y += start_offsets[t - start];
+                    probes[t - start] = model.probe_features(&p, &from, &win.actions[t - start]);
                 }
             }
         }
@@ -363,6 +382,7 @@ impl TrainData {
             actions: win.actions,
             memory,
             probe: probes,
+            start_offsets,
         })
     }
 

@@ -76,6 +76,14 @@ fn noisy(rgb: &[u8], sigma: f32, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// The ego-motion the model is taught for tick `t` (≥ 1) of `s`: from its camera at tick t − 1
+/// (pose t − 1, lifted by [`Sequence::start_offsets`]) to pose t.
+pub fn motion_target(s: &Sequence, t: usize) -> EgoMotion {
+    let mut from = s.poses[t - 1];
+    from.position.y += s.start_offsets[t];
+    EgoMotion::between(&from, &s.poses[t])
+}
+
 /// Runs the model over a batch of sequences (tick 0 is the prompt) and returns the weighted
 /// loss tensor (for backward) and its parts.
 pub fn run_batch(
@@ -163,7 +171,7 @@ pub fn run_batch(
         let motion = model.predict_motion(&state, &actions, &shown_code, &probe)?;
         let truth: Vec<f32> = seqs
             .iter()
-            .flat_map(|s| EgoMotion::between(&s.poses[t - 1], &s.poses[t]).to_array())
+            .flat_map(|s| motion_target(s, t).to_array())
             .collect();
         let ml = loss::motion_l1(&motion, &truth, lw.motion_rise as f32)?;
         total = (total + (&ml * lw.motion)?)?;
@@ -402,8 +410,22 @@ pub fn sample_batch(
             continue;
         }
         let start = rng.random_range(0..=steps - len);
-        seqs.push(data.sequence(e, start, len, &cfg.model)?);
         let a = &cfg.augment;
+        let offsets: Vec<f32> = if a.pose_offset_share > 0.0 && a.pose_offset_m > 0.0 {
+            let m = a.pose_offset_m as f32;
+            (0..len)
+                .map(|t| {
+                    if t > 0 && rng.random_bool(a.pose_offset_share.clamp(0.0, 1.0)) {
+                        rng.random_range(-m..=m)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        seqs.push(data.sequence(e, start, len, &cfg.model, &offsets)?);
         plans.push(SequencePlan {
             self_forcing: rng.random_bool(self_forcing.clamp(0.0, 1.0)),
             memory: !rng.random_bool(a.memory_drop),
@@ -786,9 +808,12 @@ pub fn validate(
 ) -> Result<LossParts> {
     let mut sum = LossParts::default();
     let n = cfg.run.validate_batches.max(1);
+    // Held-out batches measure sessions as they run: every camera on its true pose.
+    let mut plain = cfg.clone();
+    plain.augment.pose_offset_share = 0.0;
     for i in 0..n {
         let mut rng = ChaCha8Rng::seed_from_u64(seed::derive(cfg.seed ^ 0x5EED, &[i as u64]));
-        let (seqs, mut plans) = sample_batch(data, cfg, &mut rng, 1.0)?;
+        let (seqs, mut plans) = sample_batch(data, &plain, &mut rng, 1.0)?;
         for p in &mut plans {
             p.memory = true;
             p.prompt_depth = true;

@@ -26,6 +26,10 @@ fn world() -> PathBuf {
 }
 
 fn tiny_dataset(dir: &Path, seed: u64) {
+    tiny_dataset_of(dir, seed, 16);
+}
+
+fn tiny_dataset_of(dir: &Path, seed: u64, steps: usize) {
     let mut spec = WorldSpec::load(&world()).unwrap();
     spec.generator.seed = seed;
     let cfg = DatagenConfig {
@@ -34,7 +38,7 @@ fn tiny_dataset(dir: &Path, seed: u64) {
         spec,
         policy: PolicyKind::RandomWalk,
         episodes: 2,
-        steps: 16,
+        steps,
         intrinsics: Intrinsics::from_vfov_deg(32, 32, 70.0).unwrap(),
         fov_deg: 70.0,
         out: dir.to_path_buf(),
@@ -202,6 +206,20 @@ fn config_errors_name_the_field() {
             good.replace("blend_power = 2.0", "blend_power = 99.0"),
             "guides.blend_power",
         ),
+        (
+            good.replace("pose_offset_m = 0.0", "pose_offset_m = -0.5"),
+            "augment.pose_offset_m",
+        ),
+        (
+            good.replace("pose_offset_share = 0.0", "pose_offset_share = 2.0"),
+            "augment.pose_offset_share",
+        ),
+        (
+            good.replace("ground_probe = true", "ground_probe = false")
+                .replace("pose_offset_share = 0.0", "pose_offset_share = 0.5")
+                .replace("pose_offset_m = 0.0", "pose_offset_m = 1.0"),
+            "augment.pose_offset_share",
+        ),
     ];
     // Left out, the guides are drawn as before session 13; each drawing has its own renders.
     let cfg: TrainConfig = toml::from_str(&good).unwrap();
@@ -351,4 +369,87 @@ fn a_later_stage_grows_the_checkpoint_it_starts_from_and_computes_what_it_did_bu
         .unwrap_err()
         .to_string();
     assert!(e.contains("nowhere"), "{e}");
+}
+
+#[test]
+fn a_lifted_camera_reads_its_probe_from_where_it_is_and_learns_the_way_back() {
+    use rand::SeedableRng;
+    use reverie_core::GroundProbe;
+    use reverie_train::data::TrainData;
+    use reverie_train::train::{motion_target, sample_batch};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let train = tmp.path().join("train");
+    // Long enough for the walker to reach ground it saw ahead.
+    tiny_dataset_of(&train, 3, 72);
+    let mut cfg = config(train.clone(), train.clone(), 1);
+    cfg.optim.seq_len = 6;
+    let memory = MemoryConfig::default();
+    let data = TrainData::open(&[train], &memory, &|_| {}, &|| {}).unwrap();
+    let len = cfg.optim.seq_len + 1;
+    let start = data.steps(0) - len;
+    let plain = data.sequence(0, start, len, &cfg.model, &[]).unwrap();
+    let offsets = [0.0, 0.3, -0.4, 0.0, 0.25, -0.1, 0.5];
+    let lifted = data.sequence(0, start, len, &cfg.model, &offsets).unwrap();
+    assert_eq!(lifted.start_offsets, offsets);
+    assert_eq!(plain.start_offsets, vec![0.0; len]);
+    assert_eq!(lifted.rgb, plain.rgb);
+    // Ground seen from `offset` higher lies `offset` further below the eye: every cell of the
+    // grid (and each footprint) seen either way moves by it.
+    let g2 = GroundProbe::GRID * GroundProbe::GRID;
+    let heights = (0..g2)
+        .map(|c| (c, c + g2))
+        .chain((0..3).map(|k| (2 * g2 + 2 * k, 2 * g2 + 2 * k + 1)));
+    let heights: Vec<(usize, usize)> = heights.collect();
+    let mut compared = 0;
+    for t in 1..len {
+        let (a, b) = (&plain.probe[t], &lifted.probe[t]);
+        for &(h, seen) in &heights {
+            if a[seen] > 0.0 && b[seen] > 0.0 && a[h] < -0.5 {
+                assert!(
+                    (b[h] - (a[h] - offsets[t])).abs() < 1e-4,
+                    "tick {t} value {h}: {} vs {} lifted {}",
+                    a[h],
+                    b[h],
+                    offsets[t]
+                );
+                compared += 1;
+            }
+        }
+        assert!(offsets[t] != 0.0 || a == b, "tick {t}");
+        // The target leads from the lifted camera back to the true pose.
+        let (m, n) = (motion_target(&plain, t), motion_target(&lifted, t));
+        assert!(
+            (n.up_m - (m.up_m - offsets[t])).abs() < 1e-5,
+            "tick {t}: {m:?} {n:?}"
+        );
+        assert_eq!((n.right_m, n.forward_m), (m.right_m, m.forward_m));
+    }
+    assert!(compared >= 20, "only {compared} heights compared");
+
+    // Drawn in a batch: within ± pose_offset_m, on about the share of ticks asked for, never at
+    // the prompt; none unless asked.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+    let (seqs, _) = sample_batch(&data, &cfg, &mut rng, 0.0).unwrap();
+    assert!(
+        seqs.iter()
+            .all(|s| s.start_offsets.iter().all(|&o| o == 0.0))
+    );
+    cfg.augment.pose_offset_share = 0.5;
+    cfg.augment.pose_offset_m = 0.8;
+    cfg.optim.batch = 16;
+    cfg.validate().unwrap();
+    let (seqs, _) = sample_batch(&data, &cfg, &mut rng, 0.0).unwrap();
+    let all: Vec<f32> = seqs
+        .iter()
+        .flat_map(|s| s.start_offsets[1..].to_vec())
+        .collect();
+    assert!(seqs.iter().all(|s| s.start_offsets[0] == 0.0));
+    assert!(all.iter().all(|o| o.abs() <= 0.8));
+    let moved = all.iter().filter(|&&o| o != 0.0).count();
+    assert!(
+        (30..=66).contains(&moved),
+        "{moved} of {} ticks lifted",
+        all.len()
+    );
 }
