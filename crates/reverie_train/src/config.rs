@@ -119,6 +119,10 @@ pub struct LossConfig {
     /// onto a ledge: a few ticks in a thousand) counts in the ego-motion loss (1 = like any
     /// other tick).
     pub motion_rise: f64,
+    /// Whether the ego-motion loss also trains the recurrent state the motion head reads (and so
+    /// the frame network behind it). Off, only the head learns from it: a later stage that
+    /// teaches the head something new (pose offsets) leaves the frames as they were.
+    pub motion_trains_state: bool,
 }
 
 impl Default for LossConfig {
@@ -129,6 +133,7 @@ impl Default for LossConfig {
             depth: 1.0,
             motion: 0.1,
             motion_rise: 1.0,
+            motion_trains_state: true,
         }
     }
 }

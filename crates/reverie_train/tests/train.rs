@@ -453,3 +453,61 @@ fn a_lifted_camera_reads_its_probe_from_where_it_is_and_learns_the_way_back() {
         all.len()
     );
 }
+
+#[test]
+fn without_motion_trains_state_the_ego_motion_loss_trains_only_the_motion_head() {
+    use candle_core::{DType, Device};
+    use candle_nn::{VarBuilder, VarMap};
+    use rand::SeedableRng;
+    use reverie_train::data::TrainData;
+    use reverie_train::train::{batch_gradients, sample_batch, seeded_init};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let train = tmp.path().join("train");
+    tiny_dataset(&train, 3);
+    let mut cfg = config(train.clone(), train.clone(), 1);
+    // Only the ego-motion counts.
+    cfg.loss.rgb_l1 = 0.0;
+    cfg.loss.rgb_grad = 0.0;
+    cfg.loss.depth = 0.0;
+    cfg.loss.motion = 1.0;
+    let memory = MemoryConfig::default();
+    let data = TrainData::open(&[train], &memory, &|_| {}, &|| {}).unwrap();
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let model = reverie_model::WorldModel::new(&cfg.model, vb).unwrap();
+    seeded_init(&varmap, 5).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let (seqs, plans) = sample_batch(&data, &cfg, &mut rng, 0.0).unwrap();
+    let k = data.intrinsics;
+    // Names of the variables with a nonzero gradient.
+    let moved = |cfg: &TrainConfig| -> Vec<String> {
+        let data = varmap.data().lock().unwrap();
+        let vars: Vec<_> = data.values().cloned().collect();
+        let (grads, _) =
+            batch_gradients(&model, &vars, cfg, &k, &seqs, &plans, &memory, 1).unwrap();
+        let mut out: Vec<String> = data
+            .iter()
+            .filter(|(_, v)| {
+                grads.get(v.as_tensor()).is_some_and(|g| {
+                    g.abs()
+                        .unwrap()
+                        .max_all()
+                        .unwrap()
+                        .to_scalar::<f32>()
+                        .unwrap()
+                        > 0.0
+                })
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        out.sort();
+        out
+    };
+    let both = moved(&cfg);
+    cfg.loss.motion_trains_state = false;
+    let head = moved(&cfg);
+    assert!(!head.is_empty());
+    assert!(head.iter().all(|n| n.starts_with("motion")), "{head:?}");
+    assert!(both.iter().any(|n| !n.starts_with("motion")), "{both:?}");
+}
