@@ -61,12 +61,18 @@ pub(crate) struct Chunk {
     pub(crate) coord: IVec3,
     pub(crate) coarse: bool,
     /// Cells by level (the index maps a key to a position in its level's list). Each list is
-    /// kept in a random order (a new cell swaps places with a random one), so any prefix of it
-    /// is an even sample of the whole: a render that needs a fraction of a level's cells reads
-    /// the first ones, one stream of memory, instead of every n-th cell, one cache miss each.
+    /// kept in [`CLASSES`] segments, one per lattice class of the cells' coordinates (see
+    /// [`class_of`]), each in random order (a new cell swaps places with a random one of its
+    /// class). So any prefix of a list is an even sample of the whole, and a spatially even one:
+    /// a quarter of a flat surface's cells is one cell in every 2×2 of them, not a random
+    /// quarter with clumps and holes (through which a thinned render showed what lies behind).
+    /// A render that needs a fraction of a level's cells reads the first ones, one stream of
+    /// memory, instead of every n-th cell, one cache miss each.
     pub(crate) cells: [Vec<Cell>; MAX_LEVELS as usize],
     /// The index key of each cell, parallel to `cells`.
     pub(crate) keys: [Vec<u32>; MAX_LEVELS as usize],
+    /// Per level, where each class's segment of the list ends.
+    ends: [[u32; CLASSES]; MAX_LEVELS as usize],
     pub(crate) index: HashMap<u32, u32, FastHash>,
     pub(crate) last_seen: u64,
     bytes: usize,
@@ -79,6 +85,7 @@ impl Chunk {
             coarse,
             cells: Default::default(),
             keys: Default::default(),
+            ends: [[0; CLASSES]; MAX_LEVELS as usize],
             index: HashMap::with_hasher(FastHash),
             last_seen: 0,
             bytes: 0,
@@ -101,43 +108,76 @@ impl Chunk {
             + buckets * 9
     }
 
-    /// Appends a cell under a new key (false if the key is taken); the loader's way, which keeps
-    /// the saved order.
+    /// Appends a cell under a new key at the end of its class's segment (false if the key is
+    /// taken); the loader's way, which keeps the saved order.
     pub(crate) fn insert(&mut self, key: u32, cell: Cell) -> bool {
         if self.index.contains_key(&key) {
             return false;
         }
-        let level = cell.level as usize;
-        self.index.insert(key, self.cells[level].len() as u32);
-        self.cells[level].push(cell);
-        self.keys[level].push(key);
+        self.open_slot(key, cell);
         true
     }
 
-    /// Adds a cell under a key known to be new, at a random place in its level's list (the
-    /// cell there moves to the end): an "inside-out" shuffle step, which keeps the list a
-    /// uniformly random order of its cells. The place comes from the key and the list length,
-    /// so the same writes give the same memory.
-    fn insert_shuffled(&mut self, key: u32, cell: Cell) {
+    /// Makes room at the end of the segment of `key`'s class and puts the cell there (the cells
+    /// of later classes each move one segment's length: the first of each segment goes to its
+    /// end). Returns the level and the cell's place.
+    fn open_slot(&mut self, key: u32, cell: Cell) -> (usize, usize) {
         let level = cell.level as usize;
-        let (list, keys) = (&mut self.cells[level], &mut self.keys[level]);
-        let n = list.len();
+        let class = class_of(key);
+        let (list, keys, ends) = (
+            &mut self.cells[level],
+            &mut self.keys[level],
+            &mut self.ends[level],
+        );
+        list.push(cell);
+        keys.push(key);
+        let mut free = list.len() - 1;
+        for c in (class + 1..CLASSES).rev() {
+            let start = ends[c - 1] as usize;
+            if start < free {
+                list[free] = list[start];
+                keys[free] = keys[start];
+                self.index.insert(keys[free], free as u32);
+            }
+            free = start;
+            ends[c] += 1;
+        }
+        list[free] = cell;
+        keys[free] = key;
+        ends[class] += 1;
+        self.index.insert(key, free as u32);
+        (level, free)
+    }
+
+    /// Adds a cell under a key known to be new, at a random place in its class's segment (the
+    /// cell there moves to the segment's end): an "inside-out" shuffle step, which keeps each
+    /// segment a uniformly random order of its cells. The place comes from the key and the
+    /// segment's length, so the same writes give the same memory.
+    fn insert_shuffled(&mut self, key: u32, cell: Cell) {
+        let (level, at) = self.open_slot(key, cell);
+        let class = class_of(key);
+        let start = if class == 0 {
+            0
+        } else {
+            self.ends[level][class - 1] as usize
+        };
+        let n = at - start;
         let mut h = FastHasher(0);
         h.write_u32(key);
         h.write_u32(n as u32);
-        let j = (((h.finish() >> 32) * (n as u64 + 1)) >> 32) as usize;
-        list.push(cell);
-        keys.push(key);
-        if j < n {
-            list.swap(j, n);
-            keys.swap(j, n);
-            self.index.insert(keys[n], n as u32);
+        let j = start + (((h.finish() >> 32) * (n as u64 + 1)) >> 32) as usize;
+        if j < at {
+            let (list, keys) = (&mut self.cells[level], &mut self.keys[level]);
+            list.swap(j, at);
+            keys.swap(j, at);
+            self.index.insert(keys[at], at as u32);
+            self.index.insert(key, j as u32);
         }
-        self.index.insert(key, j as u32);
     }
 
-    /// Removes the cell at `ci` of `level` (the list's last cell takes its place, which keeps
-    /// the list in random order). False if there is no such cell.
+    /// Removes the cell at `ci` of `level`: the last cell of its class's segment takes its
+    /// place, and each later segment's last cell moves to the front of the hole left (which
+    /// keeps every segment in random order). False if there is no such cell.
     fn remove(&mut self, level: usize, ci: usize) -> bool {
         let Some(list) = self.cells.get_mut(level) else {
             return false;
@@ -145,13 +185,22 @@ impl Chunk {
         if ci >= list.len() {
             return false;
         }
-        let keys = &mut self.keys[level];
+        let (keys, ends) = (&mut self.keys[level], &mut self.ends[level]);
+        let class = class_of(keys[ci]);
         self.index.remove(&keys[ci]);
-        list.swap_remove(ci);
-        keys.swap_remove(ci);
-        if ci < keys.len() {
-            self.index.insert(keys[ci], ci as u32);
+        let mut hole = ci;
+        for c in class..CLASSES {
+            let last = ends[c] as usize - 1;
+            if hole < last {
+                list[hole] = list[last];
+                keys[hole] = keys[last];
+                self.index.insert(keys[hole], hole as u32);
+            }
+            hole = last;
+            ends[c] -= 1;
         }
+        list.pop();
+        keys.pop();
         true
     }
 
@@ -229,6 +278,29 @@ fn cell_key(local: Vec3A, inv_edge: f32, across: u32, level: usize) -> u32 {
     let iy = ((local.y * inv_edge) as u32).min(n);
     let iz = ((local.z * inv_edge) as u32).min(n);
     ix | iy << 9 | iz << 18 | (level as u32) << 27
+}
+
+/// Lattice classes a level's cells are ordered by (see [`Chunk::cells`]).
+pub(crate) const CLASSES: usize = 8;
+
+/// The class of the cell with index key `key`: the parities of its coordinates, in an order
+/// that spreads every prefix evenly over a flat axis-aligned surface of any orientation: of
+/// its cells, the first quarter is one in each 2×2 and the first half a checkerboard.
+#[inline(always)]
+pub(crate) fn class_of(key: u32) -> usize {
+    const RANK: [u8; 8] = {
+        // Parities (x | y << 1 | z << 2) in the order the classes come.
+        const ORDER: [u8; 8] = [0b000, 0b101, 0b011, 0b110, 0b111, 0b010, 0b100, 0b001];
+        let mut rank = [0u8; 8];
+        let mut i = 0;
+        while i < 8 {
+            rank[ORDER[i] as usize] = i as u8;
+            i += 1;
+        }
+        rank
+    };
+    let parity = (key & 1) | (key >> 9 & 1) << 1 | (key >> 18 & 1) << 2;
+    RANK[parity as usize] as usize
 }
 
 /// Multiply-rotate hashing for small integer keys (cells, chunk coordinates).
@@ -1183,6 +1255,84 @@ impl SpatialMemory {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// Every list is its classes' segments in order, and the index finds every cell.
+    fn check_segments(chunk: &Chunk) {
+        for level in 0..MAX_LEVELS as usize {
+            let keys = &chunk.keys[level];
+            assert_eq!(chunk.ends[level][CLASSES - 1] as usize, keys.len());
+            for (i, &key) in keys.iter().enumerate() {
+                let c = class_of(key);
+                let start = if c == 0 { 0 } else { chunk.ends[level][c - 1] };
+                assert!(
+                    (start..chunk.ends[level][c]).contains(&(i as u32)),
+                    "level {level}: cell {i} of class {c} outside its segment"
+                );
+                assert_eq!(chunk.index[&key] as usize, i);
+            }
+        }
+        assert_eq!(
+            chunk.index.len(),
+            chunk.keys.iter().map(Vec::len).sum::<usize>()
+        );
+    }
+
+    #[test]
+    fn a_prefix_of_a_level_is_an_even_lattice_of_a_flat_face_and_stays_so_through_removals() {
+        let cell = |level: u8| Cell {
+            level,
+            weight: 1,
+            ..Cell::default()
+        };
+        for axis in 0..3 {
+            for layer in [4u32, 5] {
+                let mut chunk = Chunk::new(IVec3::ZERO, false);
+                // A 16×16 face at `layer` across the other two axes, in scrambled order.
+                let mut keys: Vec<u32> = (0..256u32)
+                    .map(|i| {
+                        let (a, b) = (i % 16, i / 16);
+                        let xyz = match axis {
+                            0 => [layer, a, b],
+                            1 => [a, layer, b],
+                            _ => [a, b, layer],
+                        };
+                        xyz[0] | xyz[1] << 9 | xyz[2] << 18 | 2 << 27
+                    })
+                    .collect();
+                keys.sort_by_key(|&k| (k.wrapping_mul(2_654_435_761)) >> 7);
+                for &k in &keys {
+                    chunk.insert_shuffled(k, cell(2));
+                }
+                check_segments(&chunk);
+                // The first quarter: one cell in every 2×2 of the face; the first half: one in
+                // every 2×1 and 1×2 (a checkerboard).
+                for (share, per_block) in [(64, 1), (128, 2)] {
+                    let mut blocks = HashMap::new();
+                    for &k in &chunk.keys[2][..share] {
+                        let xyz = [k & 511, k >> 9 & 511, k >> 18 & 511];
+                        let (a, b) = match axis {
+                            0 => (xyz[1], xyz[2]),
+                            1 => (xyz[0], xyz[2]),
+                            _ => (xyz[0], xyz[1]),
+                        };
+                        *blocks.entry((a / 2, b / 2)).or_insert(0) += 1;
+                    }
+                    assert_eq!(blocks.len(), 64, "axis {axis} layer {layer} share {share}");
+                    assert!(blocks.values().all(|&n| n == per_block));
+                }
+                // Removing cells anywhere (and adding them back) keeps the segments.
+                for (i, &k) in keys.iter().enumerate().step_by(3) {
+                    let at = chunk.index[&k] as usize;
+                    assert!(chunk.remove(2, at));
+                    if i % 2 == 0 {
+                        chunk.insert(k, cell(2));
+                    }
+                    check_segments(&chunk);
+                }
+                assert!(!chunk.remove(2, 10_000));
+            }
+        }
+    }
 
     /// A wall 3 m ahead with a bump pattern in its depth, seen from `pose`.
     fn wall(k: &Intrinsics, phase: f32) -> (Vec<u8>, Vec<f32>) {
