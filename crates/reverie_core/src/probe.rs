@@ -22,6 +22,68 @@ pub struct GroundProbe {
     frames: VecDeque<Vec<Vec3>>,
 }
 
+/// Heights of the points over one place, in 5 cm bands from [`GroundProbe::BELOW_EYE_M`] below
+/// the eye to [`GroundProbe::ABOVE_EYE_M`] above it, with the highest point in each band.
+#[derive(Clone, Debug)]
+struct Heights {
+    count: u32,
+    bands: [u16; HEIGHT_BANDS],
+    highest: [f32; HEIGHT_BANDS],
+}
+
+/// Edge of a height band (metres).
+const BAND_M: f32 = 0.05;
+/// Bands from 4 m below the eye to 0.3 m above it.
+const HEIGHT_BANDS: usize = 86;
+
+impl Default for Heights {
+    fn default() -> Heights {
+        Heights {
+            count: 0,
+            bands: [0; HEIGHT_BANDS],
+            highest: [f32::NEG_INFINITY; HEIGHT_BANDS],
+        }
+    }
+}
+
+impl Heights {
+    fn add(&mut self, y: f32) {
+        let b = (((y + GroundProbe::BELOW_EYE_M) / BAND_M).max(0.0) as usize).min(HEIGHT_BANDS - 1);
+        self.count += 1;
+        self.bands[b] = self.bands[b].saturating_add(1);
+        self.highest[b] = self.highest[b].max(y);
+    }
+
+    /// The highest point of the highest band holding enough of the points (see
+    /// [`GroundProbe::TOP_SUPPORT`]); −∞ where there are none.
+    fn top(&self) -> f32 {
+        if self.count == 0 {
+            return f32::NEG_INFINITY;
+        }
+        let need = ((self.count as f32 * GroundProbe::TOP_SUPPORT).ceil() as u32)
+            .max(GroundProbe::TOP_MIN_POINTS)
+            .min(self.count);
+        let band = (0..HEIGHT_BANDS)
+            .rev()
+            .find(|&b| u32::from(self.bands[b]) >= need)
+            .unwrap_or_else(|| {
+                (0..HEIGHT_BANDS)
+                    .max_by_key(|&b| (self.bands[b], b))
+                    .unwrap_or(0)
+            });
+        self.highest[band]
+    }
+
+    /// Points at or above `y` (to the band's resolution: whole bands from the one holding `y`).
+    fn at_or_above(&self, y: f32) -> u32 {
+        if !y.is_finite() {
+            return 0;
+        }
+        let b = (((y + GroundProbe::BELOW_EYE_M) / BAND_M).max(0.0) as usize).min(HEIGHT_BANDS - 1);
+        self.bands[b..].iter().map(|&n| u32::from(n)).sum()
+    }
+}
+
 impl GroundProbe {
     /// Frames remembered (two seconds at 24 Hz: the ground underfoot was seen ~2.3 m earlier,
     /// and a walk that turns as it goes saw it from further back).
@@ -44,6 +106,14 @@ impl GroundProbe {
     pub const ABOVE_EYE_M: f32 = 0.3;
     /// … and no lower than this below it.
     pub const BELOW_EYE_M: f32 = 4.0;
+    /// The top of a cell or footprint is the highest 5 cm band of height that holds at least
+    /// this share of its points (and at least [`GroundProbe::TOP_MIN_POINTS`]; the fullest band
+    /// where none does), not its highest point: a generated frame's depth has stray near
+    /// pixels, and a session whose probe took the highest point saw ground at eye level under
+    /// its feet and climbed (session 15). A ledge's top is a dense band; a stray pixel is not.
+    pub const TOP_SUPPORT: f32 = 0.03;
+    /// See [`GroundProbe::TOP_SUPPORT`].
+    pub const TOP_MIN_POINTS: u32 = 3;
     /// Every `STRIDE`-th pixel along each axis is read.
     const STRIDE: usize = 2;
 
@@ -116,10 +186,11 @@ impl GroundProbe {
 
     /// The grid around `pose` (cells along the heading, then across it to the right; the
     /// camera's ground position is the centre of the grid): first, per cell, the height of the
-    /// highest point held there relative to the eye (metres, 0 where nothing was seen), then,
+    /// top of the points held there relative to the eye (metres, 0 where nothing was seen; the
+    /// top is the highest height enough of them share, see [`GroundProbe::TOP_SUPPORT`]), then,
     /// per cell, 1 where something was seen and 0 where not. Then, for a body of half-width
     /// `half_width_m` standing at `pose`, at `pose` moved by `walk` (metres to the right and
-    /// forward) and at `pose` moved by twice that: the highest point in its footprint relative
+    /// forward) and at `pose` moved by twice that: the top of its footprint relative
     /// to the eye and whether anything was seen there, then the flatness of those three tops
     /// ([`GroundProbe::BOX_FEATURES`]).
     pub fn features(&self, pose: &Pose, walk: [f32; 2], half_width_m: f32) -> Vec<f32> {
@@ -137,12 +208,12 @@ impl GroundProbe {
             let (br, bf) = (walk[0] * k as f32, walk[1] * k as f32);
             (r - br).abs() <= half_width_m && (f - bf).abs() <= half_width_m
         };
-        let mut top = vec![f32::NEG_INFINITY; g * g];
-        let mut boxes = [f32::NEG_INFINITY; 3];
-        for (y, f, r) in points.clone() {
-            for (k, b) in boxes.iter_mut().enumerate() {
+        let mut cells = vec![Heights::default(); g * g];
+        let mut box_heights: [Heights; 3] = Default::default();
+        for (y, f, r) in points {
+            for (k, b) in box_heights.iter_mut().enumerate() {
                 if in_box(k, f, r) {
-                    *b = b.max(y);
+                    b.add(y);
                 }
             }
             let (f, r) = (f + half, r + half);
@@ -151,19 +222,17 @@ impl GroundProbe {
             }
             let i = ((f / Self::CELL_M) as usize).min(g - 1);
             let j = ((r / Self::CELL_M) as usize).min(g - 1);
-            let c = &mut top[i * g + j];
-            *c = c.max(y);
+            cells[i * g + j].add(y);
         }
-        // How many of each footprint's points lie within 5 cm of its top (needs the tops).
-        let mut counts = [(0u32, 0u32); 3];
-        for (y, f, r) in points {
-            for (k, c) in counts.iter_mut().enumerate() {
-                if in_box(k, f, r) {
-                    c.0 += 1;
-                    c.1 += u32::from(y > boxes[k] - 0.05);
-                }
-            }
-        }
+        let top: Vec<f32> = cells.iter().map(Heights::top).collect();
+        let boxes: [f32; 3] = std::array::from_fn(|k| box_heights[k].top());
+        // How many of each footprint's points lie within 5 cm of its top, or above it.
+        let counts: [(u32, u32); 3] = std::array::from_fn(|k| {
+            (
+                box_heights[k].count,
+                box_heights[k].at_or_above(boxes[k] - 0.05),
+            )
+        });
         let value = |t: f32| if t.is_finite() { t } else { 0.0 };
         let seen = |t: f32| f32::from(u8::from(t.is_finite()));
         let mut out = Vec::with_capacity(Self::FEATURES);
@@ -234,6 +303,42 @@ mod tests {
                 assert!((h + 1.62).abs() < 0.05, "ground at {h} m below the eye");
             }
         }
+    }
+
+    #[test]
+    fn stray_points_do_not_raise_a_top_but_a_surface_does() {
+        // Flat ground 1.62 m below the eye all around the feet, 40 points per 0.2 m cell.
+        let mut ground = Vec::new();
+        for i in 0..80 {
+            for j in 0..80 {
+                let (x, z) = (-0.8 + 0.02 * i as f32 + 0.01, -0.8 + 0.02 * j as f32 + 0.01);
+                ground.push(Vec3::new(x, 0.0, z));
+            }
+        }
+        let mut probe = GroundProbe::new();
+        probe.push_points(ground);
+        // A model's frame with a few stray near pixels just under the eye, over the feet.
+        probe.push_points(vec![
+            Vec3::new(0.05, 1.5, 0.05),
+            Vec3::new(-0.1, 1.4, 0.1),
+            Vec3::new(0.1, 1.55, -0.05),
+        ]);
+        let at = Pose::new(Vec3::new(0.0, 1.62, 0.0), 0.0, 0.0);
+        let g = GroundProbe::GRID;
+        let f = probe.features(&at, [0.0, 0.18], 0.3);
+        let b = &f[2 * g * g..];
+        assert!((b[0] + 1.62).abs() < 0.05 && b[1] == 1.0, "{b:?}");
+        assert!(f[..g * g].iter().all(|h| (h + 1.62).abs() < 0.05), "{f:?}");
+        // A block's top (0.5 m up, a surface's worth of points) over the step ahead is its top.
+        let mut block = Vec::new();
+        for i in 0..30 {
+            for j in 0..10 {
+                block.push(Vec3::new(-0.3 + 0.02 * i as f32, 0.5, -0.2 - 0.02 * j as f32));
+            }
+        }
+        probe.push_points(block);
+        let b = probe.features(&at, [0.0, 0.18], 0.3)[2 * g * g..].to_vec();
+        assert!((b[2] + 1.12).abs() < 0.05 && b[3] == 1.0, "{b:?}");
     }
 
     #[test]

@@ -69,8 +69,14 @@ pub struct EngineOptions {
     /// that render into its pose instead of rendering the memory again. The memory render
     /// leaves the path from action to frame (it runs after the frame is out); the guide then
     /// holds the memory as it was one tick earlier — the newest frame reaches the network
-    /// through the warp of the previous frame — seen through one extra warp. Off = render the
-    /// memory at the new pose inside every tick.
+    /// through the warp of the previous frame — seen through one extra warp. Off (the default)
+    /// = render the memory at the new pose inside every tick, beside the warp. Session 15: the
+    /// extra warp pulls the session's depth nearer tick after tick (the median generated
+    /// ground depth at 0.92 of the truth's 40 ticks in, 0.99 without it), and the frames lose
+    /// to it — `reverie eval`, default checkpoint, PSNR at 24 frames meadow / village / forest /
+    /// canyon 21.8 / 23.2 / 14.6 / 22.7 dB with it, 23.3 / 25.6 / 14.8 / 24.8 without; the
+    /// runtime still keeps 24 fps without it (`reverie bench --seconds 60`: tick p99 25.1 ms,
+    /// input-to-frame p99 54.9 ms against 28.1 and 51.4).
     pub memory_ahead: bool,
     /// How decisively the network's frame copies the source it prefers at each pixel (the
     /// previous frame warped, the memory render, or its own colour):
@@ -104,7 +110,7 @@ impl Default for EngineOptions {
             use_memory: true,
             refine: Refine::Network,
             slow_network: std::time::Duration::ZERO,
-            memory_ahead: true,
+            memory_ahead: false,
             source_temperature: 0.5,
         }
     }

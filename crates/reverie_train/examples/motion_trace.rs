@@ -2,6 +2,8 @@
 //! control protocol's random walk): per second, the true and predicted horizontal distance and
 //! height change, and the ticks where one of them is blocked and the other walks.
 //! `cargo run --release -p reverie_train --example motion_trace -- CHECKPOINT WORLD.toml [SEED]`
+//! With `REVERIE_TRACE_TICKS=N` set, also the first N ticks one by one: the generated camera's
+//! height, what its ground probe shows under the feet, and the predicted and true rise.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::Path;
@@ -52,6 +54,11 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
     let mut seen = GroundProbe::new();
     let mut truth = GroundProbe::new();
     let mut steps = Vec::new();
+    let trace_ticks: usize = std::env::var("REVERIE_TRACE_TICKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let now = 2 * GroundProbe::GRID * GroundProbe::GRID;
     let at = 2 * GroundProbe::GRID * GroundProbe::GRID + 2;
     let step = |f: &[f32]| {
         if f[at + 1] > 0.0 {
@@ -69,10 +76,68 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
         &k,
         &ep.prompt(),
         &ep.actions,
-        EngineOptions::default(),
+        {
+            // Diagnostics: REVERIE_TRACE_NO_MEMORY / _NO_AHEAD / _TEMPERATURE=T.
+            let mut o = EngineOptions::default();
+            let var = |n: &str| std::env::var(n).ok();
+            if var("REVERIE_TRACE_NO_MEMORY").is_some() {
+                o.use_memory = false;
+            }
+            if var("REVERIE_TRACE_NO_AHEAD").is_some() {
+                o.memory_ahead = false;
+            }
+            if let Some(t) = var("REVERIE_TRACE_TEMPERATURE").and_then(|t| t.parse().ok()) {
+                o.source_temperature = t;
+            }
+            o
+        },
         &|_| false,
         |g| {
             let t = poses.len();
+            if t > 0 && t <= trace_ticks {
+                let prev = &poses[t - 1];
+                let f = cfg.probe_features(&seen, prev, &ep.actions[t]);
+                let o = cfg.probe_features(&truth, &ep.poses[t - 1], &ep.actions[t]);
+                let feet = |f: &[f32]| {
+                    if f[now + 1] > 0.0 {
+                        format!("{:+.2}", f[now] + cfg.eye_height)
+                    } else {
+                        "  -  ".to_string()
+                    }
+                };
+                // The generated depth against the oracle's, over the lower half of the frame
+                // (ground, mostly): median ratio and its spread (quartiles).
+                let n = g.depth_m.len();
+                let mut r: Vec<f32> = g.depth_m[n / 2..]
+                    .iter()
+                    .zip(&ep.depth_m[t][n / 2..])
+                    .filter(|(a, b)| a.is_finite() && b.is_finite())
+                    .map(|(a, b)| a / b)
+                    .collect();
+                r.sort_by(f32::total_cmp);
+                let q = |f: f32| {
+                    r.get((f * r.len() as f32) as usize)
+                        .copied()
+                        .unwrap_or(f32::NAN)
+                };
+                println!(
+                    "          depth ratio (lower half) q10 {:.3} q25 {:.3} q50 {:.3} q75 {:.3} q90 {:.3}",
+                    q(0.1),
+                    q(0.25),
+                    q(0.5),
+                    q(0.75),
+                    q(0.9)
+                );
+                println!(
+                    "tick {t:>3}: height {:+7.2} (true {:+6.2}) | top under the feet {} (oracle's {}) | rise {:+.3} (true {:+.3})",
+                    prev.position.y,
+                    ep.poses[t - 1].position.y,
+                    feet(&f),
+                    feet(&o),
+                    g.pose.position.y - prev.position.y,
+                    ep.poses[t].position.y - ep.poses[t - 1].position.y,
+                );
+            }
             if t > 0 && ep.poses[t].position.y - ep.poses[t - 1].position.y >= 0.5 {
                 let prev = &poses[t - 1];
                 steps.push(format!(
