@@ -333,7 +333,11 @@ mod tests {
         let mut block = Vec::new();
         for i in 0..30 {
             for j in 0..10 {
-                block.push(Vec3::new(-0.3 + 0.02 * i as f32, 0.5, -0.2 - 0.02 * j as f32));
+                block.push(Vec3::new(
+                    -0.3 + 0.02 * i as f32,
+                    0.5,
+                    -0.2 - 0.02 * j as f32,
+                ));
             }
         }
         probe.push_points(block);
