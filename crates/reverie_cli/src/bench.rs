@@ -77,10 +77,11 @@ pub struct SessionMinute {
     /// Mean per stage, in `StageTimes::NAMES` order (motion, warp, memory render, network,
     /// memory render ahead, memory write).
     pub stages_mean_ms: [f64; StageTimes::COUNT],
-    /// Mean splats drawn by the memory render made ahead (the work it did), per tick.
-    pub ahead_splats_mean: f64,
-    /// Mean overdraw of the memory render made ahead: pixels its splats reached / image pixels.
-    pub ahead_overdraw_mean: f64,
+    /// Mean splats drawn by the memory render (made ahead or inside the tick: the work it did),
+    /// per tick.
+    pub render_splats_mean: f64,
+    /// Mean overdraw of the memory render: pixels its splats reached / image pixels.
+    pub render_overdraw_mean: f64,
     /// Memory resident bytes at the end of the minute.
     pub memory_bytes: u64,
     /// Process resident set size at the end of the minute (0 if unknown).
@@ -380,8 +381,8 @@ fn session(
         engine.commit()?;
         let t = engine.frame().times;
         times.push(t.total_ms());
-        splats_sum += engine.ahead_splats_drawn().unwrap_or(0) as f64;
-        touched_sum += engine.ahead_pixels_touched().unwrap_or(0) as f64;
+        splats_sum += engine.memory_splats_drawn().unwrap_or(0) as f64;
+        touched_sum += engine.memory_pixels_touched().unwrap_or(0) as f64;
         for (s, v) in stage_sum.iter_mut().zip(t.as_array()) {
             *s += v;
         }
@@ -394,8 +395,8 @@ fn session(
                 tick_p50_ms: percentile(&times, 0.5),
                 tick_p99_ms: percentile(&times, 0.99),
                 stages_mean_ms: stage_sum.map(|s| s / n),
-                ahead_splats_mean: splats_sum / n,
-                ahead_overdraw_mean: touched_sum / n / k.pixels() as f64,
+                render_splats_mean: splats_sum / n,
+                render_overdraw_mean: touched_sum / n / k.pixels() as f64,
                 memory_bytes: engine.memory().bytes() as u64,
                 process_rss: process_rss(),
             };
@@ -405,13 +406,13 @@ fn session(
                 .map(|(name, ms)| format!("{name} {ms:.1}"))
                 .collect();
             progress(&format!(
-                "  minute {}: tick mean {:.1} ms (p99 {:.1}; {}; {:.0} k splats, overdraw {:.1} per render ahead), memory {:.1} MB, rss {:.0} MB, {:.0} s elapsed",
+                "  minute {}: tick mean {:.1} ms (p99 {:.1}; {}; {:.0} k splats, overdraw {:.1} per memory render), memory {:.1} MB, rss {:.0} MB, {:.0} s elapsed",
                 m.minute,
                 m.tick_mean_ms,
                 m.tick_p99_ms,
                 stages.join(", "),
-                m.ahead_splats_mean / 1e3,
-                m.ahead_overdraw_mean,
+                m.render_splats_mean / 1e3,
+                m.render_overdraw_mean,
                 m.memory_bytes as f64 / 1e6,
                 m.process_rss as f64 / 1e6,
                 started.elapsed().as_secs_f64()

@@ -393,14 +393,27 @@ impl<'m> Engine<'m> {
         self.parent_id
     }
 
-    /// Splats the last memory render made ahead drew (its cost), if there is one.
-    pub fn ahead_splats_drawn(&self) -> Option<usize> {
-        self.ahead.as_ref().map(|a| a.view.splats_drawn())
+    /// The last memory render: the one made ahead (with [`EngineOptions::memory_ahead`]) or
+    /// the one made for the latest frame's pose inside its tick; none before the first, or
+    /// without memory.
+    fn last_memory_render(&self) -> Option<&View> {
+        if !self.options.use_memory {
+            None
+        } else if self.options.memory_ahead {
+            self.ahead.as_ref().map(|a| &a.view)
+        } else {
+            Some(&self.memory_view)
+        }
     }
 
-    /// Pixels the splats of the last memory render made ahead reached (its rasterising work).
-    pub fn ahead_pixels_touched(&self) -> Option<usize> {
-        self.ahead.as_ref().map(|a| a.view.pixels_touched())
+    /// Splats the last memory render drew (its cost), if there is one.
+    pub fn memory_splats_drawn(&self) -> Option<usize> {
+        self.last_memory_render().map(View::splats_drawn)
+    }
+
+    /// Pixels the splats of the last memory render reached (its rasterising work).
+    pub fn memory_pixels_touched(&self) -> Option<usize> {
+        self.last_memory_render().map(View::pixels_touched)
     }
 
     /// The latest frame.

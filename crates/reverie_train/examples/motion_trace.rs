@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use reverie_core::{EgoMotion, GroundProbe, Intrinsics, TICK_HZ, seed};
 use reverie_runtime::EngineOptions;
-use reverie_train::eval::{record, rollout};
+use reverie_train::eval::{depth_ratio_quantiles, record, rollout};
 use reverie_world::WorldSpec;
 use reverie_world::policy::PolicyKind;
 
@@ -108,25 +108,15 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
                 // The generated depth against the oracle's, over the lower half of the frame
                 // (ground, mostly): median ratio and its spread (quartiles).
                 let n = g.depth_m.len();
-                let mut r: Vec<f32> = g.depth_m[n / 2..]
-                    .iter()
-                    .zip(&ep.depth_m[t][n / 2..])
-                    .filter(|(a, b)| a.is_finite() && b.is_finite())
-                    .map(|(a, b)| a / b)
-                    .collect();
-                r.sort_by(f32::total_cmp);
-                let q = |f: f32| {
-                    r.get((f * r.len() as f32) as usize)
-                        .copied()
-                        .unwrap_or(f32::NAN)
-                };
+                let q = depth_ratio_quantiles(
+                    &g.depth_m[n / 2..],
+                    &ep.depth_m[t][n / 2..],
+                    None,
+                    &[0.1, 0.25, 0.5, 0.75, 0.9],
+                );
                 println!(
                     "          depth ratio (lower half) q10 {:.3} q25 {:.3} q50 {:.3} q75 {:.3} q90 {:.3}",
-                    q(0.1),
-                    q(0.25),
-                    q(0.5),
-                    q(0.75),
-                    q(0.9)
+                    q[0], q[1], q[2], q[3], q[4]
                 );
                 println!(
                     "tick {t:>3}: height {:+7.2} (true {:+6.2}) | top under the feet {} (oracle's {}) | rise {:+.3} (true {:+.3})",

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use reverie_core::{Intrinsics, seed};
 use reverie_memory::{MemoryConfig, View, warp};
-use reverie_train::eval::record;
+use reverie_train::eval::{depth_ratio_quantiles, record};
 use reverie_world::WorldSpec;
 use reverie_world::policy::PolicyKind;
 
@@ -34,22 +34,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Median and quartiles of warped / true depth where both are finite.
-fn ratios(warped: &[f32], truth: &[f32], valid: &[f32]) -> [f32; 3] {
-    let mut r: Vec<f32> = warped
-        .iter()
-        .zip(truth)
-        .zip(valid)
-        .filter(|((a, b), c)| **c > 0.0 && a.is_finite() && b.is_finite())
-        .map(|((a, b), _)| a / b)
-        .collect();
-    r.sort_by(f32::total_cmp);
-    let q = |f: f32| {
-        r.get((f * r.len() as f32) as usize)
-            .copied()
-            .unwrap_or(f32::NAN)
-    };
-    [q(0.25), q(0.5), q(0.75)]
+/// Quartiles of warped / true depth where the warp has a pixel.
+fn ratios(warped: &[f32], truth: &[f32], valid: &[f32]) -> Vec<f32> {
+    depth_ratio_quantiles(warped, truth, Some(valid), &[0.25, 0.5, 0.75])
 }
 
 fn run(world: &Path, world_seed: u64) -> Result<(), Box<dyn std::error::Error>> {

@@ -169,6 +169,34 @@ pub fn gradient_energy(rgb: &[u8], w: usize, h: usize) -> f64 {
     e / ((w - 1) * (h - 1)) as f64
 }
 
+/// Quantiles `qs` (each in 0..1) of `depth / truth` over the pixels where both are finite and
+/// `valid` (if given) is positive: how far a generated or warped depth map runs short or long
+/// of the truth (NaN where no pixel counts).
+pub fn depth_ratio_quantiles(
+    depth: &[f32],
+    truth: &[f32],
+    valid: Option<&[f32]>,
+    qs: &[f32],
+) -> Vec<f32> {
+    let mut r: Vec<f32> = depth
+        .iter()
+        .zip(truth)
+        .enumerate()
+        .filter(|&(i, (a, b))| {
+            a.is_finite() && b.is_finite() && *b > 0.0 && valid.is_none_or(|v| v[i] > 0.0)
+        })
+        .map(|(_, (a, b))| a / b)
+        .collect();
+    r.sort_by(f32::total_cmp);
+    qs.iter()
+        .map(|&q| {
+            r.get(((q * r.len() as f32) as usize).min(r.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(f32::NAN)
+        })
+        .collect()
+}
+
 /// Mean luminance (0..255).
 pub fn brightness(rgb: &[u8]) -> f64 {
     grey(rgb).iter().map(|&v| f64::from(v)).sum::<f64>() / (rgb.len() / 3) as f64

@@ -238,25 +238,56 @@ fn config_errors_name_the_field() {
     }
 }
 
-#[test]
-fn a_batch_split_between_two_workers_has_the_gradients_of_the_whole() {
+/// A tiny dataset (world seed 3), a config over it (`adjust`ed), the data opened with the default
+/// memory and a seeded tiny model.
+struct Tiny {
+    _tmp: tempfile::TempDir,
+    cfg: TrainConfig,
+    memory: MemoryConfig,
+    data: reverie_train::data::TrainData,
+    varmap: candle_nn::VarMap,
+    model: reverie_model::WorldModel,
+}
+
+fn tiny(adjust: impl FnOnce(&mut TrainConfig)) -> Tiny {
     use candle_core::{DType, Device};
     use candle_nn::{VarBuilder, VarMap};
-    use rand::SeedableRng;
-    use reverie_train::data::TrainData;
-    use reverie_train::train::{batch_gradients, sample_batch, seeded_init};
 
     let tmp = tempfile::tempdir().unwrap();
     let train = tmp.path().join("train");
     tiny_dataset(&train, 3);
     let mut cfg = config(train.clone(), train.clone(), 1);
-    cfg.optim.batch = 3; // shares of 2 and 1: the weighting by share size matters
+    adjust(&mut cfg);
     let memory = MemoryConfig::default();
-    let data = TrainData::open(&[train], &memory, &|_| {}, &|| {}).unwrap();
+    let data = reverie_train::data::TrainData::open(&[train], &memory, &|_| {}, &|| {}).unwrap();
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
     let model = reverie_model::WorldModel::new(&cfg.model, vb).unwrap();
-    seeded_init(&varmap, 5).unwrap();
+    reverie_train::train::seeded_init(&varmap, 5).unwrap();
+    Tiny {
+        _tmp: tmp,
+        cfg,
+        memory,
+        data,
+        varmap,
+        model,
+    }
+}
+
+#[test]
+fn a_batch_split_between_two_workers_has_the_gradients_of_the_whole() {
+    use rand::SeedableRng;
+    use reverie_train::train::{batch_gradients, sample_batch};
+
+    // Shares of 2 and 1: the weighting by share size matters.
+    let Tiny {
+        cfg,
+        memory,
+        data,
+        varmap,
+        model,
+        ..
+    } = tiny(|c| c.optim.batch = 3);
     let vars = varmap.all_vars();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
     let (seqs, plans) = sample_batch(&data, &cfg, &mut rng, 0.5).unwrap();
@@ -456,27 +487,23 @@ fn a_lifted_camera_reads_its_probe_from_where_it_is_and_learns_the_way_back() {
 
 #[test]
 fn without_motion_trains_state_the_ego_motion_loss_trains_only_the_motion_head() {
-    use candle_core::{DType, Device};
-    use candle_nn::{VarBuilder, VarMap};
     use rand::SeedableRng;
-    use reverie_train::data::TrainData;
-    use reverie_train::train::{batch_gradients, sample_batch, seeded_init};
+    use reverie_train::train::{batch_gradients, sample_batch};
 
-    let tmp = tempfile::tempdir().unwrap();
-    let train = tmp.path().join("train");
-    tiny_dataset(&train, 3);
-    let mut cfg = config(train.clone(), train.clone(), 1);
     // Only the ego-motion counts.
-    cfg.loss.rgb_l1 = 0.0;
-    cfg.loss.rgb_grad = 0.0;
-    cfg.loss.depth = 0.0;
-    cfg.loss.motion = 1.0;
-    let memory = MemoryConfig::default();
-    let data = TrainData::open(&[train], &memory, &|_| {}, &|| {}).unwrap();
-    let varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    let model = reverie_model::WorldModel::new(&cfg.model, vb).unwrap();
-    seeded_init(&varmap, 5).unwrap();
+    let Tiny {
+        mut cfg,
+        memory,
+        data,
+        varmap,
+        model,
+        ..
+    } = tiny(|c| {
+        c.loss.rgb_l1 = 0.0;
+        c.loss.rgb_grad = 0.0;
+        c.loss.depth = 0.0;
+        c.loss.motion = 1.0;
+    });
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
     let (seqs, plans) = sample_batch(&data, &cfg, &mut rng, 0.0).unwrap();
     let k = data.intrinsics;
