@@ -2,7 +2,8 @@
 //! random walk), each oracle frame warped into the next pose against the oracle's next frame
 //! (one step), and a frame warped tick after tick from its own warped output (holes filled from
 //! the oracle, as a network would fill them) — the median ratio of warped to true depth.
-//! `cargo run --release -p reverie_train --example warp_depth_bias -- WORLD.toml [SEED]`
+//! `cargo run --release -p reverie_train --example warp_depth_bias -- WORLD.toml [SEED] [SCALE]`
+//! (SCALE: the warp's splat scale, default the runtime's `MemoryConfig::warp_splat_scale`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::Path;
@@ -25,7 +26,11 @@ fn main() -> ExitCode {
         .get(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_001);
-    match run(Path::new(world), world_seed) {
+    let mut splatting = MemoryConfig::default().splatting();
+    if let Some(scale) = args.get(2).and_then(|s| s.parse().ok()) {
+        splatting.scale = scale;
+    }
+    match run(Path::new(world), world_seed, splatting) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("warp_depth_bias: {e}");
@@ -39,7 +44,11 @@ fn ratios(warped: &[f32], truth: &[f32], valid: &[f32]) -> Vec<f32> {
     depth_ratio_quantiles(warped, truth, Some(valid), &[0.25, 0.5, 0.75])
 }
 
-fn run(world: &Path, world_seed: u64) -> Result<(), Box<dyn std::error::Error>> {
+fn run(
+    world: &Path,
+    world_seed: u64,
+    splatting: reverie_memory::Splatting,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut spec = WorldSpec::load(world)?;
     spec.generator.seed = world_seed;
     let k = Intrinsics::from_vfov_deg(128, 128, 70.0)?;
@@ -50,7 +59,6 @@ fn run(world: &Path, world_seed: u64) -> Result<(), Box<dyn std::error::Error>> 
         seed::derive(world_seed, &[1]),
         121,
     );
-    let splatting = MemoryConfig::default().splatting();
     let mut view = View::new(&k);
     let (mut rgb, mut depth) = (ep.rgb[0].clone(), ep.depth_m[0].clone());
     println!("tick | one step q25 q50 q75 | chained q25 q50 q75");
