@@ -4,6 +4,7 @@
 //! `cargo run --release -p reverie_train --example motion_trace -- CHECKPOINT WORLD.toml [SEED]`
 //! With `REVERIE_TRACE_TICKS=N` set, also the first N ticks one by one: the generated camera's
 //! height, what its ground probe shows under the feet, and the predicted and true rise.
+//! `REVERIE_TRACE_STEPS=N` walks N ticks instead of the control protocol's 241.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::Path;
@@ -46,7 +47,10 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
         &k,
         &PolicyKind::RandomWalk,
         seed::derive(world_seed, &[1]),
-        241,
+        std::env::var("REVERIE_TRACE_STEPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(241),
     );
     let mut poses: Vec<reverie_core::Pose> = Vec::new();
     // A ground probe fed with the generated frames (as the engine's is) and one fed with the

@@ -354,8 +354,16 @@ pub struct EvalReport {
     /// `MemoryConfig::default()`, which has no render budget).
     #[serde(default)]
     pub memory: Option<MemoryConfig>,
+    /// Whether the sessions rendered the memory ahead ([`EngineOptions::memory_ahead`]; reports
+    /// from before session 15 lack it, and did).
+    #[serde(default = "rendered_ahead")]
+    pub memory_ahead: bool,
     /// Wall time of the evaluation (s).
     pub wall_secs: f64,
+}
+
+fn rendered_ahead() -> bool {
+    true
 }
 
 fn as_trained() -> f32 {
@@ -434,6 +442,7 @@ pub fn evaluate(
         seeds: opts.seeds.clone(),
         source_temperature: opts.source_temperature,
         memory: Some(opts.memory.clone()),
+        memory_ahead: EngineOptions::default().memory_ahead,
         ..EvalReport::default()
     };
     report.fidelity.horizons = horizons.clone();
