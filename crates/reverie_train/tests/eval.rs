@@ -94,10 +94,7 @@ fn protocols_fill_the_report() {
     assert_eq!(r.fidelity.horizons, vec![1, 8, 24]);
     // The report says how its sessions ran; one from before `memory_ahead` was recorded reads
     // as made with the memory rendered ahead (as sessions then were).
-    assert_eq!(
-        r.memory_ahead,
-        reverie_runtime::EngineOptions::default().memory_ahead
-    );
+    assert_eq!(r.memory_ahead, EngineOptions::default().memory_ahead);
     let mut old = serde_json::to_value(&r).unwrap();
     old.as_object_mut().unwrap().remove("memory_ahead");
     let old: reverie_train::eval::EvalReport = serde_json::from_value(old).unwrap();
