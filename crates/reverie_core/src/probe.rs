@@ -33,8 +33,9 @@ struct Heights {
 
 /// Edge of a height band (metres).
 const BAND_M: f32 = 0.05;
-/// Bands from 4 m below the eye to 0.3 m above it.
-const HEIGHT_BANDS: usize = 86;
+/// Bands from [`GroundProbe::BELOW_EYE_M`] below the eye to [`GroundProbe::ABOVE_EYE_M`] above it.
+const HEIGHT_BANDS: usize =
+    ((GroundProbe::BELOW_EYE_M + GroundProbe::ABOVE_EYE_M) / BAND_M).round() as usize;
 
 impl Default for Heights {
     fn default() -> Heights {
@@ -47,8 +48,13 @@ impl Default for Heights {
 }
 
 impl Heights {
+    /// The band holding height `y` (clamped to the bands).
+    fn band_of(y: f32) -> usize {
+        (((y + GroundProbe::BELOW_EYE_M) / BAND_M).max(0.0) as usize).min(HEIGHT_BANDS - 1)
+    }
+
     fn add(&mut self, y: f32) {
-        let b = (((y + GroundProbe::BELOW_EYE_M) / BAND_M).max(0.0) as usize).min(HEIGHT_BANDS - 1);
+        let b = Self::band_of(y);
         self.count += 1;
         self.bands[b] = self.bands[b].saturating_add(1);
         self.highest[b] = self.highest[b].max(y);
@@ -79,8 +85,10 @@ impl Heights {
         if !y.is_finite() {
             return 0;
         }
-        let b = (((y + GroundProbe::BELOW_EYE_M) / BAND_M).max(0.0) as usize).min(HEIGHT_BANDS - 1);
-        self.bands[b..].iter().map(|&n| u32::from(n)).sum()
+        self.bands[Self::band_of(y)..]
+            .iter()
+            .map(|&n| u32::from(n))
+            .sum()
     }
 }
 

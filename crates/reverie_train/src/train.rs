@@ -168,14 +168,17 @@ pub fn run_batch(
         let a = actions_tensor(&actions, &dev)?;
         let probes: Vec<&[f32]> = seqs.iter().map(|s| s.probe[t].as_slice()).collect();
         let probe = model.probe_tensor(&probes)?;
-        let motion = if lw.motion_trains_state {
-            model.predict_motion(&state, &actions, &shown_code, &probe)?
+        // Without `motion_trains_state` the head reads a detached copy of the state.
+        let head_only;
+        let motion_state = if lw.motion_trains_state {
+            &state
         } else {
-            let head_only = reverie_model::State {
+            head_only = reverie_model::State {
                 h: state.h.detach(),
             };
-            model.predict_motion(&head_only, &actions, &shown_code, &probe)?
+            &head_only
         };
+        let motion = model.predict_motion(motion_state, &actions, &shown_code, &probe)?;
         let truth: Vec<f32> = seqs
             .iter()
             .flat_map(|s| motion_target(s, t).to_array())
