@@ -60,6 +60,16 @@ pub struct ModelConfig {
     /// Half the width of the body's footprint (metres), for `ground_probe`.
     #[serde(default = "default_body_half_width")]
     pub body_half_width: f32,
+    /// A `ground_probe` model's vertical motion keeps to the probe's ground: a learned gate
+    /// times a step up (the footprint after the walk 0.5–1.05 m above the feet), and, only in
+    /// the air (the ground under the footprint now seen more than 0.25 m below the feet) or
+    /// while jump is held, the free learned vertical motion plus a learned gate times the way
+    /// down (at most 0.5 m a tick). A camera standing on ground it sees does not move up or
+    /// down at all, whatever small bias the session's own depth has — a free vertical output
+    /// integrates any bias (sessions 14–15 sank or climbed hundreds of metres in minutes).
+    /// `false` (checkpoints from before it): the free output on every tick.
+    #[serde(default)]
+    pub ground_vertical: bool,
 }
 
 fn default_eye_height() -> f32 {
@@ -98,6 +108,7 @@ impl Default for ModelConfig {
             ground_probe: false,
             eye_height: default_eye_height(),
             body_half_width: default_body_half_width(),
+            ground_vertical: false,
         }
     }
 }
@@ -195,6 +206,12 @@ impl ModelConfig {
             return bad(
                 "ground_probe",
                 "needs kinematic_motion = true (the probe feeds its head)".to_string(),
+            );
+        }
+        if self.ground_vertical && !self.ground_probe {
+            return bad(
+                "ground_vertical",
+                "needs ground_probe = true (the vertical motion reads the probe)".to_string(),
             );
         }
         for (field, v) in [

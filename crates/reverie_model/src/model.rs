@@ -51,6 +51,11 @@ const STEP_GATE_OFFSET: f64 = 3.0;
 const STEP_MIN_M: f32 = 0.5;
 /// Highest top above the feet that is a step (higher: a wall).
 const STEP_MAX_M: f32 = 1.05;
+/// `ground_vertical`: the least depth of the ground under the footprint below the feet that is
+/// a drop (less: the noise of a session's own depth, which must not move the camera).
+const DROP_MIN_M: f32 = 0.25;
+/// `ground_vertical`: the most a drop moves the camera down in one tick.
+const FALL_MAX_M: f32 = 0.5;
 
 /// Source temperatures [`WorldModel::generate_with`] takes.
 pub const SOURCE_TEMPERATURE_RANGE: std::ops::RangeInclusive<f32> = 0.05..=4.0;
@@ -67,6 +72,10 @@ pub fn check_source_temperature(t: f32) -> Result<()> {
         )))
     }
 }
+
+/// Where [`Action::to_features`] puts the jump key (key `i` of [`reverie_core::Keys::NAMED`]
+/// is bit `i`).
+const JUMP_FEATURE: usize = reverie_core::Keys::JUMP.bits().trailing_zeros() as usize;
 
 /// Gate logit offset: a fresh motion head lets ~95 % of the intended walk through.
 const GATE_OFFSET: f64 = 3.0;
@@ -426,7 +435,13 @@ impl WorldModel {
             )?,
             motion2: candle_nn::linear(
                 cfg.motion_hidden,
-                if cfg.ground_probe { 6 } else { 5 },
+                if cfg.ground_vertical {
+                    7
+                } else if cfg.ground_probe {
+                    6
+                } else {
+                    5
+                },
                 vb.pp("motion2"),
             )?,
             refine: if cfg.refine_channels > 0 {
@@ -572,7 +587,25 @@ impl WorldModel {
                 * h.le(STEP_MAX_M)?.to_dtype(DType::F32)?)?;
             let step = ((h.clamp(0f32, 1f32)? * climbable)? * seen)?;
             let gate = ((y.narrow(1, 5, 1)? + STEP_GATE_OFFSET)?.neg()?.exp()? + 1.0)?.recip()?;
-            up = (up + (gate * step)?)?;
+            if self.cfg.ground_vertical {
+                // The ground under the footprint now, relative to the feet (its top and
+                // seen-flag come first in the probe's footprint features).
+                let at = 2 * GroundProbe::GRID * GroundProbe::GRID;
+                let below = (probe.narrow(1, at, 1)?.detach() + f64::from(self.cfg.eye_height))?;
+                let seen_now = probe.narrow(1, at + 1, 1)?.detach();
+                // In the air: that ground seen more than `DROP_MIN_M` below the feet.
+                let airborne = (below.le(-DROP_MIN_M)?.to_dtype(DType::F32)? * seen_now)?;
+                // The free vertical motion only in the air or while jump is held (a jump's
+                // arc, a fall's pace); on the ground, none.
+                let jump = a.narrow(1, JUMP_FEATURE, 1)?;
+                let free = jump.maximum(&airborne)?;
+                // And a learned share of the way down to that ground (at most FALL_MAX_M).
+                let drop = (&airborne * below.clamp(-FALL_MAX_M, 0f32)?)?;
+                let fall = (y.narrow(1, 6, 1)?.neg()?.exp()? + 1.0)?.recip()?;
+                up = ((free * up)? + (gate * step)? + (fall * drop)?)?;
+            } else {
+                up = (up + (gate * step)?)?;
+            }
         }
         Ok(Tensor::cat(
             &[

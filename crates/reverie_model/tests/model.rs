@@ -776,3 +776,72 @@ fn the_ground_probe_reaches_the_motion_head_steps_up_and_zero_weights_for_it_cha
         assert!((x - y).abs() < 1e-5, "{with:?} vs {without:?}");
     }
 }
+
+#[test]
+fn a_ground_vertical_head_moves_the_camera_up_or_down_only_for_steps_drops_and_jumps() {
+    use reverie_core::Keys;
+    // `ground_vertical` needs the probe it reads.
+    let bad = ModelConfig {
+        ground_vertical: true,
+        ground_probe: false,
+        ..ModelConfig::tiny()
+    };
+    let e = bad.validate().unwrap_err();
+    assert!(e.to_string().contains("ground_vertical"), "{e}");
+
+    let cfg = ModelConfig {
+        ground_vertical: true,
+        ..ModelConfig::tiny()
+    };
+    let vm = VarMap::new();
+    let model =
+        WorldModel::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+    let (state, _, depth) = prompted(&cfg, &model, 7);
+    let g = GroundProbe::GRID;
+    // Flat ground 1.62 m below the eye all around; the tops of the body's footprint now and
+    // after one step (and two) as given.
+    let probe = |now: f32, next: f32| {
+        let mut p = vec![-1.62f32; g * g];
+        p.extend(vec![1.0; g * g]);
+        p.extend([now, 1.0, next, 1.0, next, 1.0, 1.0, 1.0, 1.0]);
+        p
+    };
+    let up = |model: &WorldModel, keys: Keys, p: &[f32]| {
+        model
+            .predict_motion_one(&state, &Action::keys(keys), &depth, p)
+            .unwrap()
+            .up_m
+    };
+    // Whatever the head's (here random) weights: on ground it sees, or with the ground under
+    // the feet a little off (a session's own depth is never exact), the camera stays level.
+    for keys in [Keys::NONE, Keys::FORWARD, Keys::LEFT | Keys::SPRINT] {
+        for now in [-1.62, -1.42, -1.82, -1.4, -1.85] {
+            let u = up(&model, keys, &probe(now, now));
+            assert_eq!(u, 0.0, "{keys:?} over ground at {now} m: up {u}");
+        }
+    }
+    // Jump held, or in the air: the head's own vertical motion (random weights: not zero).
+    assert_ne!(up(&model, Keys::JUMP, &probe(-1.62, -1.62)), 0.0);
+    assert_ne!(up(&model, Keys::NONE, &probe(-2.62, -2.62)), 0.0);
+
+    // With the head's last layer zeroed: the step gate at rest σ(3) times a 1 m step ahead,
+    // the fall gate at rest σ(0) = ½ times the drop under the feet (at most 0.5 m a tick),
+    // nothing for a drop that was not seen, and no rise for jump.
+    let vm0 = VarMap::new();
+    let zeroed =
+        WorldModel::new(&cfg, VarBuilder::from_varmap(&vm0, DType::F32, &Device::Cpu)).unwrap();
+    for (name, var) in vm0.data().lock().unwrap().iter() {
+        if name.starts_with("motion2.") {
+            var.set(&var.zeros_like().unwrap()).unwrap();
+        }
+    }
+    let rest = 1.0 / (1.0 + (-3f32).exp());
+    let close = |a: f32, b: f32| (a - b).abs() < 1e-5;
+    assert!(close(up(&zeroed, Keys::FORWARD, &probe(-1.62, -0.62)), rest));
+    assert!(close(up(&zeroed, Keys::NONE, &probe(-1.92, -1.92)), -0.15));
+    assert!(close(up(&zeroed, Keys::NONE, &probe(-3.62, -3.62)), -0.25));
+    let mut unseen = probe(-3.62, -3.62);
+    unseen[2 * g * g + 1] = 0.0;
+    assert_eq!(up(&zeroed, Keys::NONE, &unseen), 0.0);
+    assert_eq!(up(&zeroed, Keys::JUMP, &probe(-1.62, -1.62)), 0.0);
+}
