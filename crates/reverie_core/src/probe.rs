@@ -197,7 +197,8 @@ impl GroundProbe {
     /// top of the points held there relative to the eye (metres, 0 where nothing was seen; the
     /// top is the highest height enough of them share, see [`GroundProbe::TOP_SUPPORT`]), then,
     /// per cell, 1 where something was seen and 0 where not. Then, for a body of half-width
-    /// `half_width_m` standing at `pose`, at `pose` moved by `walk` (metres to the right and
+    /// `half_width_m` (its footprint a square aligned with the world's x and z axes, as the
+    /// walker's collision box is) standing at `pose`, at `pose` moved by `walk` (metres to the right and
     /// forward) and at `pose` moved by twice that: the top of its footprint relative
     /// to the eye and whether anything was seen there, then the flatness of those three tops
     /// ([`GroundProbe::BOX_FEATURES`]).
@@ -209,18 +210,24 @@ impl GroundProbe {
         // along the heading and to the right of the camera's ground position.
         let points = self.frames.iter().flatten().filter_map(|p| {
             let rel = *p - pose.position;
-            (rel.y <= Self::ABOVE_EYE_M).then(|| (rel.y, rel.dot(heading), rel.dot(right)))
+            (rel.y <= Self::ABOVE_EYE_M).then(|| (rel, rel.dot(heading), rel.dot(right)))
         });
-        // Whether a place is in footprint k (0: now, 1: after the step, 2: after two).
-        let in_box = |k: usize, f: f32, r: f32| {
-            let (br, bf) = (walk[0] * k as f32, walk[1] * k as f32);
-            (r - br).abs() <= half_width_m && (f - bf).abs() <= half_width_m
+        // The walk on the ground plane, in world axes.
+        let step = right * walk[0] + heading * walk[1];
+        // Whether a place is in footprint k (0: now, 1: after the step, 2: after two): a
+        // square aligned with the world's axes, as the walker's collision box is (a square
+        // turned with the heading reaches ledges the body does not touch: at 45° its corners
+        // stand 0.12 m out, and in the training data half the steps it showed were not taken).
+        let in_box = |k: usize, rel: Vec3| {
+            let c = step * k as f32;
+            (rel.x - c.x).abs() <= half_width_m && (rel.z - c.z).abs() <= half_width_m
         };
         let mut cells = vec![Heights::default(); g * g];
         let mut box_heights: [Heights; 3] = Default::default();
-        for (y, f, r) in points {
+        for (rel, f, r) in points {
+            let y = rel.y;
             for (k, b) in box_heights.iter_mut().enumerate() {
-                if in_box(k, f, r) {
+                if in_box(k, rel) {
                     b.add(y);
                 }
             }
@@ -310,6 +317,32 @@ mod tests {
             if *s == 1.0 {
                 assert!((h + 1.62).abs() < 0.05, "ground at {h} m below the eye");
             }
+        }
+    }
+
+    #[test]
+    fn the_footprint_is_square_to_the_world_like_the_body_whatever_the_heading() {
+        // Flat ground 1.62 m below the eye, and a 1 m ledge whose edge runs along x = 0.35.
+        let mut points = Vec::new();
+        for i in 0..60 {
+            for j in 0..60 {
+                let (x, z) = (-0.6 + 0.02 * i as f32 + 0.01, -0.6 + 0.02 * j as f32 + 0.01);
+                points.push(Vec3::new(x, if x >= 0.35 { 1.0 } else { 0.0 }, z));
+            }
+        }
+        let mut probe = GroundProbe::new();
+        probe.push_points(points);
+        let at = 2 * GroundProbe::GRID * GroundProbe::GRID;
+        // Facing 45° off the axes, a square turned with the heading would reach 0.42 m along x
+        // and take in the ledge; the body's footprint (0.3 m each way along x and z) does not.
+        for yaw in [0.0, std::f32::consts::FRAC_PI_4, 1.0] {
+            let pose = Pose::new(Vec3::new(0.0, 1.62, 0.0), yaw, 0.0);
+            let f = probe.features(&pose, [0.0, 0.0], 0.3);
+            assert!((f[at] + 1.62).abs() < 0.05, "yaw {yaw}: top {}", f[at]);
+            // A step of 0.1 m towards +x brings the ledge into the footprint.
+            let walk = [pose.right().x * 0.1, pose.heading().x * 0.1];
+            let f = probe.features(&pose, walk, 0.3);
+            assert!((f[at + 2] + 0.62).abs() < 0.05, "yaw {yaw}: top {}", f[at + 2]);
         }
     }
 

@@ -132,6 +132,33 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
                     ep.poses[t].position.y - ep.poses[t - 1].position.y,
                 );
             }
+            if t > 0 && t <= trace_ticks && std::env::var("REVERIE_TRACE_FOOTPRINT").is_ok() {
+                // The session probe's points in the body's footprint now: how many, and those
+                // within 1 m of the eye's height by the age of the frame they came from, with
+                // how far from that frame's camera they were.
+                let prev = &poses[t - 1];
+                let (h, r) = (prev.heading(), prev.right());
+                let half = cfg.body_half_width;
+                let frames: Vec<&[_]> = seen.frames().collect();
+                let mut all = 0;
+                let mut high = Vec::new();
+                for (i, pts) in frames.iter().enumerate() {
+                    let age = frames.len() - i;
+                    let cam = poses[t - age].position;
+                    for p in pts.iter() {
+                        let rel = *p - prev.position;
+                        if rel.dot(h).abs() <= half && rel.dot(r).abs() <= half {
+                            all += 1;
+                            if rel.y > -0.5 {
+                                high.push(format!("{:+.2}@{age}({:.2}m)", rel.y, (*p - cam).length()));
+                            }
+                        }
+                    }
+                }
+                if !high.is_empty() {
+                    println!("          footprint: {all} points; near the eye: {}", high.join(" "));
+                }
+            }
             if t > 0 && ep.poses[t].position.y - ep.poses[t - 1].position.y >= 0.5 {
                 let prev = &poses[t - 1];
                 steps.push(format!(
@@ -151,7 +178,8 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
     println!(
         "second | true walk m, rise m | predicted walk m, rise m | ticks: blocked only in truth / only predicted"
     );
-    for s in 0..poses.len() / sec {
+    // Whole seconds only (second s spans poses s·24 ..= (s + 1)·24).
+    for s in 0..poses.len().saturating_sub(1) / sec {
         let (a, b) = (s * sec, (s + 1) * sec);
         let flat = |p: &[reverie_core::Pose]| {
             p.windows(2)
