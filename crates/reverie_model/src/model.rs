@@ -73,6 +73,24 @@ pub fn check_source_temperature(t: f32) -> Result<()> {
     }
 }
 
+/// The ground right under the feet in a batch of probe features (`[B, MOTION_CONTEXT]`): the
+/// highest top among the [`GroundProbe`] grid's four cells around the camera's ground position
+/// that were seen, relative to the feet (`eye_height` below the eye), and whether any was seen
+/// (both `[B, 1]`; −100 m where none was).
+fn ground_under_feet(probe: &Tensor, eye_height: f32) -> Result<(Tensor, Tensor)> {
+    let g = GroundProbe::GRID;
+    let (a, b) = (g / 2 - 1, g / 2);
+    let cells = [a * g + a, a * g + b, b * g + a, b * g + b].map(|c| c as u32);
+    let tops_at = Tensor::new(&cells, probe.device())?;
+    let seen_at = Tensor::new(&cells.map(|c| c + (g * g) as u32), probe.device())?;
+    let tops = probe.index_select(&tops_at, 1)?;
+    let seen = probe.index_select(&seen_at, 1)?;
+    // Unseen cells at −100 m, so that the highest is a seen one wherever there is one.
+    let tops = ((&tops * &seen)? + seen.affine(100.0, -100.0)?)?;
+    let below = (tops.max_keepdim(1)? + f64::from(eye_height))?;
+    Ok((below, seen.max_keepdim(1)?))
+}
+
 /// Where [`Action::to_features`] puts the jump key (key `i` of [`reverie_core::Keys::NAMED`]
 /// is bit `i`).
 const JUMP_FEATURE: usize = reverie_core::Keys::JUMP.bits().trailing_zeros() as usize;
@@ -588,11 +606,10 @@ impl WorldModel {
             let step = ((h.clamp(0f32, 1f32)? * climbable)? * seen)?;
             let gate = ((y.narrow(1, 5, 1)? + STEP_GATE_OFFSET)?.neg()?.exp()? + 1.0)?.recip()?;
             if self.cfg.ground_vertical {
-                // The ground under the footprint now, relative to the feet (its top and
-                // seen-flag come first in the probe's footprint features).
-                let at = 2 * GroundProbe::GRID * GroundProbe::GRID;
-                let below = (probe.narrow(1, at, 1)?.detach() + f64::from(self.cfg.eye_height))?;
-                let seen_now = probe.narrow(1, at + 1, 1)?.detach();
+                // The ground right under the feet, relative to them: the highest top of the
+                // probe's four grid cells around the camera's ground position (±0.2 m; the
+                // whole footprint would take in a wall the body stands against).
+                let (below, seen_now) = ground_under_feet(&probe.detach(), self.cfg.eye_height)?;
                 // In the air: that ground seen more than `DROP_MIN_M` below the feet.
                 let airborne = (below.le(-DROP_MIN_M)?.to_dtype(DType::F32)? * seen_now)?;
                 // The free vertical motion only in the air or while jump is held (a jump's

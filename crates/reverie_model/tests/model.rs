@@ -798,10 +798,14 @@ fn a_ground_vertical_head_moves_the_camera_up_or_down_only_for_steps_drops_and_j
         WorldModel::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
     let (state, _, depth) = prompted(&cfg, &model, 7);
     let g = GroundProbe::GRID;
-    // Flat ground 1.62 m below the eye all around; the tops of the body's footprint now and
-    // after one step (and two) as given.
+    // Flat ground 1.62 m below the eye around; the four grid cells right under the feet and
+    // the body's footprint now at `now`, the footprint after one step (and two) at `next`.
+    let under = [g / 2 - 1, g / 2].map(|i| [g / 2 - 1, g / 2].map(|j| i * g + j));
     let probe = |now: f32, next: f32| {
         let mut p = vec![-1.62f32; g * g];
+        for c in under.as_flattened() {
+            p[*c] = now;
+        }
         p.extend(vec![1.0; g * g]);
         p.extend([now, 1.0, next, 1.0, next, 1.0, 1.0, 1.0, 1.0]);
         p
@@ -841,7 +845,18 @@ fn a_ground_vertical_head_moves_the_camera_up_or_down_only_for_steps_drops_and_j
     assert!(close(up(&zeroed, Keys::NONE, &probe(-1.92, -1.92)), -0.15));
     assert!(close(up(&zeroed, Keys::NONE, &probe(-3.62, -3.62)), -0.25));
     let mut unseen = probe(-3.62, -3.62);
-    unseen[2 * g * g + 1] = 0.0;
+    for c in under.as_flattened() {
+        unseen[g * g + c] = 0.0;
+    }
     assert_eq!(up(&zeroed, Keys::NONE, &unseen), 0.0);
+    // The ground under the feet is the highest of those four cells (one is enough to stand
+    // on), and a wall the footprint touches is not ground: over a drop beside a wall, the
+    // camera falls.
+    let mut one = probe(-3.62, -3.62);
+    one[under[0][1]] = -1.62;
+    assert_eq!(up(&zeroed, Keys::NONE, &one), 0.0);
+    let mut walled = probe(-2.62, -2.62);
+    walled[2 * g * g] = 0.2;
+    assert!(close(up(&zeroed, Keys::NONE, &walled), -0.25));
     assert_eq!(up(&zeroed, Keys::JUMP, &probe(-1.62, -1.62)), 0.0);
 }
