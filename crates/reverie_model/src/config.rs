@@ -61,11 +61,11 @@ pub struct ModelConfig {
     #[serde(default = "default_body_half_width")]
     pub body_half_width: f32,
     /// A `ground_probe` model's vertical motion keeps to the probe's ground: a learned gate
-    /// times a step up (the footprint after the walk 0.5–1.05 m above the feet), and, only in
-    /// the air (the ground right under the feet — the highest of the probe's four grid cells
-    /// within 0.2 m of the camera's ground position — seen more than 0.25 m below them) or
-    /// while jump is held, the free learned vertical motion plus a learned gate times the way
-    /// down (at most 0.5 m a tick). A camera standing on ground it sees does not move up or
+    /// times a step up (the footprint after the walk 0.5–1.05 m above the feet); in the air
+    /// (the ground right under the feet — the highest of the probe's four grid cells within
+    /// 0.2 m of the camera's ground position — seen more than 0.25 m below them) a learned gate
+    /// times the way down (at most 0.5 m a tick); and the free learned vertical motion only
+    /// while jump is held (the push off). A camera standing on ground it sees does not move up or
     /// down at all, whatever small bias the session's own depth has — a free vertical output
     /// integrates any bias (sessions 14–15 sank or climbed hundreds of metres in minutes).
     /// `false` (checkpoints from before it): the free output on every tick.

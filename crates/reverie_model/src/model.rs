@@ -612,14 +612,15 @@ impl WorldModel {
                 let (below, seen_now) = ground_under_feet(&probe.detach(), self.cfg.eye_height)?;
                 // In the air: that ground seen more than `DROP_MIN_M` below the feet.
                 let airborne = (below.le(-DROP_MIN_M)?.to_dtype(DType::F32)? * seen_now)?;
-                // The free vertical motion only in the air or while jump is held (a jump's
-                // arc, a fall's pace); on the ground, none.
+                // The free vertical motion only while jump is held (the push off the ground);
+                // in the air, a learned share of the way down to the ground under the feet
+                // (at most FALL_MAX_M a tick). A free motion in the air cannot tell a jump's
+                // rise from its fall, and rising in the air kept the camera in the air: it
+                // climbed (session 16).
                 let jump = a.narrow(1, JUMP_FEATURE, 1)?;
-                let free = jump.maximum(&airborne)?;
-                // And a learned share of the way down to that ground (at most FALL_MAX_M).
                 let drop = (&airborne * below.clamp(-FALL_MAX_M, 0f32)?)?;
                 let fall = (y.narrow(1, 6, 1)?.neg()?.exp()? + 1.0)?.recip()?;
-                up = ((free * up)? + (gate * step)? + (fall * drop)?)?;
+                up = ((jump * up)? + (gate * step)? + (fall * drop)?)?;
             } else {
                 up = (up + (gate * step)?)?;
             }
