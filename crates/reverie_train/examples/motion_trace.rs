@@ -102,12 +102,27 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
                 let prev = &poses[t - 1];
                 let f = cfg.probe_features(&seen, prev, &ep.actions[t]);
                 let o = cfg.probe_features(&truth, &ep.poses[t - 1], &ep.actions[t]);
+                // The ground right under the feet (what a `ground_vertical` head stands on: the
+                // highest seen top of the grid's four cells around the camera), and the top of
+                // the whole footprint (walls it touches included).
                 let feet = |f: &[f32]| {
-                    if f[now + 1] > 0.0 {
-                        format!("{:+.2}", f[now] + cfg.eye_height)
-                    } else {
-                        "  -  ".to_string()
-                    }
+                    let gg = GroundProbe::GRID;
+                    let mid = [gg / 2 - 1, gg / 2];
+                    let under = mid
+                        .iter()
+                        .flat_map(|&i| mid.iter().map(move |&j| i * gg + j))
+                        .filter(|&c| f[gg * gg + c] > 0.0)
+                        .map(|c| f[c])
+                        .reduce(f32::max);
+                    let show = |t: Option<f32>| match t {
+                        Some(t) => format!("{:+.2}", t + cfg.eye_height),
+                        None => "  -  ".to_string(),
+                    };
+                    format!(
+                        "{} (footprint {})",
+                        show(under),
+                        show((f[now + 1] > 0.0).then_some(f[now]))
+                    )
                 };
                 // The generated depth against the oracle's, over the lower half of the frame
                 // (ground, mostly): median ratio and its spread (quartiles).
