@@ -71,6 +71,19 @@ pub struct ModelConfig {
     /// `false` (checkpoints from before it): the free output on every tick.
     #[serde(default)]
     pub ground_vertical: bool,
+    /// Whether a `kinematic_motion` head moves the camera up or down at all. `false`: the
+    /// camera keeps its height (no steps, falls or jumps), and the horizontal walk and the look
+    /// are as with it. Session 16: every learned vertical motion tried so far integrates the
+    /// errors of a generated world (the free output sank the default checkpoint's camera
+    /// ~100 m a minute; ground-probe heads climbed 10–25 m a minute), while the same checkpoint
+    /// with its height kept walked closer to the truth and stopped at every bundled world's
+    /// wall. `true` (checkpoints from before it): vertical motion as the head predicts it.
+    #[serde(default = "default_true")]
+    pub vertical_motion: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_eye_height() -> f32 {
@@ -110,6 +123,7 @@ impl Default for ModelConfig {
             eye_height: default_eye_height(),
             body_half_width: default_body_half_width(),
             ground_vertical: false,
+            vertical_motion: true,
         }
     }
 }
@@ -207,6 +221,19 @@ impl ModelConfig {
             return bad(
                 "ground_probe",
                 "needs kinematic_motion = true (the probe feeds its head)".to_string(),
+            );
+        }
+        if !self.vertical_motion && !self.kinematic_motion {
+            return bad(
+                "vertical_motion",
+                "false needs kinematic_motion = true (older heads learn the whole motion)"
+                    .to_string(),
+            );
+        }
+        if self.ground_vertical && !self.vertical_motion {
+            return bad(
+                "ground_vertical",
+                "needs vertical_motion = true (it shapes the vertical motion)".to_string(),
             );
         }
         if self.ground_vertical && !self.ground_probe {

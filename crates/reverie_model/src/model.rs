@@ -625,6 +625,9 @@ impl WorldModel {
                 up = (up + (gate * step)?)?;
             }
         }
+        if !self.cfg.vertical_motion {
+            up = up.zeros_like()?;
+        }
         Ok(Tensor::cat(
             &[
                 &horizontal.narrow(1, 0, 1)?,

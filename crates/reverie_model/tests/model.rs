@@ -864,3 +864,60 @@ fn a_ground_vertical_head_moves_the_camera_up_or_down_only_for_steps_drops_and_j
     assert!(close(up(&zeroed, Keys::NONE, &walled), -0.25));
     assert_eq!(up(&zeroed, Keys::JUMP, &probe(-1.62, -1.62)), 0.0);
 }
+
+#[test]
+fn a_head_without_vertical_motion_keeps_the_height_and_walks_as_with_it() {
+    use reverie_core::Keys;
+    for (bad, field) in [
+        (
+            ModelConfig {
+                vertical_motion: false,
+                kinematic_motion: false,
+                ground_probe: false,
+                ..ModelConfig::tiny()
+            },
+            "vertical_motion",
+        ),
+        (
+            ModelConfig {
+                vertical_motion: false,
+                ground_vertical: true,
+                ..ModelConfig::tiny()
+            },
+            "ground_vertical",
+        ),
+    ] {
+        let e = bad.validate().unwrap_err();
+        assert!(e.to_string().contains(field), "{e}");
+    }
+    // The same weights with and without vertical motion.
+    let (cfg, vm, model) = tiny();
+    let flat_cfg = ModelConfig {
+        vertical_motion: false,
+        ..cfg.clone()
+    };
+    let flat = WorldModel::new(
+        &flat_cfg,
+        VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
+    let (state, _, depth) = prompted(&cfg, &model, 5);
+    let g = GroundProbe::GRID;
+    let mut probe = vec![-1.62f32; g * g];
+    probe.extend(vec![1.0; g * g]);
+    probe.extend([-1.62, 1.0, -0.62, 1.0, -0.62, 1.0, 1.0, 1.0, 1.0]);
+    let mut rose = false;
+    for keys in [Keys::FORWARD, Keys::JUMP, Keys::LEFT | Keys::SPRINT, Keys::NONE] {
+        let a = Action::keys(keys).with_look(0.05, -0.02);
+        let free = model.predict_motion_one(&state, &a, &depth, &probe).unwrap();
+        let kept = flat.predict_motion_one(&state, &a, &depth, &probe).unwrap();
+        rose |= free.up_m != 0.0;
+        assert_eq!(kept.up_m, 0.0, "{keys:?}");
+        assert_eq!(
+            [kept.right_m, kept.forward_m, kept.yaw_rad, kept.pitch_rad],
+            [free.right_m, free.forward_m, free.yaw_rad, free.pitch_rad],
+            "{keys:?}"
+        );
+    }
+    assert!(rose, "the model with vertical motion never moved up or down");
+}
