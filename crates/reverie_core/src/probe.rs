@@ -320,18 +320,26 @@ mod tests {
         }
     }
 
+    /// Points every 2 cm over the square ±`half` m around the origin, at height `y(x)`.
+    fn points_every_2cm(half: f32, y: impl Fn(f32) -> f32) -> Vec<Vec3> {
+        let n = (2.0 * half / 0.02).round() as usize;
+        (0..n)
+            .flat_map(|i| (0..n).map(move |j| (i, j)))
+            .map(|(i, j)| {
+                let (x, z) = (
+                    -half + 0.02 * i as f32 + 0.01,
+                    -half + 0.02 * j as f32 + 0.01,
+                );
+                Vec3::new(x, y(x), z)
+            })
+            .collect()
+    }
+
     #[test]
     fn the_footprint_is_square_to_the_world_like_the_body_whatever_the_heading() {
         // Flat ground 1.62 m below the eye, and a 1 m ledge whose edge runs along x = 0.35.
-        let mut points = Vec::new();
-        for i in 0..60 {
-            for j in 0..60 {
-                let (x, z) = (-0.6 + 0.02 * i as f32 + 0.01, -0.6 + 0.02 * j as f32 + 0.01);
-                points.push(Vec3::new(x, if x >= 0.35 { 1.0 } else { 0.0 }, z));
-            }
-        }
         let mut probe = GroundProbe::new();
-        probe.push_points(points);
+        probe.push_points(points_every_2cm(0.6, |x| if x >= 0.35 { 1.0 } else { 0.0 }));
         let at = 2 * GroundProbe::GRID * GroundProbe::GRID;
         // Facing 45° off the axes, a square turned with the heading would reach 0.42 m along x
         // and take in the ledge; the body's footprint (0.3 m each way along x and z) does not.
@@ -342,20 +350,18 @@ mod tests {
             // A step of 0.1 m towards +x brings the ledge into the footprint.
             let walk = [pose.right().x * 0.1, pose.heading().x * 0.1];
             let f = probe.features(&pose, walk, 0.3);
-            assert!((f[at + 2] + 0.62).abs() < 0.05, "yaw {yaw}: top {}", f[at + 2]);
+            assert!(
+                (f[at + 2] + 0.62).abs() < 0.05,
+                "yaw {yaw}: top {}",
+                f[at + 2]
+            );
         }
     }
 
     #[test]
     fn stray_points_do_not_raise_a_top_but_a_surface_does() {
-        // Flat ground 1.62 m below the eye all around the feet, 40 points per 0.2 m cell.
-        let mut ground = Vec::new();
-        for i in 0..80 {
-            for j in 0..80 {
-                let (x, z) = (-0.8 + 0.02 * i as f32 + 0.01, -0.8 + 0.02 * j as f32 + 0.01);
-                ground.push(Vec3::new(x, 0.0, z));
-            }
-        }
+        // Flat ground 1.62 m below the eye all around the feet, 100 points per 0.2 m cell.
+        let ground = points_every_2cm(0.8, |_| 0.0);
         let mut probe = GroundProbe::new();
         probe.push_points(ground);
         // A model's frame with a few stray near pixels just under the eye, over the feet.

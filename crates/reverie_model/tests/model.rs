@@ -836,8 +836,11 @@ fn a_ground_vertical_head_moves_the_camera_up_or_down_only_for_steps_drops_and_j
     // the fall gate at rest σ(0) = ½ times the drop under the feet (at most 0.5 m a tick),
     // nothing for a drop that was not seen, and no rise for jump.
     let vm0 = VarMap::new();
-    let zeroed =
-        WorldModel::new(&cfg, VarBuilder::from_varmap(&vm0, DType::F32, &Device::Cpu)).unwrap();
+    let zeroed = WorldModel::new(
+        &cfg,
+        VarBuilder::from_varmap(&vm0, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
     for (name, var) in vm0.data().lock().unwrap().iter() {
         if name.starts_with("motion2.") {
             var.set(&var.zeros_like().unwrap()).unwrap();
@@ -845,7 +848,10 @@ fn a_ground_vertical_head_moves_the_camera_up_or_down_only_for_steps_drops_and_j
     }
     let rest = 1.0 / (1.0 + (-3f32).exp());
     let close = |a: f32, b: f32| (a - b).abs() < 1e-5;
-    assert!(close(up(&zeroed, Keys::FORWARD, &probe(-1.62, -0.62)), rest));
+    assert!(close(
+        up(&zeroed, Keys::FORWARD, &probe(-1.62, -0.62)),
+        rest
+    ));
     assert!(close(up(&zeroed, Keys::NONE, &probe(-1.92, -1.92)), -0.15));
     assert!(close(up(&zeroed, Keys::NONE, &probe(-3.62, -3.62)), -0.25));
     let mut unseen = probe(-3.62, -3.62);
@@ -907,9 +913,16 @@ fn a_head_without_vertical_motion_keeps_the_height_and_walks_as_with_it() {
     probe.extend(vec![1.0; g * g]);
     probe.extend([-1.62, 1.0, -0.62, 1.0, -0.62, 1.0, 1.0, 1.0, 1.0]);
     let mut rose = false;
-    for keys in [Keys::FORWARD, Keys::JUMP, Keys::LEFT | Keys::SPRINT, Keys::NONE] {
+    for keys in [
+        Keys::FORWARD,
+        Keys::JUMP,
+        Keys::LEFT | Keys::SPRINT,
+        Keys::NONE,
+    ] {
         let a = Action::keys(keys).with_look(0.05, -0.02);
-        let free = model.predict_motion_one(&state, &a, &depth, &probe).unwrap();
+        let free = model
+            .predict_motion_one(&state, &a, &depth, &probe)
+            .unwrap();
         let kept = flat.predict_motion_one(&state, &a, &depth, &probe).unwrap();
         rose |= free.up_m != 0.0;
         assert_eq!(kept.up_m, 0.0, "{keys:?}");
@@ -919,5 +932,8 @@ fn a_head_without_vertical_motion_keeps_the_height_and_walks_as_with_it() {
             "{keys:?}"
         );
     }
-    assert!(rose, "the model with vertical motion never moved up or down");
+    assert!(
+        rose,
+        "the model with vertical motion never moved up or down"
+    );
 }

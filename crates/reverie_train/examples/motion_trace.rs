@@ -165,13 +165,20 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
                         if rel.dot(h).abs() <= half && rel.dot(r).abs() <= half {
                             all += 1;
                             if rel.y > -0.5 {
-                                high.push(format!("{:+.2}@{age}({:.2}m)", rel.y, (*p - cam).length()));
+                                high.push(format!(
+                                    "{:+.2}@{age}({:.2}m)",
+                                    rel.y,
+                                    (*p - cam).length()
+                                ));
                             }
                         }
                     }
                 }
                 if !high.is_empty() {
-                    println!("          footprint: {all} points; near the eye: {}", high.join(" "));
+                    println!(
+                        "          footprint: {all} points; near the eye: {}",
+                        high.join(" ")
+                    );
                 }
             }
             if t > 0 && ep.poses[t].position.y - ep.poses[t - 1].position.y >= 0.5 {
