@@ -68,4 +68,8 @@ pub struct Args {
     /// frame warped, the memory, or its own colour): 1 = mixed as trained, lower = sharper.
     #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().source_temperature, value_parser = reverie_runtime::parse_source_temperature)]
     pub source_temperature: f32,
+    /// Keep the camera's height: the model's vertical motion off (no steps, falls or jumps —
+    /// and no falling through a generated world).
+    #[arg(long)]
+    pub keep_height: bool,
 }

@@ -48,12 +48,17 @@ pub struct Session {
 impl Session {
     /// Loads the model and the world and starts the runtime; errors say what to fix.
     pub fn start(args: &Args) -> Result<Session> {
-        let model = checkpoint::load_cpu(&args.checkpoint).with_context(|| {
+        let mut model = checkpoint::load_cpu(&args.checkpoint).with_context(|| {
             format!(
                 "loading the model checkpoint {} (train one with `bash scripts/train-default.sh`, or pass --checkpoint DIR)",
                 args.checkpoint.display()
             )
         })?;
+        if args.keep_height {
+            model
+                .set_vertical_motion(false)
+                .context("--keep-height needs a kinematic-motion checkpoint")?;
+        }
         let cfg = model.config();
         let k = Intrinsics::from_vfov_deg(cfg.width as u32, cfg.height as u32, 70.0)?;
         let world = WorldEntry::load(&args.world, args.seed, &k)

@@ -236,6 +236,10 @@ enum Command {
         /// memory or its own colour): 1 = mixed as trained; the default is the runtime's.
         #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().source_temperature, value_parser = reverie_runtime::parse_source_temperature)]
         source_temperature: f32,
+        /// Keep the camera's height: the model's vertical motion off (no steps, falls or
+        /// jumps; `vertical_motion = false`).
+        #[arg(long)]
+        keep_height: bool,
     },
     /// Benchmark the real-time runtime headless: the checkpoint with memory on, paced at 24 Hz,
     /// replaying a mixed action script (fps, tick and stage p50/p99, input-to-frame, late and
@@ -619,6 +623,7 @@ fn run(cli: Cli) -> Result<()> {
             loops,
             stability_minutes,
             source_temperature,
+            keep_height,
         } => train::eval(&train::EvalArgs {
             checkpoint: &checkpoint,
             world: &world,
@@ -628,6 +633,7 @@ fn run(cli: Cli) -> Result<()> {
             loops: &loops,
             stability_minutes,
             source_temperature,
+            keep_height,
         }),
         Command::Train {
             config,

@@ -120,6 +120,8 @@ pub struct EvalArgs<'a> {
     pub stability_minutes: f64,
     /// The sessions' source temperature.
     pub source_temperature: f32,
+    /// The model's vertical motion off ([`reverie_model::WorldModel::set_vertical_motion`]).
+    pub keep_height: bool,
 }
 
 /// Runs `reverie eval`.
@@ -141,8 +143,11 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     if let Some(bad) = loops_secs.iter().find(|s| !(1.0..=3600.0).contains(*s)) {
         bail!("--loops: {bad} s is not within 1..=3600");
     }
-    let model =
+    let mut model =
         reverie_model::checkpoint::load(checkpoint, &reverie_model::candle_core::Device::Cpu)?;
+    if args.keep_height {
+        model.set_vertical_motion(false)?;
+    }
     let spec = reverie_world::WorldSpec::load(world)?;
     let cfg = model.config();
     let k = reverie_core::Intrinsics::from_vfov_deg(cfg.width as u32, cfg.height as u32, 70.0)?;

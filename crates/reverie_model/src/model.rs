@@ -486,6 +486,20 @@ impl WorldModel {
         &self.cfg
     }
 
+    /// Turns the head's vertical motion on or off after loading ([`ModelConfig::vertical_motion`]:
+    /// off keeps the camera's height; `ground_vertical`, which only shapes the vertical motion,
+    /// goes off with it). An error naming the field for a head that learns the whole motion.
+    pub fn set_vertical_motion(&mut self, on: bool) -> Result<()> {
+        let cfg = ModelConfig {
+            vertical_motion: on,
+            ground_vertical: self.cfg.ground_vertical && on,
+            ..self.cfg.clone()
+        };
+        cfg.validate()?;
+        self.cfg = cfg;
+        Ok(())
+    }
+
     /// The device the weights live on.
     pub fn device(&self) -> &Device {
         &self.device

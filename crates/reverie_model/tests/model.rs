@@ -936,4 +936,39 @@ fn a_head_without_vertical_motion_keeps_the_height_and_walks_as_with_it() {
         rose,
         "the model with vertical motion never moved up or down"
     );
+
+    // The same, switched after loading (`--keep-height`), and back.
+    let mut switched =
+        WorldModel::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+    switched.set_vertical_motion(false).unwrap();
+    assert!(!switched.config().vertical_motion);
+    let a = Action::keys(Keys::JUMP);
+    let m = switched
+        .predict_motion_one(&state, &a, &depth, &probe)
+        .unwrap();
+    assert_eq!(m.up_m, 0.0);
+    switched.set_vertical_motion(true).unwrap();
+    assert_eq!(
+        switched
+            .predict_motion_one(&state, &a, &depth, &probe)
+            .unwrap(),
+        model
+            .predict_motion_one(&state, &a, &depth, &probe)
+            .unwrap()
+    );
+    // A head that learns the whole motion cannot be switched: an error naming the field.
+    let old_cfg = ModelConfig {
+        kinematic_motion: false,
+        ground_probe: false,
+        ..ModelConfig::tiny()
+    };
+    let vm_old = VarMap::new();
+    let mut old = WorldModel::new(
+        &old_cfg,
+        VarBuilder::from_varmap(&vm_old, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
+    let e = old.set_vertical_motion(false).unwrap_err();
+    assert!(e.to_string().contains("vertical_motion"), "{e}");
+    assert!(old.config().vertical_motion);
 }

@@ -358,10 +358,15 @@ pub struct EvalReport {
     /// from before session 15 lack it, and did).
     #[serde(default = "rendered_ahead")]
     pub memory_ahead: bool,
+    /// Whether the model moved the camera up or down ([`reverie_model::ModelConfig::vertical_motion`];
+    /// reports from before session 16 lack it, and did).
+    #[serde(default = "rendered_ahead")]
+    pub vertical_motion: bool,
     /// Wall time of the evaluation (s).
     pub wall_secs: f64,
 }
 
+/// What reports from before a field was added did (render ahead, move vertically).
 fn rendered_ahead() -> bool {
     true
 }
@@ -443,6 +448,7 @@ pub fn evaluate(
         source_temperature: opts.source_temperature,
         memory: Some(opts.memory.clone()),
         memory_ahead: EngineOptions::default().memory_ahead,
+        vertical_motion: model.config().vertical_motion,
         ..EvalReport::default()
     };
     report.fidelity.horizons = horizons.clone();
