@@ -51,8 +51,8 @@ const STEP_GATE_OFFSET: f64 = 3.0;
 const STEP_MIN_M: f32 = 0.5;
 /// Highest top above the feet that is a step (higher: a wall).
 const STEP_MAX_M: f32 = 1.05;
-/// `ground_vertical`: the least depth of the ground under the footprint below the feet that is
-/// a drop (less: the noise of a session's own depth, which must not move the camera).
+/// `ground_vertical`: how far below the feet the ground right under them must be for the camera
+/// to be in the air (less: the noise of a session's own depth, which must not move the camera).
 const DROP_MIN_M: f32 = 0.25;
 /// `ground_vertical`: the most a drop moves the camera down in one tick.
 const FALL_MAX_M: f32 = 0.5;
@@ -488,7 +488,8 @@ impl WorldModel {
 
     /// Turns the head's vertical motion on or off after loading ([`ModelConfig::vertical_motion`]:
     /// off keeps the camera's height; `ground_vertical`, which only shapes the vertical motion,
-    /// goes off with it). An error naming the field for a head that learns the whole motion.
+    /// goes off with it, and stays off if the motion is turned back on). An error naming the
+    /// field for a head that learns the whole motion.
     pub fn set_vertical_motion(&mut self, on: bool) -> Result<()> {
         let cfg = ModelConfig {
             vertical_motion: on,
