@@ -228,18 +228,18 @@ impl View {
                 let loose = &mut self.loose[at..end];
                 let front = &mut self.front[at..end];
                 let ids = &mut self.ids[at..end];
+                // Without branches (selects): which of a splat's pixels take its depth is
+                // data, and mispredicted branches were much of this loop's time.
                 for (j, &x) in wx.iter().enumerate() {
                     let lin = wy * x;
-                    if lin > 0.0 {
-                        touched += 1;
-                        if zt < loose[j] {
-                            loose[j] = zt;
-                        }
-                        if lin >= CORE && zt < front[j] {
-                            front[j] = zt;
-                            ids[j] = id;
-                        }
-                    }
+                    let hit = lin > 0.0;
+                    touched += usize::from(hit);
+                    let l = loose[j];
+                    loose[j] = if hit && zt < l { zt } else { l };
+                    let (f, i) = (front[j], ids[j]);
+                    let core = lin >= CORE && zt < f;
+                    front[j] = if core { zt } else { f };
+                    ids[j] = if core { id } else { i };
                 }
             }
         }
