@@ -320,22 +320,25 @@ impl View {
                 let limit = &limit[at..end];
                 let acc = &mut self.acc[at..end];
                 let confidence = &mut self.confidence[at..end];
+                // Without branches, as in the depth pass: a sample that does not blend adds
+                // zeros (exactly: every sum here is of non-negative terms).
                 for (j, &x) in wx.iter().enumerate() {
                     let lin = wy * x;
-                    if lin <= 0.0 || zt > limit[j] {
-                        continue;
-                    }
-                    let wg = tent_power(lin, blend_power) * gain;
+                    let ok = lin > 0.0 && zt <= limit[j];
+                    let wg = if ok {
+                        tent_power(lin, blend_power) * gain
+                    } else {
+                        0.0
+                    };
                     let a = &mut acc[j];
                     a[0] += wg * cr;
                     a[1] += wg * cg;
                     a[2] += wg * cb;
                     a[3] += wg;
-                    a[4] += lin;
+                    a[4] += if ok { lin } else { 0.0 };
                     a[5] += wg * z;
-                    if conf > confidence[j] {
-                        confidence[j] = conf;
-                    }
+                    let c = confidence[j];
+                    confidence[j] = if ok && conf > c { conf } else { c };
                 }
             }
         }
