@@ -201,10 +201,15 @@ fn draw(
                 }
                 ui.checkbox(&mut oracle.enabled, "oracle view (O)");
             });
-            ui.small(
-                "WASD/arrows walk · space jump · shift sprint · E interact · click: mouse look, Esc \
+            let jump = if session.keeps_height {
+                "space: no jump (height kept)"
+            } else {
+                "space jump"
+            };
+            ui.small(format!(
+                "WASD/arrows walk · {jump} · shift sprint · E interact · click: mouse look, Esc \
                  releases · P smooth/pixelated · Tab overlay · F12 PNG · F9 clip · F5 save · F6 load · F7 fork",
-            );
+            ));
         });
     if let Some(i) = pick {
         session.reset_to(i);

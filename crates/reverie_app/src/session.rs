@@ -43,6 +43,9 @@ pub struct Session {
     pub trail: Vec<[f32; 2]>,
     /// A status line for the overlay, and until when to show it.
     pub message: Option<(String, Instant)>,
+    /// The model keeps the camera's height (`--keep-height`, or its `model.json`): jump does
+    /// nothing.
+    pub keeps_height: bool,
 }
 
 impl Session {
@@ -60,6 +63,7 @@ impl Session {
                 .context("--keep-height needs a kinematic-motion checkpoint")?;
         }
         let cfg = model.config();
+        let keeps_height = !cfg.vertical_motion;
         let k = Intrinsics::from_vfov_deg(cfg.width as u32, cfg.height as u32, 70.0)?;
         let world = WorldEntry::load(&args.world, args.seed, &k)
             .with_context(|| format!("loading the world {}", args.world.display()))?;
@@ -90,6 +94,7 @@ impl Session {
             recent: LastSecond::default(),
             trail: Vec::new(),
             message: None,
+            keeps_height,
         };
         if let Some(path) = &args.session {
             session
