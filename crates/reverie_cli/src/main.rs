@@ -566,14 +566,20 @@ fn run(cli: Cli) -> Result<()> {
                 write,
             };
             let r = memory_eval::eval(&args, &out, &|m| say(m))?;
-            say(&format!(
-                "same pose: {:.1} dB, coverage {:.1}% (n={}; {})",
-                r.same_pose.psnr_mean_db,
-                100.0 * r.same_pose.coverage_mean,
-                r.same_pose.n,
-                r.same_pose.error
-            ));
-            for m in &r.motions {
+            if r.same_pose.n == 0 {
+                say(&format!(
+                    "no probe poses: --steps {steps} is too short for one every {probe_every} ticks"
+                ));
+            } else {
+                say(&format!(
+                    "same pose: {:.1} dB, coverage {:.1}% (n={}; {})",
+                    r.same_pose.psnr_mean_db,
+                    100.0 * r.same_pose.coverage_mean,
+                    r.same_pose.n,
+                    r.same_pose.error
+                ));
+            }
+            for m in r.motions.iter().filter(|m| m.render.n > 0) {
                 say(&format!(
                     "{:<18} warp {:.1} dB cov {:.1}% | render {:.1} dB cov {:.1}% (n={})",
                     m.motion,

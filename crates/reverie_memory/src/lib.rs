@@ -21,7 +21,9 @@
 //! - [`warp`] forward-reprojects the previous frame into a new pose (the same two-pass splats):
 //!   the short-term path.
 //! - [`SpatialMemory::retrieve_keyframes`] ranks kept frames by view overlap minus age.
-//! - A byte bound with eviction of least-recently-seen chunks; [`SpatialMemory::stats`].
+//! - A byte bound: over it, the least-recently-seen chunks are evicted, or, with
+//!   [`MemoryConfig::coarsen_level_age_s`], first lose detail (their finest cells merge into the
+//!   next level) and are evicted only when they have none left to lose; [`SpatialMemory::stats`].
 //! - [`SpatialMemory::save`] / [`SpatialMemory::load`]: one versioned, checksummed file.
 //!
 //! No candle, no Bevy: this crate depends on `reverie_core` only.

@@ -204,6 +204,66 @@ impl Chunk {
         true
     }
 
+    /// Merges the cells of `level` into `level + 1` (edge `1 / inv_edge_up`, `across_up` cells
+    /// per chunk edge; positions `q` steps per metre): each goes into the coarser cell holding
+    /// its position (see [`Chunk::absorb`]). Returns how many cells fewer the chunk holds.
+    fn coarsen(
+        &mut self,
+        level: usize,
+        q: f32,
+        inv_edge_up: f32,
+        across_up: u32,
+        max_weight: u8,
+    ) -> usize {
+        let cells = std::mem::take(&mut self.cells[level]);
+        let keys = std::mem::take(&mut self.keys[level]);
+        self.ends[level] = [0; CLASSES];
+        let before = self.index.len();
+        for key in &keys {
+            self.index.remove(key);
+        }
+        let inv_q = 1.0 / q;
+        for c in cells {
+            let local = Vec3A::new(c.pos[0] as f32, c.pos[1] as f32, c.pos[2] as f32) * inv_q;
+            let key = cell_key(local, inv_edge_up, across_up, level + 1);
+            self.absorb(
+                key,
+                Cell {
+                    level: (level + 1) as u8,
+                    footprint_q: (c.footprint_q / 2).max(1),
+                    ..c
+                },
+                max_weight,
+            );
+        }
+        self.index.shrink_to_fit();
+        self.bytes = self.measure();
+        before - self.index.len()
+    }
+
+    /// Adds `cell` (a coarser cell made of finer ones, its level, position and footprint
+    /// already the coarser cell's) under `key`: as a new cell, or into the one there as an
+    /// observation weighted by its count, so a coarser cell is the weighted mean of what it
+    /// held and what it took in, last seen when the latest of them was. True if it was new.
+    fn absorb(&mut self, key: u32, cell: Cell, max_weight: u8) -> bool {
+        let Some(&ci) = self.index.get(&key) else {
+            self.insert_shuffled(key, cell);
+            return true;
+        };
+        let p = &mut self.cells[cell.level as usize][ci as usize];
+        let (wp, wc) = (u32::from(p.weight), u32::from(cell.weight));
+        let total = wp + wc;
+        let mix = |a: u16, b: u16| -> u16 {
+            ((u32::from(a) * wp + u32::from(b) * wc + total / 2) / total) as u16
+        };
+        p.pos = std::array::from_fn(|i| mix(p.pos[i], cell.pos[i]));
+        p.rgb = std::array::from_fn(|i| mix(p.rgb[i].into(), cell.rgb[i].into()) as u8);
+        p.footprint_q = mix(p.footprint_q.into(), cell.footprint_q.into()) as u8;
+        p.weight = total.min(u32::from(max_weight)) as u8;
+        p.last_seen = p.last_seen.max(cell.last_seen);
+        false
+    }
+
     /// Cells per level.
     fn counts(&self) -> [u32; MAX_LEVELS as usize] {
         std::array::from_fn(|l| self.cells[l].len() as u32)
@@ -364,6 +424,9 @@ pub struct MemoryStats {
     pub eviction_passes: u64,
     /// Cells dropped by free-space carving so far.
     pub carved_cells: u64,
+    /// Cells merged into coarser ones to stay in the bound (see
+    /// [`MemoryConfig::coarsen_level_age_s`]) since this memory was made or loaded.
+    pub coarsened_cells: u64,
 }
 
 /// The bounded 3D cache. See the crate docs for the design.
@@ -402,6 +465,8 @@ pub struct SpatialMemory {
     /// records both, so carving only trusts views of the current state.
     instance: u64,
     generation: u64,
+    /// Cells merged away by coarsening since this memory was made or loaded (not saved).
+    coarsened_cells: u64,
 }
 
 /// Source of [`SpatialMemory`] instance numbers.
@@ -458,6 +523,7 @@ impl SpatialMemory {
             render_hits: AtomicU64::new(0),
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             generation: 0,
+            coarsened_cells: 0,
             config,
         })
     }
@@ -535,6 +601,7 @@ impl SpatialMemory {
             evicted_chunks: self.counters.evicted_chunks,
             eviction_passes: self.counters.eviction_passes,
             carved_cells: self.counters.carved,
+            coarsened_cells: self.coarsened_cells,
         }
     }
 
@@ -805,7 +872,8 @@ impl SpatialMemory {
         true
     }
 
-    fn remove_slot(&mut self, s: u32) {
+    /// Frees slot `s` (counted as an eviction if `evicted`).
+    fn remove_slot(&mut self, s: u32, evicted: bool) {
         let Some(chunk) = self.slots[s as usize].take() else {
             return;
         };
@@ -826,7 +894,7 @@ impl SpatialMemory {
         self.cell_bytes -= chunk.bytes;
         self.cells -= chunk.len() as u64;
         self.free.push(s);
-        self.counters.evicted_chunks += 1;
+        self.counters.evicted_chunks += u64::from(evicted);
     }
 
     /// Evicts least-recently-seen chunks until resident bytes are at most 90 % of `target`
@@ -837,20 +905,162 @@ impl SpatialMemory {
         }
         self.counters.eviction_passes += 1;
         let goal = target - target / 10;
-        let mut order: Vec<(u64, u32)> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(s, c)| c.as_ref().map(|c| (c.last_seen, s as u32)))
-            .collect();
-        order.sort_unstable();
-        for (_, s) in order {
-            if self.bytes() <= goal {
-                break;
+        if self.config.coarsen_level_age_s > 0.0 {
+            // Least valuable first: the oldest, a lost level counting as `coarsen_level_age_s`
+            // of recency. Coarsen it, or if it has no detail left to lose, evict it.
+            let per_level = (f64::from(self.config.coarsen_level_age_s)
+                * f64::from(reverie_core::TICK_HZ)) as u64;
+            let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u32)>> = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(s, c)| {
+                    let c = c.as_ref()?;
+                    Some(std::cmp::Reverse((
+                        c.last_seen + per_level * self.detail_lost(s as u32) as u64,
+                        s as u32,
+                    )))
+                })
+                .collect();
+            while let Some(std::cmp::Reverse((_, s))) = heap.pop() {
+                if self.bytes() <= goal {
+                    break;
+                }
+                if self.coarsen_slot(s) {
+                    let last_seen = self.slots[s as usize].as_ref().map_or(0, |c| c.last_seen);
+                    heap.push(std::cmp::Reverse((
+                        last_seen + per_level * self.detail_lost(s) as u64,
+                        s,
+                    )));
+                } else {
+                    self.remove_slot(s, true);
+                }
             }
-            self.remove_slot(s);
+        } else {
+            let mut order: Vec<(u64, u32)> = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(s, c)| c.as_ref().map(|c| (c.last_seen, s as u32)))
+                .collect();
+            order.sort_unstable();
+            for (_, s) in order {
+                if self.bytes() <= goal {
+                    break;
+                }
+                self.remove_slot(s, true);
+            }
         }
         self.regions.shrink_to_fit();
+    }
+
+    /// Levels of detail the chunk in slot `s` has lost: how much coarser its finest cells are
+    /// than the finest level a chunk of its kind holds.
+    fn detail_lost(&self, s: u32) -> usize {
+        let first = if self.coarse_slot[s as usize] {
+            self.coarse_from
+        } else {
+            0
+        };
+        let counts = &self.counts[s as usize];
+        (first..MAX_LEVELS as usize)
+            .find(|&l| counts[l] > 0)
+            .map_or(0, |l| l - first)
+    }
+
+    /// Merges the finest level of the chunk in slot `s` into the next (see
+    /// [`MemoryConfig::coarsen_level_age_s`]): within the chunk, or, for a chunk holding only
+    /// the last level a (fine) chunk holds, into the first level of its region's coarse chunk,
+    /// which takes its place. False, changing nothing, if its cells are all of the last level.
+    fn coarsen_slot(&mut self, s: u32) -> bool {
+        let si = s as usize;
+        let coarse = self.coarse_slot[si];
+        let (first, end) = if coarse {
+            (self.coarse_from, self.levels as usize)
+        } else {
+            (0, self.coarse_from)
+        };
+        let counts = self.counts[si];
+        let Some(level) = (first..end).find(|&l| counts[l] > 0) else {
+            return false;
+        };
+        let max_weight = self.config.max_weight;
+        if level + 1 == end {
+            return !coarse && end < self.levels as usize && self.merge_into_region(s, level);
+        }
+        let edge_m = self.config.chunk_m * if coarse { REGION as f32 } else { 1.0 };
+        let across = if coarse {
+            self.across_coarse
+        } else {
+            self.across
+        };
+        let inv_edge_up = 1.0 / self.edge[level + 1];
+        let Some(chunk) = self.slots[si].as_mut() else {
+            return false;
+        };
+        let old_bytes = chunk.bytes;
+        let merged = chunk.coarsen(
+            level,
+            POS_STEPS / edge_m,
+            inv_edge_up,
+            across[level + 1],
+            max_weight,
+        );
+        self.cell_bytes = self.cell_bytes + chunk.bytes - old_bytes;
+        self.counts[si] = chunk.counts();
+        self.cells -= merged as u64;
+        self.coarsened_cells += merged as u64;
+        self.generation += 1;
+        true
+    }
+
+    /// Moves the cells of the fine chunk in slot `s` (all of `level`, the last fine level) into
+    /// the next level of its region's coarse chunk, and frees the slot.
+    fn merge_into_region(&mut self, s: u32, level: usize) -> bool {
+        let Some(chunk) = self.slots[s as usize].as_ref() else {
+            return false;
+        };
+        let (coord, last_seen) = (chunk.coord, chunk.last_seen);
+        let cells = chunk.cells[level].clone();
+        let region = coord.div_euclid(IVec3::splat(REGION));
+        let chunk_m = self.config.chunk_m;
+        // Chunk-local position steps → the region chunk's, through the offset between them.
+        let q_fine = POS_STEPS / chunk_m;
+        let q_coarse = POS_STEPS / (chunk_m * REGION as f32);
+        let offset = (coord - region * REGION).as_vec3() * chunk_m;
+        let up = level + 1;
+        let (inv_edge_up, across_up) = (1.0 / self.edge[up], self.across_coarse[up]);
+        let max_weight = self.config.max_weight;
+        self.remove_slot(s, false);
+        let cs = self.slot_for(region, true);
+        let Some(target) = self.slots[cs as usize].as_mut() else {
+            return false;
+        };
+        let old_bytes = target.bytes;
+        let mut added = 0u64;
+        for c in &cells {
+            let local = Vec3A::from(offset)
+                + Vec3A::new(c.pos[0] as f32, c.pos[1] as f32, c.pos[2] as f32) / q_fine;
+            let key = cell_key(local, inv_edge_up, across_up, up);
+            let pos = (local * q_coarse)
+                .round()
+                .clamp(Vec3A::ZERO, Vec3A::splat(POS_STEPS));
+            let cell = Cell {
+                pos: [pos.x as u16, pos.y as u16, pos.z as u16],
+                level: up as u8,
+                footprint_q: (c.footprint_q / 2).max(1),
+                ..*c
+            };
+            added += u64::from(target.absorb(key, cell, max_weight));
+        }
+        target.last_seen = target.last_seen.max(last_seen);
+        target.bytes = target.measure();
+        self.cell_bytes = self.cell_bytes + target.bytes - old_bytes;
+        self.counts[cs as usize] = target.counts();
+        self.cells += added;
+        self.coarsened_cells += cells.len() as u64 - added;
+        self.generation += 1;
+        true
     }
 
     /// Renders the memory into `pose`: tent-weighted splats of the cells in view (chunks culled
@@ -1398,6 +1608,84 @@ mod tests {
         mem.render(&pose, &k, &mut a);
         copy.render(&pose, &k, &mut b);
         assert!(a == b);
+    }
+
+    #[test]
+    fn over_the_bound_old_chunks_lose_detail_before_they_are_forgotten() {
+        let k = Intrinsics::from_vfov_deg(64, 64, 70.0).unwrap();
+        let n = k.pixels();
+        // A wall 1 m ahead (level-1 cells) with 8-pixel squares, seen once.
+        let rgb: Vec<u8> = (0..n)
+            .flat_map(|i| [((i % 64 / 8 + i / 64 / 8) % 2 * 120 + 60) as u8, 90, 40])
+            .collect();
+        let depth = vec![1.0f32; n];
+        let pose = Pose::new(Vec3::new(0.3, 0.2, 0.1), 0.0, 0.0);
+        let surface = |v: &View| v.depth_m.iter().filter(|z| z.is_finite()).count();
+        for coarsen in [true, false] {
+            let config = MemoryConfig {
+                coarsen_level_age_s: if coarsen { 60.0 } else { 0.0 },
+                keyframes: 0,
+                sky_texels_per_degree: 0.1,
+                ..MemoryConfig::default()
+            };
+            let mut mem = SpatialMemory::new(config).unwrap();
+            mem.write(&k, &rgb, &depth, &pose, 0).unwrap();
+            let (before, bytes) = (mem.stats(), mem.bytes());
+            let mut full = View::new(&k);
+            mem.render(&pose, &k, &mut full);
+            assert!(surface(&full) > n * 99 / 100);
+            // A bound a quarter of the cells' bytes below what is held.
+            let target = bytes - mem.cell_bytes / 4;
+            mem.enforce_bound(target);
+            assert!(mem.bytes() <= target - target / 10);
+            assert_consistent(&mem);
+            mem.chunks().for_each(check_segments);
+            let after = mem.stats();
+            let mut view = View::new(&k);
+            mem.render(&pose, &k, &mut view);
+            if coarsen {
+                assert_eq!((after.chunks, after.evicted_chunks), (before.chunks, 0));
+                assert!(after.cells < before.cells, "{after:?}");
+                assert_eq!(after.coarsened_cells, before.cells - after.cells);
+                assert!(mem.chunks().any(|c| c.cells[1].is_empty() && c.len() > 0));
+                // All of the wall is still there, blurred at the squares' edges.
+                assert!(surface(&view) > n * 99 / 100);
+                let se = full
+                    .rgb
+                    .iter()
+                    .zip(&view.rgb)
+                    .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+                    .sum::<f64>()
+                    / (3 * n) as f64;
+                let psnr = 10.0 * (255.0f64.powi(2) / se).log10();
+                assert!(psnr > 20.0, "{psnr:.1} dB");
+                // A saved copy renders the same.
+                let copy = SpatialMemory::from_bytes(&mem.to_bytes()).unwrap();
+                let mut again = View::new(&k);
+                copy.render(&pose, &k, &mut again);
+                assert!(again == view);
+                // Coarsened until no fine chunk is left, the wall is in its region's coarse
+                // chunk, still there.
+                while let Some(s) =
+                    (0..mem.slots.len()).find(|&s| mem.slots[s].as_ref().is_some_and(|c| !c.coarse))
+                {
+                    assert!(mem.coarsen_slot(s as u32));
+                    assert_consistent(&mem);
+                }
+                assert!(mem.chunks().all(|c| c.coarse && c.len() > 0));
+                assert_eq!(mem.stats().evicted_chunks, 0);
+                mem.render(&pose, &k, &mut view);
+                // Nine 0.5 m cells seen from 1 m: most of the wall.
+                assert!(mem.stats().cells < 16 && surface(&view) > n * 3 / 4);
+            } else {
+                assert!(after.evicted_chunks > 0 && after.coarsened_cells == 0);
+                assert!(surface(&view) < surface(&full));
+            }
+            // A bound nothing fits in: coarsening cannot get there, so everything goes.
+            mem.enforce_bound(0);
+            assert_eq!((mem.stats().cells, mem.stats().chunks), (0, 0));
+            assert_consistent(&mem);
+        }
     }
 
     #[test]

@@ -237,6 +237,13 @@ pub struct Control {
     pub rotation_error_deg: f64,
     /// Mean end-position error as a percentage of the true distance walked.
     pub translation_error_pct: f64,
+    /// The same, of the horizontal end-position error only (where the walk went, whatever the
+    /// camera's height).
+    #[serde(default)]
+    pub horizontal_error_pct: f64,
+    /// Mean absolute end-height error (m).
+    #[serde(default)]
+    pub height_error_m: f64,
     /// Mean true distance walked (m).
     pub distance_walked_m: f64,
     /// Walking into a wall.
@@ -466,6 +473,7 @@ pub fn evaluate(
     };
     let mut strip_rows: Vec<Vec<u8>> = Vec::new();
     let (mut rot, mut trans, mut dist) = (0.0, 0.0, 0.0);
+    let (mut horizontal, mut height) = (0.0, 0.0);
     for (si, &world_seed) in opts.seeds.iter().enumerate() {
         let s = seeded(spec, world_seed);
         say(&format!(
@@ -562,9 +570,10 @@ pub fn evaluate(
                     .abs()
                     .to_degrees(),
             ) / n;
-            trans +=
-                f64::from((g.pose.position - truth.position).length() / walked.max(1e-3) * 100.0)
-                    / n;
+            let off = g.pose.position - truth.position;
+            trans += f64::from(off.length() / walked.max(1e-3) * 100.0) / n;
+            horizontal += f64::from(off.with_y(0.0).length() / walked.max(1e-3) * 100.0) / n;
+            height += f64::from(off.y.abs()) / n;
             dist += f64::from(walked) / n;
         }
     }
@@ -573,6 +582,8 @@ pub fn evaluate(
         seconds: (opts.steps - 1) as f64 / f64::from(TICK_HZ),
         rotation_error_deg: rot,
         translation_error_pct: trans,
+        horizontal_error_pct: horizontal,
+        height_error_m: height,
         distance_walked_m: dist,
         wall: None,
     };

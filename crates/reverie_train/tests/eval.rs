@@ -109,6 +109,23 @@ fn protocols_fill_the_report() {
         assert!(s.ssim.iter().all(|v| (-1.0..=1.0).contains(v)));
     }
     assert!(r.control.distance_walked_m >= 0.0 && r.control.rotation_error_deg.is_finite());
+    // The horizontal part of the end-position error is at most all of it; with no height error
+    // it is all of it.
+    let c = &r.control;
+    assert!(
+        c.horizontal_error_pct <= c.translation_error_pct + 1e-9,
+        "{c:?}"
+    );
+    assert!(
+        c.height_error_m >= 0.0 && c.height_error_m.is_finite(),
+        "{c:?}"
+    );
+    if c.height_error_m == 0.0 {
+        assert!(
+            (c.horizontal_error_pct - c.translation_error_pct).abs() < 1e-6,
+            "{c:?}"
+        );
+    }
     assert_eq!(r.revisit.len(), 1);
     let st = r.stability.unwrap();
     assert_eq!(st.brightness_per_minute.len(), 1);
