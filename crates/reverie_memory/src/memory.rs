@@ -897,8 +897,9 @@ impl SpatialMemory {
         self.counters.evicted_chunks += u64::from(evicted);
     }
 
-    /// Evicts least-recently-seen chunks until resident bytes are at most 90 % of `target`
-    /// (when over `target`; the slack makes passes rare).
+    /// Evicts least-recently-seen chunks (or, with [`MemoryConfig::coarsen_level_age_s`],
+    /// coarsens the least valuable ones first) until resident bytes are at most 90 % of
+    /// `target` (when over `target`; the slack makes passes rare).
     fn enforce_bound(&mut self, target: usize) {
         if self.bytes() <= target {
             return;
