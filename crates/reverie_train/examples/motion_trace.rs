@@ -1,7 +1,8 @@
 //! Where a checkpoint's ego-motion parts from the oracle's over one evaluation episode (the
 //! control protocol's random walk): per second, the true and predicted horizontal distance and
 //! height change, and the ticks where one of them is blocked and the other walks.
-//! `cargo run --release -p reverie_train --example motion_trace -- CHECKPOINT WORLD.toml [SEED]`
+//! `cargo run --release -p reverie_train --example motion_trace -- CHECKPOINT WORLD.toml [SEED[,SEED...]]`
+//! (several seeds: each walk, then a summary line over all of them)
 //! With `REVERIE_TRACE_TICKS=N` set, also the first N ticks one by one: the generated camera's
 //! height, what its ground probe shows under the feet, and the predicted and true rise.
 //! `REVERIE_TRACE_STEPS=N` walks N ticks instead of the control protocol's 241.
@@ -20,23 +21,65 @@ use reverie_world::policy::PolicyKind;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(ckpt), Some(world)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: motion_trace CHECKPOINT WORLD.toml [SEED]");
+        eprintln!("usage: motion_trace CHECKPOINT WORLD.toml [SEED[,SEED...]]");
         return ExitCode::from(2);
     };
-    let world_seed: u64 = args
-        .get(2)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_001);
-    match run(Path::new(ckpt), Path::new(world), world_seed) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("motion_trace: {e}");
-            ExitCode::FAILURE
+    let seeds: Vec<u64> = match args.get(2) {
+        None => vec![1_000_001],
+        Some(list) => match list.split(',').map(|s| s.trim().parse()).collect() {
+            Ok(seeds) => seeds,
+            Err(_) => {
+                eprintln!("motion_trace: {list:?} is not a comma-separated list of world seeds");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let mut total = Tally::default();
+    for &seed in &seeds {
+        if seeds.len() > 1 {
+            println!("== world seed {seed}");
         }
+        match run(Path::new(ckpt), Path::new(world), seed) {
+            Ok(t) => total.add(&t),
+            Err(e) => {
+                eprintln!("motion_trace: world seed {seed}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if seeds.len() > 1 {
+        let n = seeds.len() as f32;
+        println!(
+            "all {} walks: ticks blocked only in truth {} / only predicted {}; mean end error horizontal {:.2} m, height {:.2} m",
+            seeds.len(),
+            total.only_true,
+            total.only_pred,
+            total.horizontal_m / n,
+            total.height_m / n
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// What one walk adds to the summary over several.
+#[derive(Default)]
+struct Tally {
+    only_true: usize,
+    only_pred: usize,
+    horizontal_m: f32,
+    height_m: f32,
+}
+
+impl Tally {
+    fn add(&mut self, t: &Tally) {
+        self.only_true += t.only_true;
+        self.only_pred += t.only_pred;
+        self.horizontal_m += t.horizontal_m;
+        self.height_m += t.height_m;
     }
 }
 
-fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::error::Error>> {
+fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<Tally, Box<dyn std::error::Error>> {
     let model = reverie_model::checkpoint::load_cpu(ckpt)?;
     let mut spec = WorldSpec::load(world)?;
     spec.generator.seed = world_seed;
@@ -197,6 +240,7 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
         },
     )?;
     let sec = TICK_HZ as usize;
+    let mut tally = Tally::default();
     println!(
         "second | true walk m, rise m | predicted walk m, rise m | ticks: blocked only in truth / only predicted"
     );
@@ -227,6 +271,8 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
             only_true += usize::from(tr < 0.3 && pr > 0.7);
             only_pred += usize::from(pr < 0.3 && tr > 0.7);
         }
+        tally.only_true += only_true;
+        tally.only_pred += only_pred;
         println!(
             "{s:>6} | {:>6.2} {:>6.2} | {:>6.2} {:>6.2} | {only_true:>3} / {only_pred:>3}",
             flat(&ep.poses[a..=b]),
@@ -247,5 +293,7 @@ fn run(ckpt: &Path, world: &Path, world_seed: u64) -> Result<(), Box<dyn std::er
         (t.position - p.position).with_y(0.0).length(),
         (t.position - p.position).y
     );
-    Ok(())
+    tally.horizontal_m = (t.position - p.position).with_y(0.0).length();
+    tally.height_m = (t.position - p.position).y.abs();
+    Ok(tally)
 }
