@@ -142,9 +142,9 @@ enum Command {
         /// Probe every this many ticks.
         #[arg(long, default_value_t = 24)]
         probe_every: usize,
-        /// Loop-and-return lengths, seconds out (comma-separated; empty for none).
-        #[arg(long, default_value = "10,60,300", value_delimiter = ',')]
-        loops: Vec<f32>,
+        /// Loop-and-return lengths, seconds out (comma-separated; "" = none).
+        #[arg(long, default_value = "10,60,300")]
+        loops: String,
         /// Memory configuration JSON (fields of reverie_memory::MemoryConfig; missing = default).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -548,6 +548,7 @@ fn run(cli: Cli) -> Result<()> {
             if steps < 2 || probe_every == 0 {
                 bail!("--steps must be at least 2 and --probe-every at least 1");
             }
+            let loops: Vec<f32> = train::list(&loops, "--loops")?;
             if let Some(bad) = loops
                 .iter()
                 .find(|s| !(s.is_finite() && **s > 0.0 && **s <= 3600.0))

@@ -88,7 +88,7 @@ pub fn run(config: &Path, out: &Path, resume: bool, overwrite: bool) -> Result<(
     Ok(())
 }
 
-fn list<T: std::str::FromStr>(text: &str, flag: &str) -> Result<Vec<T>>
+pub(crate) fn list<T: std::str::FromStr>(text: &str, flag: &str) -> Result<Vec<T>>
 where
     T::Err: std::fmt::Display,
 {

@@ -278,6 +278,8 @@ fn memory_commands_reject_bad_flags_and_configs() {
     let out = out.to_str().unwrap_or_default();
     let e = fails(&["memory-eval", "--loops=-5", "--out", out]);
     assert!(e.contains("--loops"), "{e}");
+    let e = fails(&["memory-eval", "--loops", "10,soon", "--out", out]);
+    assert!(e.contains("--loops") && e.contains("soon"), "{e}");
     let e = fails(&["memory-eval", "--bound-mib", "1", "--out", out]);
     assert!(e.contains("bound_bytes"), "{e}");
     let cfg = t.path().join("bad.json");
@@ -302,4 +304,29 @@ fn memory_commands_reject_bad_flags_and_configs() {
     let e = fails(&["memory-bench", "--minutes", "0", "--out", out]);
     assert!(e.contains("--minutes"), "{e}");
     assert!(!Path::new(out).exists(), "nothing written on bad flags");
+}
+
+#[test]
+fn memory_eval_without_loops_measures_the_probe_poses_only() {
+    let t = tmp();
+    let out = t.path().join("m");
+    let o = reverie(&[
+        "memory-eval",
+        "--world",
+        "worlds/meadow.toml",
+        "--steps",
+        "30",
+        "--loops",
+        "",
+        "--out",
+        out.to_str().unwrap_or_default(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json = std::fs::read_to_string(out.join("memory-eval.json")).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    assert_eq!(v["loops"].as_array().map(Vec::len), Some(0), "{json}");
+    assert!(
+        v["same_pose"]["n"].as_u64().is_some_and(|n| n > 0),
+        "{json}"
+    );
 }
