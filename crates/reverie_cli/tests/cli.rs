@@ -16,6 +16,17 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Runs, expects success, returns stdout.
+fn succeeds(args: &[&str]) -> String {
+    let out = reverie(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 /// Runs, expects failure without a panic, returns stderr.
 fn fails(args: &[&str]) -> String {
     let out = reverie(args);
@@ -49,7 +60,7 @@ fn tiny_datagen<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 
 /// Renders the example tour in `world` at `resolution` to `out`, expecting success.
 fn render_tour(world: &str, resolution: &str, out: &str) {
-    let o = reverie(&[
+    succeeds(&[
         "render",
         "--world",
         world,
@@ -60,7 +71,6 @@ fn render_tour(world: &str, resolution: &str, out: &str) {
         "--out",
         out,
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 fn tmp() -> tempfile::TempDir {
@@ -310,7 +320,7 @@ fn memory_commands_reject_bad_flags_and_configs() {
 fn memory_eval_without_loops_measures_the_probe_poses_only() {
     let t = tmp();
     let out = t.path().join("m");
-    let o = reverie(&[
+    succeeds(&[
         "memory-eval",
         "--world",
         "worlds/meadow.toml",
@@ -321,7 +331,6 @@ fn memory_eval_without_loops_measures_the_probe_poses_only() {
         "--out",
         out.to_str().unwrap_or_default(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let json = std::fs::read_to_string(out.join("memory-eval.json")).unwrap_or_default();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
     assert_eq!(v["loops"].as_array().map(Vec::len), Some(0), "{json}");
