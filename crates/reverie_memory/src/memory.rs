@@ -1018,11 +1018,13 @@ impl SpatialMemory {
     /// Moves the cells of the fine chunk in slot `s` (all of `level`, the last fine level) into
     /// the next level of its region's coarse chunk, and frees the slot.
     fn merge_into_region(&mut self, s: u32, level: usize) -> bool {
-        let Some(chunk) = self.slots[s as usize].as_ref() else {
+        let Some(chunk) = self.slots[s as usize].as_mut() else {
             return false;
         };
         let (coord, last_seen) = (chunk.coord, chunk.last_seen);
-        let cells = chunk.cells[level].clone();
+        // Taken out: the slot is freed next, and its accounting (index, stored bytes) is
+        // untouched by that.
+        let cells = std::mem::take(&mut chunk.cells[level]);
         let region = coord.div_euclid(IVec3::splat(REGION));
         let chunk_m = self.config.chunk_m;
         // Chunk-local position steps → the region chunk's, through the offset between them.
