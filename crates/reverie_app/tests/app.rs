@@ -4,6 +4,7 @@
 //! turning (from tick 24) — and screenshots of the window are taken at tick 12 and tick 72. The view must change
 //! far more under input than without it, and generated frames must have reached the screen.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,7 +15,9 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// An Xvfb server on a free display, killed on drop.
+/// An Xvfb server on a display it picks itself (`-displayfd`), stopped with SIGTERM on drop so
+/// that it removes its lock file and socket. (SIGKILL left `/tmp/.X{n}-lock` behind on every
+/// run; a fixed range of display numbers filled up on a long-lived machine.)
 struct Xvfb {
     child: Child,
     display: String,
@@ -22,46 +25,63 @@ struct Xvfb {
 
 impl Xvfb {
     fn start() -> Xvfb {
-        for n in 90..120 {
-            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
-            let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
-            if socket.exists() || lock.exists() {
-                continue;
+        // `-displayfd 1`: Xvfb takes the first free display (it clears stale locks whose process
+        // is gone) and writes its number to stdout once it accepts connections.
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1024x768x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run Xvfb ({e}); install it with `bash scripts/setup.sh` \
+                     (apt: xvfb mesa-vulkan-drivers)"
+                )
+            });
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(read.map(|_| line));
+        });
+        let number = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(Ok(line)) if line.trim().parse::<u32>().is_ok() => line.trim().to_string(),
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("Xvfb did not report a display within 20 s: {other:?}");
             }
-            let child = Command::new("Xvfb")
-                .args([
-                    &format!(":{n}"),
-                    "-screen",
-                    "0",
-                    "1024x768x24",
-                    "-nolisten",
-                    "tcp",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "cannot run Xvfb ({e}); install it with `bash scripts/setup.sh` \
-                         (apt: xvfb mesa-vulkan-drivers)"
-                    )
-                });
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while !socket.exists() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            assert!(socket.exists(), "Xvfb :{n} did not come up");
-            return Xvfb {
-                child,
-                display: format!(":{n}"),
-            };
+        };
+        Xvfb {
+            child,
+            display: format!(":{number}"),
         }
-        panic!("no free X display number in 90..120");
     }
 }
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let termed = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while termed && Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
