@@ -173,6 +173,16 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     let text = serde_json::to_string_pretty(&report)?;
     std::fs::write(json, &text)?;
     println!("{text}");
-    eprintln!("wrote {} and {}", json.display(), strip.display());
+    let revisits = reverie_train::eval::revisit_strip_path(&strip);
+    if revisits.exists() && !report.revisit.is_empty() {
+        eprintln!(
+            "wrote {}, {} and {}",
+            json.display(),
+            strip.display(),
+            revisits.display()
+        );
+    } else {
+        eprintln!("wrote {} and {}", json.display(), strip.display());
+    }
     Ok(())
 }

@@ -280,6 +280,7 @@ impl<'m> Engine<'m> {
         };
         let g = guides_tensor(cfg, &[guide], &[Guide::EMPTY], model.device())?;
         let (state, out) = model.prompt(&[g])?;
+        let state = state.detach();
         let (rgb, depth_m) = out.frame(0)?;
         // Where the prompt gave depth, it is the truth of the prompt frame: keep it.
         let depth_m = prompt.depth_m.clone().unwrap_or(depth_m);
@@ -619,6 +620,11 @@ impl<'m> Engine<'m> {
             (rgb, depth)
         };
         times.network_ms = ms(t);
+        // Nothing back-propagates through a session: cut the state off from the autograd graph.
+        // (A model of trainable variables — a training run's, a test's — otherwise links every
+        // tick's ops to the last, and dropping that chain at the session's end recurses once per
+        // op: a stack overflow after a few hundred ticks.)
+        self.state = self.state.detach();
 
         self.pending_write = use_memory && quality.writes_memory(tick);
         self.last = info.frame(

@@ -8,12 +8,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use reverie_core::glam::Vec3;
 use reverie_core::metrics::psnr_rgb8;
-use reverie_core::{Action, Intrinsics, Keys, Pose, TICK_HZ, seed};
+use reverie_core::{Action, EgoMotion, Intrinsics, Keys, Pose, TICK_HZ, seed};
 use reverie_memory::MemoryConfig;
 use reverie_model::WorldModel;
 use reverie_runtime::{Engine, EngineOptions, Generated, Prompt, Refine};
 use reverie_world::episode::{self, EpisodeStart};
+use reverie_world::physics::Player;
 use reverie_world::policy::PolicyKind;
 use reverie_world::{Renderer, World, WorldSpec};
 use serde::{Deserialize, Serialize};
@@ -276,24 +278,39 @@ pub struct WallTest {
 pub struct Revisit {
     /// Seconds out.
     pub out_secs: f32,
-    /// Tick at which the oracle walker was back (None: it never returned; then not scored).
+    /// Whether the loop was walked inside the generated session, by the model's own poses, back
+    /// to where the session started (see `walk_loop`). `false` in reports from before: the
+    /// oracle's loop actions were replayed, and the generated walker ended wherever they took it.
+    #[serde(default)]
+    pub closed_loop: bool,
+    /// Memory on: the tick at which the generated walker was back at its start pose (None: not
+    /// within the policy's time; then nothing is scored).
     pub return_tick: Option<usize>,
+    /// Memory off: the same.
+    #[serde(default)]
+    pub return_tick_memory_off: Option<usize>,
     /// Memory on: PSNR (dB) of the generated frame at the return vs the one generated at tick 0.
     pub self_psnr_memory_on_db: Option<f64>,
     /// Memory off: the same.
     pub self_psnr_memory_off_db: Option<f64>,
-    /// Memory on: PSNR vs the oracle frame at the return.
+    /// Memory on: PSNR vs the oracle's view of the start pose (the prompt frame).
     pub oracle_psnr_memory_on_db: Option<f64>,
     /// Memory off: the same.
     pub oracle_psnr_memory_off_db: Option<f64>,
-    /// Memory on: how far the generated session's camera is at the return from where it was at
-    /// tick 0 (metres; the oracle walker is back within its tolerance) — the ego-motion's share
-    /// of a low self-PSNR.
+    /// Memory on: how far the generated session's camera is, at the return (or at the end, if it
+    /// never got back), from where it was at tick 0 (metres).
     #[serde(default)]
     pub return_position_error_m: Option<f64>,
+    /// Memory off: the same.
+    #[serde(default)]
+    pub return_position_error_memory_off_m: Option<f64>,
     /// Memory on: the same for the heading (degrees).
     #[serde(default)]
     pub return_yaw_error_deg: Option<f64>,
+    /// Memory on: ticks on which the generated walker was blocked (a move key held, less than half
+    /// of it moved).
+    #[serde(default)]
+    pub blocked_ticks: Option<usize>,
 }
 
 /// Stability of a long random-policy rollout.
@@ -597,11 +614,33 @@ pub fn evaluate(
     if let Some(&world_seed) = opts.seeds.first() {
         say("wall test");
         report.control.wall = wall_test(model, spec, k, world_seed, &base)?;
+        let mut revisit_rows = Vec::new();
         for &secs in &opts.loops_secs {
             say(&format!("revisit: loop {secs} s out and back"));
-            report
-                .revisit
-                .push(revisit(model, spec, k, world_seed, secs, &base)?);
+            let (r, row) = revisit(model, spec, k, world_seed, secs, &base)?;
+            revisit_rows.push(hcat(&row, w, h));
+            let db = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1} dB"));
+            say(&format!(
+                "  memory on: back at tick {:?}, self {} (oracle {}); memory off: back at tick {:?}, self {} (oracle {})",
+                r.return_tick,
+                db(r.self_psnr_memory_on_db),
+                db(r.oracle_psnr_memory_on_db),
+                r.return_tick_memory_off,
+                db(r.self_psnr_memory_off_db),
+                db(r.oracle_psnr_memory_off_db),
+            ));
+            report.revisit.push(r);
+        }
+        if let (Some(path), false) = (strip, revisit_rows.is_empty()) {
+            let path = revisit_strip_path(path);
+            let img: Vec<u8> = revisit_rows.concat();
+            reverie_world::imageio::write_png(
+                &path,
+                (w * 4) as u32,
+                (h * revisit_rows.len()) as u32,
+                &img,
+            )
+            .map_err(|e| TrainError::file(&path, e))?;
         }
         if opts.stability_minutes > 0.0 {
             say(&format!(
@@ -739,57 +778,148 @@ fn revisit(
     world_seed: u64,
     out_secs: f32,
     options: &EngineOptions,
-) -> Result<Revisit> {
+) -> Result<(Revisit, Vec<Vec<u8>>)> {
     let s = seeded(spec, world_seed);
-    let policy = PolicyKind::LoopAndReturn { out_secs };
-    let ep = record(
-        &s,
-        k,
-        &policy,
-        seed::derive(world_seed, &[3]),
-        policy.min_steps(),
-    );
+    let kind = PolicyKind::LoopAndReturn { out_secs };
+    let policy_seed = seed::derive(world_seed, &[3]);
+    // The oracle is needed for the prompt only (and, after the session, to score its start view).
+    let ep = record(&s, k, &kind, policy_seed, 1);
     let mut r = Revisit {
         out_secs,
-        return_tick: ep.report["returned_tick"].as_u64().map(|t| t as usize),
+        closed_loop: true,
         ..Revisit::default()
     };
-    let Some(ret) = r.return_tick.filter(|&t| t < ep.actions.len()) else {
-        return Ok(r);
-    };
+    let mut row = vec![ep.rgb[0].clone()];
     for use_memory in [true, false] {
-        let generated = rollout(
+        let walk = walk_loop(
             model,
             k,
             &ep.prompt(),
-            &ep.actions[..=ret],
+            &kind,
+            policy_seed,
             EngineOptions {
                 use_memory,
                 refine: Refine::Network,
                 ..options.clone()
             },
-            &|t| t == 0 || t == ret,
-            |_| {},
         )?;
-        let (first, back) = (&generated[0].1, &generated[generated.len() - 1].1);
-        let self_psnr = psnr_rgb8(&back.rgb, &first.rgb, None);
-        let oracle_psnr = psnr_rgb8(&back.rgb, &ep.rgb[ret], None);
+        let (first, back) = (&walk.first, &walk.last);
         if use_memory {
+            row.push(first.rgb.clone());
+        }
+        row.push(back.rgb.clone());
+        // Only a walker back at its start is scored: elsewhere the two frames show different
+        // places, and their PSNR says nothing about consistency.
+        let scored = walk.returned.is_some();
+        let self_psnr = psnr_rgb8(&back.rgb, &first.rgb, None).filter(|_| scored);
+        // The oracle's view from the start pose is the prompt frame.
+        let oracle_psnr = psnr_rgb8(&back.rgb, &ep.rgb[0], None).filter(|_| scored);
+        let position_error = Some(f64::from(back.pose.position.distance(first.pose.position)));
+        let yaw_error = Some(f64::from(
+            reverie_core::pose::wrap_angle(back.pose.yaw_rad - first.pose.yaw_rad)
+                .abs()
+                .to_degrees(),
+        ));
+        if use_memory {
+            r.return_tick = walk.returned;
             r.self_psnr_memory_on_db = self_psnr;
             r.oracle_psnr_memory_on_db = oracle_psnr;
-            r.return_position_error_m =
-                Some(f64::from(back.pose.position.distance(first.pose.position)));
-            r.return_yaw_error_deg = Some(f64::from(
-                reverie_core::pose::wrap_angle(back.pose.yaw_rad - first.pose.yaw_rad)
-                    .abs()
-                    .to_degrees(),
-            ));
+            r.return_position_error_m = position_error;
+            r.return_yaw_error_deg = yaw_error;
+            r.blocked_ticks = Some(walk.blocked_ticks);
         } else {
+            r.return_tick_memory_off = walk.returned;
             r.self_psnr_memory_off_db = self_psnr;
             r.oracle_psnr_memory_off_db = oracle_psnr;
+            r.return_position_error_memory_off_m = position_error;
         }
     }
-    Ok(r)
+    Ok((r, row))
+}
+
+/// Where [`evaluate`] writes the revisit strip beside the fidelity strip `strip`: `X.png` →
+/// `X-revisit.png`. One row per loop: the oracle's start view (the prompt) | the session's frame
+/// at tick 0 | at the return, memory on | at the return, memory off (the last frame where the
+/// walker never got back).
+pub fn revisit_strip_path(strip: &Path) -> std::path::PathBuf {
+    let stem = strip
+        .file_stem()
+        .map_or_else(|| "eval".into(), |s| s.to_string_lossy().into_owned());
+    strip.with_file_name(format!("{stem}-revisit.png"))
+}
+
+/// A loop-and-return walked inside a generated session.
+struct LoopWalk {
+    /// The session's frame at tick 0.
+    first: Generated,
+    /// Its frame at the return, or at the last tick if it never got back.
+    last: Generated,
+    /// The tick at which the walker was back at its start pose.
+    returned: Option<usize>,
+    /// Ticks on which a move key was held and the walker moved less than half of it.
+    blocked_ticks: usize,
+}
+
+/// Walks `kind` (a loop-and-return) in a session of `model` from `prompt`, closed loop: each
+/// tick the policy sees only the session's own walker — the model's pose; on the ground when the
+/// model's step has no vertical motion; blocked when a move key was held and the model moved
+/// less than half of what the keys ask for — never the oracle (the honesty rule: no world is
+/// passed, only what [`reverie_world::policy::BlindPolicy`] needs). So the walker comes back to
+/// its start pose *in the generated world*, however the model's collisions differ from the
+/// oracle's, and what the session shows there can be compared with what it showed at tick 0.
+/// Stops at the return, or after twice the policy's [`PolicyKind::min_steps`] (a generated
+/// walker is slower than the oracle's: it stops at what its session drew in its way).
+fn walk_loop(
+    model: &WorldModel,
+    k: &Intrinsics,
+    prompt: &Prompt,
+    kind: &PolicyKind,
+    policy_seed: u64,
+    options: EngineOptions,
+) -> Result<LoopWalk> {
+    let mut policy = kind.build_blind(policy_seed).ok_or_else(|| {
+        TrainError::Other(format!(
+            "policy {kind} looks at the world; it cannot walk a generated one"
+        ))
+    })?;
+    let mut engine =
+        Engine::new(model, *k, prompt, options).map_err(|e| TrainError::Other(e.to_string()))?;
+    let first = engine.frame().clone();
+    let body = Player::new(Vec3::ZERO, 0.0).body;
+    let at = |pose: &Pose| pose.position - Vec3::new(0.0, body.eye_height, 0.0);
+    let mut player = Player::new(at(&first.pose), first.pose.yaw_rad);
+    player.pitch_rad = first.pose.pitch_rad;
+    player.on_ground = true;
+    let mut blocked_ticks = 0;
+    let mut returned = None;
+    for t in 1..=2 * kind.min_steps() {
+        let a = policy.act_blind(&player, t as u64);
+        let back = !policy.report()["returned_tick"].is_null();
+        let g = engine
+            .step(&a)
+            .map_err(|e| TrainError::Other(e.to_string()))?;
+        if back {
+            returned = Some(t);
+            break;
+        }
+        let asked = EgoMotion::intended(&a, body.walk_speed, body.sprint_speed);
+        let (asked_m, moved_m) = (
+            asked.right_m.hypot(asked.forward_m),
+            g.motion.right_m.hypot(g.motion.forward_m),
+        );
+        player.blocked = asked_m > 0.0 && moved_m < 0.25 * asked_m;
+        blocked_ticks += usize::from(player.blocked);
+        player.on_ground = g.motion.up_m.abs() < 0.02;
+        player.feet = at(&g.pose);
+        player.yaw_rad = g.pose.yaw_rad;
+        player.pitch_rad = g.pose.pitch_rad;
+    }
+    Ok(LoopWalk {
+        first,
+        last: engine.frame().clone(),
+        returned,
+        blocked_ticks,
+    })
 }
 
 fn saturation(rgb: &[u8]) -> f64 {

@@ -78,6 +78,38 @@ fn nothing_after_the_prompt_reaches_the_model() {
 }
 
 #[test]
+fn a_long_session_of_a_trainable_model_ends_cleanly() {
+    // A model of trainable variables (as in training) records every op; a session must not keep
+    // its ticks linked through the latent state, or dropping the chain at its end overflows the
+    // stack. 2 400 ticks on a small stack.
+    let (model, spec, k) = setup();
+    let ep = record(&Arc::new(spec), &k, &PolicyKind::RandomWalk, 9, 2);
+    let actions = vec![ep.actions[1]; 2400];
+    let ticks = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn_scoped(s, || {
+                let mut n = 0;
+                rollout(
+                    &model,
+                    &k,
+                    &ep.prompt(),
+                    &actions,
+                    EngineOptions::default(),
+                    &|_| false,
+                    |_| n += 1,
+                )
+                .unwrap();
+                n
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+    });
+    assert_eq!(ticks, 2400);
+}
+
+#[test]
 fn protocols_fill_the_report() {
     let (model, spec, k) = setup();
     let dir = tempfile::tempdir().unwrap();
@@ -127,6 +159,34 @@ fn protocols_fill_the_report() {
         );
     }
     assert_eq!(r.revisit.len(), 1);
+    // The loop is walked in the generated session: scored only where that walker got back to
+    // where it started (within the policy's tolerance), and always saying how far it was.
+    let v = &r.revisit[0];
+    assert!(v.closed_loop, "{v:?}");
+    assert!(
+        v.return_position_error_m.is_some_and(f64::is_finite),
+        "{v:?}"
+    );
+    assert!(v.blocked_ticks.is_some(), "{v:?}");
+    match v.return_tick {
+        Some(_) => {
+            assert!(v.return_position_error_m.unwrap() < 0.3, "{v:?}");
+            assert!(v.self_psnr_memory_on_db.is_some(), "{v:?}");
+        }
+        None => assert!(v.self_psnr_memory_on_db.is_none(), "{v:?}"),
+    }
+    assert_eq!(
+        v.return_tick_memory_off.is_some(),
+        v.self_psnr_memory_off_db.is_some(),
+        "{v:?}"
+    );
+    let (rw, rh, _) =
+        reverie_world::imageio::read_png(&reverie_train::eval::revisit_strip_path(&strip)).unwrap();
+    assert_eq!(
+        (rw, rh),
+        (32 * 4, 32),
+        "prompt | tick 0 | return, memory on | return, memory off"
+    );
     let st = r.stability.unwrap();
     assert_eq!(st.brightness_per_minute.len(), 1);
     assert!(st.collapsed_share >= 0.0 && st.collapsed_share <= 1.0);

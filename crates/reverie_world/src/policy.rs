@@ -106,6 +106,25 @@ impl PolicyKind {
         }
     }
 
+    /// A fresh policy for one episode that acts on the walker alone, never on the world (the
+    /// same policy and random stream as [`PolicyKind::build`] with this seed), or `None` for the
+    /// kinds that look at the world (wall following, looking around, mixed). This is what may
+    /// drive a generated world, where the walker is the model's own (DESIGN.md's honesty rule).
+    pub fn build_blind(&self, seed: u64) -> Option<Box<dyn BlindPolicy>> {
+        let rng = ChaCha8Rng::seed_from_u64(seed);
+        match self {
+            PolicyKind::RandomWalk => Some(Box::new(RandomWalk::new(rng))),
+            PolicyKind::LoopAndReturn { out_secs } => Some(Box::new(LoopAndReturn::new(
+                rng,
+                (out_secs * TICK_HZ as f32).round() as u64,
+            ))),
+            PolicyKind::Script { actions, .. } => Some(Box::new(Script {
+                actions: actions.clone(),
+            })),
+            PolicyKind::WallFollow | PolicyKind::LookAround | PolicyKind::Mixed => None,
+        }
+    }
+
     /// A fresh policy for one episode.
     pub fn build(&self, seed: u64) -> Box<dyn Policy> {
         let rng = ChaCha8Rng::seed_from_u64(seed);
@@ -145,6 +164,13 @@ pub trait Policy: Send {
     }
 }
 
+/// A [`Policy`] that needs only the walker's own state — where it stands and looks, whether it
+/// is on the ground and whether its last move was blocked — and never the world.
+pub trait BlindPolicy: Policy {
+    /// The action for `tick` (≥ 1), seeing only the player.
+    fn act_blind(&mut self, player: &Player, tick: u64) -> Action;
+}
+
 fn normal(rng: &mut ChaCha8Rng) -> f32 {
     // Box–Muller.
     let u1: f32 = rng.random::<f32>().max(1e-7);
@@ -175,7 +201,13 @@ impl RandomWalk {
 }
 
 impl Policy for RandomWalk {
-    fn act(&mut self, _world: &World, player: &Player, _tick: u64) -> Action {
+    fn act(&mut self, _world: &World, player: &Player, tick: u64) -> Action {
+        self.act_blind(player, tick)
+    }
+}
+
+impl BlindPolicy for RandomWalk {
+    fn act_blind(&mut self, player: &Player, _tick: u64) -> Action {
         let r = &mut self.rng;
         if self.timer == 0 {
             let p: f32 = r.random();
@@ -359,14 +391,28 @@ impl LoopAndReturn {
 }
 
 impl Policy for LoopAndReturn {
-    fn act(&mut self, world: &World, player: &Player, tick: u64) -> Action {
+    fn act(&mut self, _world: &World, player: &Player, tick: u64) -> Action {
+        self.act_blind(player, tick)
+    }
+
+    fn report(&self) -> serde_json::Value {
+        serde_json::json!({
+            "out_ticks": self.out_ticks,
+            "returned_tick": self.returned_tick,
+            "return_error_blocks": if self.return_error.is_finite() { serde_json::json!(self.return_error) } else { serde_json::Value::Null },
+        })
+    }
+}
+
+impl BlindPolicy for LoopAndReturn {
+    fn act_blind(&mut self, player: &Player, tick: u64) -> Action {
         let (start_feet, start_yaw, start_pitch) =
             *self
                 .start
                 .get_or_insert((player.feet, player.yaw_rad, player.pitch_rad));
         if tick <= self.out_ticks {
             self.crumbs.push(player.feet);
-            return self.out.act(world, player, tick);
+            return self.out.act_blind(player, tick);
         }
         if self.returned_tick.is_some() {
             return Action::IDLE;
@@ -412,14 +458,6 @@ impl Policy for LoopAndReturn {
         }
         self.steer(player, target)
     }
-
-    fn report(&self) -> serde_json::Value {
-        serde_json::json!({
-            "out_ticks": self.out_ticks,
-            "returned_tick": self.returned_tick,
-            "return_error_blocks": if self.return_error.is_finite() { serde_json::json!(self.return_error) } else { serde_json::Value::Null },
-        })
-    }
 }
 
 /// Replays a fixed action list, then stands.
@@ -429,7 +467,13 @@ pub struct Script {
 }
 
 impl Policy for Script {
-    fn act(&mut self, _world: &World, _player: &Player, tick: u64) -> Action {
+    fn act(&mut self, _world: &World, player: &Player, tick: u64) -> Action {
+        self.act_blind(player, tick)
+    }
+}
+
+impl BlindPolicy for Script {
+    fn act_blind(&mut self, _player: &Player, tick: u64) -> Action {
         // Tick 0 is the prompt frame; the script's first action drives tick 1.
         usize::try_from(tick)
             .ok()

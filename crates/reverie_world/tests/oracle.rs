@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use reverie_core::glam::Vec3;
-use reverie_core::{Action, Frame, Intrinsics, Keys, Pose};
+use reverie_core::{Action, EgoMotion, Frame, Intrinsics, Keys, Pose};
 use reverie_world::datagen::{self, DatagenConfig, Existing};
 use reverie_world::dataset::{Dataset, EpisodeReader, episode_path};
 use reverie_world::episode::{self, EpisodeStart};
-use reverie_world::policy::{Policy, PolicyKind};
+use reverie_world::physics::Player;
+use reverie_world::policy::{BlindPolicy, Policy, PolicyKind};
 use reverie_world::{Renderer, World, WorldSpec};
 
 const WORLDS: [&str; 4] = ["meadow", "canyon", "forest", "village"];
@@ -171,6 +172,59 @@ fn loop_and_return_comes_back_to_the_start_pose() {
         .map(|p| (p.position - start.position).length())
         .fold(0.0, f32::max);
     assert!(far > 3.0, "went out {far} blocks");
+}
+
+/// Drives a [`BlindPolicy`] through the oracle, handing it only the player.
+struct Blind(Box<dyn BlindPolicy>);
+
+impl Policy for Blind {
+    fn act(&mut self, _world: &World, player: &Player, tick: u64) -> Action {
+        self.0.act_blind(player, tick)
+    }
+}
+
+#[test]
+fn blind_policies_act_as_their_world_seeing_builds_and_walk_a_world_of_their_own() {
+    // Only the kinds that never look at the world build blind.
+    for kind in [
+        PolicyKind::WallFollow,
+        PolicyKind::LookAround,
+        PolicyKind::Mixed,
+    ] {
+        assert!(kind.build_blind(1).is_none(), "{kind}");
+    }
+    // The same actions, tick for tick, as the policy built to see the world.
+    let kind = PolicyKind::LoopAndReturn { out_secs: 3.0 };
+    let start = EpisodeStart {
+        seed: 5,
+        steps: kind.min_steps(),
+    };
+    let seen = record(&spec("meadow"), kind.build(5).as_mut(), &k(8, 8), start);
+    let mut blind = Blind(kind.build_blind(5).unwrap());
+    let blind_seen = record(&spec("meadow"), &mut blind, &k(8, 8), start);
+    assert_eq!(seen.len(), blind_seen.len());
+    assert!(seen.iter().zip(&blind_seen).all(|(a, b)| a.1 == b.1));
+    // A walker with no world at all (flat, nothing in the way: the controls' intended motion)
+    // is brought back to its start pose: the policy navigates by the walker's own state.
+    let mut p = kind.build_blind(5).unwrap();
+    let body = Player::new(Vec3::ZERO, 0.0).body;
+    let mut player = Player::new(Vec3::new(3.0, 10.0, -2.0), 0.4);
+    player.on_ground = true;
+    let (feet0, yaw0) = (player.feet, player.yaw_rad);
+    let mut far = 0.0f32;
+    for t in 1..=kind.min_steps() as u64 {
+        let a = p.act_blind(&player, t);
+        let m = EgoMotion::intended(&a, body.walk_speed, body.sprint_speed);
+        let pose = m.apply(&player.pose());
+        player.feet = pose.position - Vec3::new(0.0, body.eye_height, 0.0);
+        (player.yaw_rad, player.pitch_rad) = (pose.yaw_rad, pose.pitch_rad);
+        far = far.max((player.feet - feet0).length());
+    }
+    let report = p.report();
+    assert!(report["returned_tick"].as_u64().is_some(), "{report}");
+    assert!(far > 3.0, "went out {far} m");
+    assert!((player.feet - feet0).length() < 0.25, "{:?}", player.feet);
+    assert!(reverie_core::pose::wrap_angle(player.yaw_rad - yaw0).abs() < 1e-4);
 }
 
 #[test]
