@@ -180,6 +180,18 @@ fn protocols_fill_the_report() {
         v.self_psnr_memory_off_db.is_some(),
         "{v:?}"
     );
+    // A report from before closed-loop revisits reads as an open-loop one.
+    let mut old = serde_json::to_value(v).unwrap();
+    for field in [
+        "closed_loop",
+        "return_tick_memory_off",
+        "return_position_error_memory_off_m",
+        "blocked_ticks",
+    ] {
+        old.as_object_mut().unwrap().remove(field);
+    }
+    let old: reverie_train::eval::Revisit = serde_json::from_value(old).unwrap();
+    assert!(!old.closed_loop && old.blocked_ticks.is_none());
     let (rw, rh, _) =
         reverie_world::imageio::read_png(&reverie_train::eval::revisit_strip_path(&strip)).unwrap();
     assert_eq!(
