@@ -284,6 +284,9 @@ fn filled_memory() -> (SpatialMemory, Vec<Frame>) {
     let mut mem = SpatialMemory::new(MemoryConfig::default()).unwrap();
     for f in &frames {
         mem.write(&k, &f.rgb, &f.depth_m, &f.pose, f.tick).unwrap();
+        if f.tick == 0 {
+            mem.pin_free_space(&k, &f.depth_m, &f.pose).unwrap();
+        }
     }
     (mem, frames)
 }
@@ -297,9 +300,10 @@ fn save_load_render_is_identical() {
     let loaded = SpatialMemory::load(&path).unwrap();
     let (a, b) = (mem.stats(), loaded.stats());
     assert_eq!(
-        (a.cells, a.chunks, a.keyframes),
-        (b.cells, b.chunks, b.keyframes)
+        (a.cells, a.chunks, a.keyframes, a.pinned_views),
+        (b.cells, b.chunks, b.keyframes, b.pinned_views)
     );
+    assert_eq!(a.pinned_views, 1);
     assert_eq!(loaded.tick(), mem.tick());
     assert_eq!(loaded.config(), mem.config());
     let k = k128();
@@ -417,6 +421,79 @@ fn mismatched_buffers_are_errors_naming_the_buffer() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("depth"), "{e}");
+}
+
+#[test]
+fn a_pinned_view_keeps_its_free_space_empty() {
+    // The prompt: a red wall 5 m ahead, sky above the horizon; then the session imagines a
+    // green wall 2 m ahead of where it started.
+    let k = Intrinsics::from_vfov_deg(64, 64, 70.0).unwrap();
+    let pose = Pose::default();
+    let n = k.pixels();
+    let (red, green, blue) = (
+        [200u8, 30, 30].repeat(n),
+        [30u8, 200, 30].repeat(n),
+        [30u8, 30, 200].repeat(n),
+    );
+    let mut prompt_depth = vec![5.0f32; n];
+    prompt_depth[..n / 4].fill(f32::INFINITY); // the top quarter is sky
+    prompt_depth[n / 4..n / 4 + 64].fill(f32::NAN); // a row of unknown depth
+    let start = |pin: bool| {
+        let mut mem = SpatialMemory::new(MemoryConfig::default()).unwrap();
+        mem.write(&k, &red, &prompt_depth, &pose, 0).unwrap();
+        if pin {
+            mem.pin_free_space(&k, &prompt_depth, &pose).unwrap();
+        }
+        mem
+    };
+    let red_share = |mem: &SpatialMemory| {
+        let mut v = View::new(&k);
+        mem.render(&pose, &k, &mut v);
+        let rows = &v.rgb[3 * (n / 4 + 2 * 64)..];
+        rows.chunks_exact(3).filter(|p| *p == [200, 30, 30]).count() as f64
+            / (rows.len() / 3) as f64
+    };
+    // Unpinned, the phantom covers the start view.
+    let mut plain = start(false);
+    plain.write(&k, &green, &vec![2.0; n], &pose, 1).unwrap();
+    assert!(red_share(&plain) < 0.01);
+    // Pinned, it is refused wherever the prompt saw farther (or sky), and the start view stays.
+    let mut mem = start(true);
+    assert_eq!(mem.stats().pinned_views, 1);
+    mem.write(&k, &green, &vec![2.0; n], &pose, 1).unwrap();
+    let refused = mem.stats().pinned_points;
+    assert!(refused as usize >= n - 64 * 3, "refused {refused} of {n}");
+    assert!(
+        refused as usize <= n - 64,
+        "the unknown row pins nothing: {refused}"
+    );
+    assert!(red_share(&mem) > 0.99, "{}", red_share(&mem));
+    // Behind what the prompt saw (a wall at 8 m) is not its free space, except where it saw sky;
+    // nor is what it never saw (a wall 2 m to the right).
+    mem.write(&k, &blue, &vec![8.0; n], &pose, 2).unwrap();
+    let in_sky = (mem.stats().pinned_points - refused) as usize;
+    assert!((n / 4 - 2 * 64..=n / 4).contains(&in_sky), "{in_sky}");
+    let so_far = mem.stats().pinned_points;
+    let right = Pose::new(pose.position, std::f32::consts::FRAC_PI_2, 0.0);
+    mem.write(&k, &blue, &vec![2.0; n], &right, 3).unwrap();
+    assert_eq!(mem.stats().pinned_points, so_far);
+    let mut v = View::new(&k);
+    mem.render(&right, &k, &mut v);
+    assert!(v.coverage() > 0.99 && v.depth_m.iter().all(|&z| (z - 2.0).abs() < 0.2));
+    // Saved and loaded, the pin still holds.
+    let mut loaded = SpatialMemory::from_bytes(&mem.to_bytes()).unwrap();
+    assert_eq!(loaded.stats().pinned_views, 1);
+    loaded.write(&k, &green, &vec![2.0; n], &pose, 4).unwrap();
+    assert_eq!(loaded.stats().pinned_points, refused);
+    assert!(red_share(&loaded) > 0.99);
+    // Bad input: the wrong depth size names the buffer; a fifth pin is refused.
+    let e = mem.pin_free_space(&k, &[1.0; 7], &pose).unwrap_err();
+    assert!(e.to_string().contains("depth"), "{e}");
+    for _ in 1..reverie::memory::MAX_PINS {
+        mem.pin_free_space(&k, &prompt_depth, &pose).unwrap();
+    }
+    let e = mem.pin_free_space(&k, &prompt_depth, &pose).unwrap_err();
+    assert!(e.to_string().contains("pin"), "{e}");
 }
 
 #[test]

@@ -29,6 +29,12 @@ pub enum MemoryError {
         /// Image height.
         height: u32,
     },
+    /// More views pinned than [`crate::MAX_PINS`].
+    #[error("cannot pin another view: {max} are pinned already, the most a memory keeps")]
+    Pins {
+        /// The most a memory pins.
+        max: usize,
+    },
     /// A memory file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {

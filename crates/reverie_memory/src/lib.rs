@@ -24,6 +24,8 @@
 //! - A byte bound: over it, the least-recently-seen chunks are evicted, or, with
 //!   [`MemoryConfig::coarsen_level_age_s`], first lose detail (their finest cells merge into the
 //!   next level) and are evicted only when they have none left to lose; [`SpatialMemory::stats`].
+//! - [`SpatialMemory::pin_free_space`]: what a trusted view (a session's prompt) saw through stays
+//!   empty — no later write puts a surface there.
 //! - [`SpatialMemory::save`] / [`SpatialMemory::load`]: one versioned, checksummed file.
 //!
 //! No candle, no Bevy: this crate depends on `reverie_core` only.
@@ -33,6 +35,7 @@ pub mod error;
 pub mod keyframe;
 pub mod memory;
 pub mod persist;
+mod pin;
 mod sky;
 pub mod view;
 pub mod warp;
@@ -41,5 +44,6 @@ pub use config::{MemoryConfig, Splatting};
 pub use error::{MemoryError, Result};
 pub use keyframe::{Keyframe, KeyframeMatch};
 pub use memory::{MemoryStats, SpatialMemory};
+pub use pin::MAX_PINS;
 pub use view::{SAME_SURFACE, View};
 pub use warp::warp;

@@ -10,8 +10,9 @@ use reverie_core::{Intrinsics, Pose};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{MAX_LEVELS, MemoryConfig, REGION_CHUNKS};
-use crate::error::Result;
+use crate::error::{MemoryError, Result};
 use crate::keyframe::{KeyframeMatch, KeyframeStore};
+use crate::pin::{MAX_PINS, Pin};
 use crate::sky::Sky;
 use crate::view::{NO_ID, SAME_SURFACE, Splat, View};
 use crate::warp::check_sizes;
@@ -427,6 +428,13 @@ pub struct MemoryStats {
     /// Cells merged into coarser ones to stay in the bound (see
     /// [`MemoryConfig::coarsen_level_age_s`]) since this memory was made or loaded.
     pub coarsened_cells: u64,
+    /// Views whose free space is pinned ([`SpatialMemory::pin_free_space`]).
+    #[serde(default)]
+    pub pinned_views: u64,
+    /// Points refused because they lay in pinned free space, since this memory was made or
+    /// loaded.
+    #[serde(default)]
+    pub pinned_points: u64,
 }
 
 /// The bounded 3D cache. See the crate docs for the design.
@@ -455,6 +463,8 @@ pub struct SpatialMemory {
     regions: HashMap<IVec3, Vec<(IVec3, u32)>, FastHash>,
     pub(crate) sky: Sky,
     pub(crate) keyframes: KeyframeStore,
+    /// Views whose free space no write may fill ([`SpatialMemory::pin_free_space`]).
+    pub(crate) pins: Vec<Pin>,
     cell_bytes: usize,
     cells: u64,
     pub(crate) tick: u64,
@@ -467,6 +477,8 @@ pub struct SpatialMemory {
     generation: u64,
     /// Cells merged away by coarsening since this memory was made or loaded (not saved).
     coarsened_cells: u64,
+    /// Points refused by pins since this memory was made or loaded (not saved).
+    pinned_points: u64,
 }
 
 /// Source of [`SpatialMemory`] instance numbers.
@@ -515,6 +527,7 @@ impl SpatialMemory {
             regions: HashMap::with_hasher(FastHash),
             sky: Sky::new(config.sky_texels_per_degree),
             keyframes: KeyframeStore::new(config.keyframes),
+            pins: Vec::new(),
             cell_bytes: 0,
             cells: 0,
             tick: 0,
@@ -524,6 +537,7 @@ impl SpatialMemory {
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             generation: 0,
             coarsened_cells: 0,
+            pinned_points: 0,
             config,
         })
     }
@@ -567,6 +581,7 @@ impl SpatialMemory {
                 .sum::<usize>()
             + self.sky.bytes()
             + self.keyframes.bytes()
+            + self.pins.iter().map(Pin::bytes).sum::<usize>()
     }
 
     /// The horizontal (x, z) coordinates of the chunks held, each once, sorted (a top-down map:
@@ -602,6 +617,8 @@ impl SpatialMemory {
             eviction_passes: self.counters.eviction_passes,
             carved_cells: self.counters.carved,
             coarsened_cells: self.coarsened_cells,
+            pinned_views: self.pins.len() as u64,
+            pinned_points: self.pinned_points,
         }
     }
 
@@ -617,6 +634,30 @@ impl SpatialMemory {
         tick: u64,
     ) -> Result<()> {
         self.write_frame(k, rgb, depth, pose, tick, None)
+    }
+
+    /// Pins the free space of a trusted view — a session's prompt, its one frame from the truth,
+    /// usually written just before: from now on no write puts a surface clearly in front of
+    /// what this view saw (by more than 10 % of its depth and 0.2 m, against the nearest depth
+    /// around each pixel), nor anywhere along a ray on which it saw sky. A model that later
+    /// imagines something where the session started cannot cover the start view with it.
+    /// Pixels of unknown depth (NaN, ≤ 0) pin nothing. At most [`crate::MAX_PINS`] views;
+    /// saved with the memory.
+    pub fn pin_free_space(&mut self, k: &Intrinsics, depth: &[f32], pose: &Pose) -> Result<()> {
+        if depth.len() != k.pixels() {
+            return Err(MemoryError::Size {
+                what: "depth",
+                got: depth.len(),
+                expected: k.pixels(),
+                width: k.width,
+                height: k.height,
+            });
+        }
+        if self.pins.len() >= MAX_PINS {
+            return Err(MemoryError::Pins { max: MAX_PINS });
+        }
+        self.pins.push(Pin::new(k, depth, pose));
+        Ok(())
     }
 
     /// Stores what a frame adds to `shown`, this memory's [`SpatialMemory::render`] at the
@@ -674,6 +715,7 @@ impl SpatialMemory {
         let mut touched: Vec<u32> = Vec::new();
         let mut points = 0u64;
         let mut hits = 0u64;
+        let mut pinned = 0u64;
         for (i, &z) in depth.iter().enumerate() {
             if z.is_nan() || z <= 0.0 {
                 continue;
@@ -689,6 +731,10 @@ impl SpatialMemory {
                 continue;
             }
             let p = rot * (ray * z) + t;
+            if self.pins.iter().any(|pin| pin.forbids(p)) {
+                pinned += 1;
+                continue;
+            }
             // Spacing between neighbouring pixels' points across the ray picks the level; the
             // planar spacing (one pixel at depth z) sizes the splat, so that it is exactly one
             // pixel when seen again from the same pose.
@@ -798,6 +844,7 @@ impl SpatialMemory {
             }
         }
         self.counters.points_written += points;
+        self.pinned_points += pinned;
         self.counters.write_hits += hits;
         if self.config.keyframes > 0 {
             self.keyframes.consider(

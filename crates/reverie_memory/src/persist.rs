@@ -4,7 +4,7 @@
 //! `u64`, CRC-32 (IEEE) of the payload `u32`, then the payload: the config as JSON (`u32` length +
 //! bytes), the tick and counters, the chunks (coordinate, coarse flag `u8` (from format 3 on),
 //! last-seen tick, cells with their keys),
-//! the sky panorama and the keyframes. The loader checks the length and the checksum first and
+//! the sky panorama, the keyframes and (from format 4 on) the pinned views. The loader checks the length and the checksum first and
 //! then validates every count and value against what remains and what the config allows, so a
 //! truncated, corrupt or hostile file gives an error naming the file, never a panic or a huge
 //! allocation.
@@ -19,12 +19,14 @@ use crate::config::MemoryConfig;
 use crate::error::{MemoryError, Result};
 use crate::keyframe::Keyframe;
 use crate::memory::{Cell, Chunk, Counters, SpatialMemory};
+use crate::pin::{MAX_PINS, Pin};
 
 const MAGIC: &[u8; 8] = b"RVRMEM\r\n";
 /// The format version this build writes (it also reads [`OLDEST_FORMAT_VERSION`] and up).
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format version this build reads: format 2 has no coarse chunks, and a memory
-/// read from it keeps every level in chunks of `chunk_m` (`coarse_level` 0).
+/// read from it keeps every level in chunks of `chunk_m` (`coarse_level` 0). Formats before 4
+/// pin no views.
 pub const OLDEST_FORMAT_VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 4 + 8 + 4;
 
@@ -225,18 +227,17 @@ impl SpatialMemory {
         }
         put_u32(&mut out, self.keyframes.frames.len() as u32);
         for f in &self.keyframes.frames {
-            let k = f.intrinsics;
-            put_u32(&mut out, k.width);
-            put_u32(&mut out, k.height);
-            for v in [k.fx, k.fy, k.cx, k.cy] {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-            for v in f.pose.to_array() {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
+            put_camera(&mut out, &f.intrinsics, &f.pose);
             put_u64(&mut out, f.tick);
             out.extend_from_slice(&f.rgb);
             for d in &f.depth_m {
+                out.extend_from_slice(&d.to_le_bytes());
+            }
+        }
+        put_u32(&mut out, self.pins.len() as u32);
+        for pin in &self.pins {
+            put_camera(&mut out, &pin.k, &pin.pose);
+            for d in &pin.free_m {
                 out.extend_from_slice(&d.to_le_bytes());
             }
         }
@@ -365,31 +366,7 @@ fn decode(payload: &[u8], version: u32) -> std::result::Result<SpatialMemory, St
         ));
     }
     for _ in 0..frames {
-        let at = r.at;
-        let (width, height) = (r.u32()?, r.u32()?);
-        reverie_core::pose::check_resolution(width, height)
-            .map_err(|e| format!("at byte {at}: keyframe {e}"))?;
-        let k = Intrinsics {
-            width,
-            height,
-            fx: r.f32()?,
-            fy: r.f32()?,
-            cx: r.f32()?,
-            cy: r.f32()?,
-        };
-        let mut a = [0.0f32; 5];
-        for v in &mut a {
-            *v = r.f32()?;
-        }
-        let finite = [k.fx, k.fy, k.cx, k.cy]
-            .iter()
-            .chain(&a)
-            .all(|v| v.is_finite());
-        if !finite || k.fx <= 0.0 || k.fy <= 0.0 {
-            return Err(format!(
-                "at byte {at}: keyframe camera or pose is not finite"
-            ));
-        }
+        let (k, pose) = read_camera(&mut r, "keyframe")?;
         let tick = r.u64()?;
         let n = k.pixels();
         let rgb = r.take(3 * n, "keyframe rgb")?.to_vec();
@@ -400,17 +377,84 @@ fn decode(payload: &[u8], version: u32) -> std::result::Result<SpatialMemory, St
             .collect();
         mem.keyframes.frames.push(Keyframe {
             intrinsics: k,
-            pose: Pose::from_array(a),
+            pose,
             tick,
             rgb,
             depth_m,
         });
+    }
+    let pins = if version >= 4 { r.u32()? as usize } else { 0 };
+    if pins > MAX_PINS {
+        return Err(format!(
+            "{pins} pinned views, more than the {MAX_PINS} a memory keeps"
+        ));
+    }
+    for _ in 0..pins {
+        let (k, pose) = read_camera(&mut r, "pinned view")?;
+        let at = r.at;
+        let raw = r.take(4 * k.pixels(), "pinned view depth")?;
+        let free_m: Vec<f32> = raw
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        if let Some(i) = free_m.iter().position(|d| !(*d >= 0.0)) {
+            return Err(format!(
+                "at byte {}: pinned view depth {} (must be ≥ 0 or +inf)",
+                at + 4 * i,
+                free_m[i]
+            ));
+        }
+        mem.pins.push(Pin::stored(k, pose, free_m));
     }
     if r.remaining() != 0 {
         return Err(format!("{} unexpected bytes at the end", r.remaining()));
     }
     mem.after_load();
     Ok(mem)
+}
+
+/// A camera and the pose it was at: size `u32` ×2, fx fy cx cy `f32`, pose `f32` ×5.
+fn put_camera(out: &mut Vec<u8>, k: &Intrinsics, pose: &Pose) {
+    put_u32(out, k.width);
+    put_u32(out, k.height);
+    for v in [k.fx, k.fy, k.cx, k.cy] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in pose.to_array() {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// What [`put_camera`] wrote, checked (a valid size, finite and positive focal lengths, a finite
+/// pose); `what` names it in errors.
+fn read_camera(
+    r: &mut ByteReader<'_>,
+    what: &str,
+) -> std::result::Result<(Intrinsics, Pose), String> {
+    let at = r.at;
+    let (width, height) = (r.u32()?, r.u32()?);
+    reverie_core::pose::check_resolution(width, height)
+        .map_err(|e| format!("at byte {at}: {what} {e}"))?;
+    let k = Intrinsics {
+        width,
+        height,
+        fx: r.f32()?,
+        fy: r.f32()?,
+        cx: r.f32()?,
+        cy: r.f32()?,
+    };
+    let mut a = [0.0f32; 5];
+    for v in &mut a {
+        *v = r.f32()?;
+    }
+    let finite = [k.fx, k.fy, k.cx, k.cy]
+        .iter()
+        .chain(&a)
+        .all(|v| v.is_finite());
+    if !finite || k.fx <= 0.0 || k.fy <= 0.0 {
+        return Err(format!("at byte {at}: {what} camera or pose is not finite"));
+    }
+    Ok((k, Pose::from_array(a)))
 }
 
 fn put_u32(out: &mut Vec<u8>, v: u32) {

@@ -291,6 +291,9 @@ impl<'m> Engine<'m> {
         let mut memory = SpatialMemory::new(options.memory.clone())?;
         if options.use_memory {
             memory.write(&k, &rgb, &depth_m, &prompt.pose, 0)?;
+            // What the prompt saw through stays empty: a session that later imagines something
+            // where it started cannot cover the start view with it.
+            memory.pin_free_space(&k, &depth_m, &prompt.pose)?;
         }
         Ok(Engine {
             model,
