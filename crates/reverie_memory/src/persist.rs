@@ -397,7 +397,7 @@ fn decode(payload: &[u8], version: u32) -> std::result::Result<SpatialMemory, St
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        if let Some(i) = free_m.iter().position(|d| !(*d >= 0.0)) {
+        if let Some(i) = free_m.iter().position(|d| d.is_nan() || *d < 0.0) {
             return Err(format!(
                 "at byte {}: pinned view depth {} (must be ≥ 0 or +inf)",
                 at + 4 * i,

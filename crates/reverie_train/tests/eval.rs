@@ -172,8 +172,16 @@ fn protocols_fill_the_report() {
         Some(_) => {
             assert!(v.return_position_error_m.unwrap() < 0.3, "{v:?}");
             assert!(v.self_psnr_memory_on_db.is_some(), "{v:?}");
+            assert!(v.self_psnr_aligned_memory_on_db.is_some(), "{v:?}");
+            let c = v.memory_render_coverage.unwrap();
+            assert!((0.0..=1.0).contains(&c), "{v:?}");
         }
-        None => assert!(v.self_psnr_memory_on_db.is_none(), "{v:?}"),
+        None => assert!(
+            v.self_psnr_memory_on_db.is_none()
+                && v.self_psnr_aligned_memory_on_db.is_none()
+                && v.memory_render_self_psnr_db.is_none(),
+            "{v:?}"
+        ),
     }
     assert_eq!(
         v.return_tick_memory_off.is_some(),
@@ -187,6 +195,10 @@ fn protocols_fill_the_report() {
         "return_tick_memory_off",
         "return_position_error_memory_off_m",
         "blocked_ticks",
+        "self_psnr_aligned_memory_on_db",
+        "self_psnr_aligned_memory_off_db",
+        "memory_render_self_psnr_db",
+        "memory_render_coverage",
     ] {
         old.as_object_mut().unwrap().remove(field);
     }
