@@ -638,7 +638,7 @@ impl SpatialMemory {
 
     /// Pins the free space of a trusted view — a session's prompt, its one frame from the truth,
     /// usually written just before: from now on no write puts a surface clearly in front of
-    /// what this view saw (by more than 3 % of its depth and 0.05 m, against the nearest depth
+    /// what this view saw (by more than 10 % of its depth and 0.2 m, against the nearest depth
     /// around each pixel), nor anywhere along a ray on which it saw sky. A model that later
     /// imagines something where the session started cannot cover the start view with it.
     /// Pixels of unknown depth (NaN, ≤ 0) pin nothing. At most [`crate::MAX_PINS`] views;

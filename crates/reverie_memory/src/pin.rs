@@ -13,13 +13,9 @@ use reverie_core::{Intrinsics, Pose};
 pub const MAX_PINS: usize = 4;
 
 /// A point is refused when it lies in front of the pinned depth by more than this share of it…
-/// (The world is static and the pinned depth is the truth: a surface even a little in front of
-/// it is the session's depth noise, and where it is kept it takes over the pixel. 10 % + 0.2 m
-/// let that noise through: the start view's memory render at a 10 s return was 20.2 dB against
-/// 21.2 dB with these margins.)
-const MARGIN: f32 = 0.03;
-/// …plus this many metres.
-const MARGIN_M: f32 = 0.05;
+const MARGIN: f32 = 0.1;
+/// …plus this many metres (depth noise, and surfaces seen at a grazing angle).
+const MARGIN_M: f32 = 0.2;
 
 /// One pinned view: its camera, pose and, per pixel, the depth up to which it saw nothing —
 /// the nearest depth in the pixel's 3×3 neighbourhood (so that a silhouette does not pin the
