@@ -154,6 +154,76 @@ fn write_new_stores_only_what_the_memory_did_not_show() {
 }
 
 #[test]
+fn write_new_refines_a_known_surface_only_as_configured() {
+    // A textured wall straight ahead, seen from 8 m, then 4 m (one level of detail finer),
+    // then 2 m (two levels finer): `refine_levels` says from how many levels finer a frame
+    // adds to what the memory already shows.
+    let k = k128();
+    let wall = Pose::new(reverie::core::glam::Vec3::new(0.5, 1.6, -20.5), 0.0, 0.0);
+    let seen_from = |d: f32| {
+        let pose = Pose::new(wall.position - wall.forward() * d, 0.0, 0.0);
+        let mut rgb = Vec::with_capacity(k.pixels() * 3);
+        for v in 0..k.height {
+            for u in 0..k.width {
+                // The wall's own texture: 0.1 m stripes, the same from every distance.
+                let r = k.ray_camera(u as f32, v as f32) * d;
+                let c = if ((r.x / 0.1).floor() + (r.y / 0.1).floor()) as i32 % 2 == 0 {
+                    40
+                } else {
+                    200
+                };
+                rgb.extend([c, c / 2, 255 - c]);
+            }
+        }
+        (rgb, vec![d; k.pixels()], pose)
+    };
+    let cells_after = |refine_levels: u32| {
+        let mut mem = SpatialMemory::new(MemoryConfig {
+            refine_levels,
+            ..MemoryConfig::default()
+        })
+        .unwrap();
+        let mut v = View::new(&k);
+        let mut cells = Vec::new();
+        for (tick, d) in [8.0, 4.0, 2.0].into_iter().enumerate() {
+            let (rgb, depth, pose) = seen_from(d);
+            mem.render(&pose, &k, &mut v);
+            mem.carve(&v, &depth);
+            mem.write_new(&k, &rgb, &depth, &pose, tick as u64, &v)
+                .unwrap();
+            cells.push(mem.stats().cells);
+        }
+        cells
+    };
+    let px = k.pixels() as u64;
+    let grew = |a: u64, b: u64| b >= a + px * 9 / 10;
+    let same = |a: u64, b: u64| b <= a + px / 20;
+    let (never, every, two) = (cells_after(0), cells_after(1), cells_after(2));
+    assert!(never[0] > px / 2, "{never:?}");
+    // 1: every level nearer adds a frame's worth; 2: only the second level does.
+    assert!(
+        grew(every[0], every[1]) && grew(every[1], every[2]),
+        "1: {every:?}"
+    );
+    assert!(same(two[0], two[1]) && grew(two[1], two[2]), "2: {two:?}");
+    // 0: nothing from a level nearer; from two levels nearer, only where the far cells' cores
+    // (a quarter of each cell's 4×4 pixels) left the frame's pixels without a surface shown.
+    assert!(same(never[0], never[1]), "0: {never:?}");
+    assert!(
+        never[2] - never[1] < two[2] - two[1],
+        "0: {never:?}, 2: {two:?}"
+    );
+    let e = SpatialMemory::new(MemoryConfig {
+        refine_levels: 11,
+        ..MemoryConfig::default()
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("refine_levels"), "{e}");
+}
+
+#[test]
 fn warp_to_the_same_pose_is_the_identity() {
     let (_, _, frames) = episode("village", 1_000_002, 1);
     let f = &frames[0];
@@ -243,6 +313,66 @@ fn small_pose_changes_stay_close() {
         checked += 1;
     }
     assert!(checked >= 1);
+}
+
+/// Share of the pixels of a view at `to` whose rays leave the camera inside the frustum of a
+/// view at `from` at the same position (what a forward warp of a `from` frame can cover at all).
+fn share_seen_before(k: &Intrinsics, from: &Pose, to: &Pose) -> f64 {
+    let (a, b) = (to.world_from_camera(), from.camera_from_world());
+    let mut seen = 0;
+    for v in 0..k.height {
+        for u in 0..k.width {
+            let d = b.transform_vector3(a.transform_vector3(k.ray_camera(u as f32, v as f32)));
+            seen += usize::from(k.project(d).is_some_and(|(x, y, _)| {
+                (0.0..=k.width as f32).contains(&x) && (0.0..=k.height as f32).contains(&y)
+            }));
+        }
+    }
+    seen as f64 / k.pixels() as f64
+}
+
+#[test]
+fn a_turn_warp_covers_all_that_the_previous_view_saw_and_that_is_under_85_percent() {
+    // Issue 3 asks a 10° turn's warp for >= 85 % coverage. The warp moves the previous frame's
+    // pixels, so it can cover only the rays the previous view saw: at 128x128 and 70° that is
+    // 81.3 % of the new view, and no square pinhole camera reaches 85 % (the most, 82.3 %, at
+    // about 90°). The warp does cover all of it.
+    let (_, _, frames) = episode("meadow", 1_000_001, 1);
+    let (f, k) = (&frames[0], k128());
+    let p = f.pose;
+    for deg in [-10f32, 10.0] {
+        let turned = Pose::new(p.position, p.yaw_rad + deg.to_radians(), p.pitch_rad);
+        let cap = share_seen_before(&k, &p, &turned);
+        assert!((0.80..0.82).contains(&cap), "{deg}°: {cap}");
+        let mut v = View::new(&k);
+        warp(
+            &k,
+            &f.rgb,
+            &f.depth_m,
+            &p,
+            &turned,
+            MemoryConfig::default().splatting(),
+            &mut v,
+        )
+        .unwrap();
+        assert!(
+            v.coverage() >= cap - 0.005 && v.coverage() <= cap + 0.02,
+            "{deg}°: warp coverage {} against the geometric {cap}",
+            v.coverage()
+        );
+    }
+    let best = (30..=150)
+        .step_by(5)
+        .map(|fov| {
+            let k = Intrinsics::from_vfov_deg(128, 128, fov as f32).unwrap();
+            let turned = Pose::new(p.position, p.yaw_rad + 10f32.to_radians(), p.pitch_rad);
+            share_seen_before(&k, &p, &turned)
+        })
+        .fold(0.0, f64::max);
+    assert!(
+        (0.81..0.85).contains(&best),
+        "best over fields of view {best}"
+    );
 }
 
 #[test]

@@ -240,6 +240,10 @@ enum Command {
         /// jumps; `vertical_motion = false`).
         #[arg(long)]
         keep_height: bool,
+        /// Memory configuration JSON of the sessions (fields of reverie_memory::MemoryConfig;
+        /// missing = the runtime's).
+        #[arg(long)]
+        memory_config: Option<PathBuf>,
     },
     /// Benchmark the real-time runtime headless: the checkpoint with memory on, paced at 24 Hz,
     /// replaying a mixed action script (fps, tick and stage p50/p99, input-to-frame, late and
@@ -347,19 +351,41 @@ fn memory_config(
     path: Option<&Path>,
     bound_mib: Option<u64>,
 ) -> Result<reverie_memory::MemoryConfig> {
-    let mut config = match path {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("{}: not a memory config", p.display()))?
-        }
-        None => reverie_memory::MemoryConfig::default(),
-    };
+    let mut config = memory_config_over(reverie_memory::MemoryConfig::default(), path)?;
     if let Some(m) = bound_mib {
         config.bound_bytes = m.saturating_mul(1 << 20);
     }
     config.validate()?;
+    Ok(config)
+}
+
+/// A memory configuration JSON's fields over `base` (fields the file leaves out keep `base`'s
+/// values; an unknown field or a bad value is an error naming the file).
+pub(crate) fn memory_config_over(
+    base: reverie_memory::MemoryConfig,
+    path: Option<&Path>,
+) -> Result<reverie_memory::MemoryConfig> {
+    let Some(p) = path else {
+        return Ok(base);
+    };
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    let fields: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a memory config", p.display()))?;
+    let serde_json::Value::Object(fields) = fields else {
+        bail!(
+            "{}: not a memory config (expected a JSON object)",
+            p.display()
+        );
+    };
+    let mut merged = serde_json::to_value(&base)?;
+    if let serde_json::Value::Object(m) = &mut merged {
+        m.extend(fields);
+    }
+    let config: reverie_memory::MemoryConfig = serde_json::from_value(merged)
+        .with_context(|| format!("{}: not a memory config", p.display()))?;
+    config
+        .validate()
+        .with_context(|| format!("{}: bad memory config", p.display()))?;
     Ok(config)
 }
 
@@ -631,6 +657,7 @@ fn run(cli: Cli) -> Result<()> {
             stability_minutes,
             source_temperature,
             keep_height,
+            memory_config,
         } => train::eval(&train::EvalArgs {
             checkpoint: &checkpoint,
             world: &world,
@@ -641,6 +668,7 @@ fn run(cli: Cli) -> Result<()> {
             stability_minutes,
             source_temperature,
             keep_height,
+            memory_config: memory_config.as_deref(),
         }),
         Command::Train {
             config,

@@ -122,6 +122,8 @@ pub struct EvalArgs<'a> {
     pub source_temperature: f32,
     /// The model's vertical motion off ([`reverie_model::WorldModel::set_vertical_motion`]).
     pub keep_height: bool,
+    /// Memory configuration JSON over the runtime's ([`crate::memory_config_over`]).
+    pub memory_config: Option<&'a Path>,
 }
 
 /// Runs `reverie eval`.
@@ -143,6 +145,12 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     if let Some(bad) = loops_secs.iter().find(|s| !(1.0..=3600.0).contains(*s)) {
         bail!("--loops: {bad} s is not within 1..=3600");
     }
+    // The memory as sessions run it (the runtime's render budget included), unless a config
+    // says otherwise: what a player sees is what is measured.
+    let memory = crate::memory_config_over(
+        reverie_runtime::EngineOptions::default().memory,
+        args.memory_config,
+    )?;
     let mut model =
         reverie_model::checkpoint::load(checkpoint, &reverie_model::candle_core::Device::Cpu)?;
     if args.keep_height {
@@ -156,9 +164,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         steps,
         loops_secs,
         stability_minutes,
-        // The memory as sessions run it (the runtime's render budget included): what a player
-        // sees is what is measured.
-        memory: reverie_runtime::EngineOptions::default().memory,
+        memory,
         source_temperature,
     };
     if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {

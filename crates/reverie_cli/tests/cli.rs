@@ -311,6 +311,32 @@ fn memory_commands_reject_bad_flags_and_configs() {
         out,
     ]);
     assert!(e.contains("bad.json") && e.contains("splat"), "{e}");
+    // `eval --memory-config`: the same checks, over the runtime's configuration.
+    let json = t.path().join("e.json");
+    let eval = |cfg: &Path| {
+        fails(&[
+            "eval",
+            "--checkpoint",
+            "assets/models/default",
+            "--world",
+            "worlds/meadow.toml",
+            "--json",
+            json.to_str().unwrap_or_default(),
+            "--memory-config",
+            cfg.to_str().unwrap_or_default(),
+        ])
+    };
+    let e = eval(&cfg);
+    assert!(e.contains("bad.json") && e.contains("splat"), "{e}");
+    std::fs::write(&cfg, r#"{"recency": 2}"#).unwrap_or_else(|e| panic!("{e}"));
+    let e = eval(&cfg);
+    assert!(e.contains("bad.json") && e.contains("recency"), "{e}");
+    std::fs::write(&cfg, "[1, 2]").unwrap_or_else(|e| panic!("{e}"));
+    let e = eval(&cfg);
+    assert!(e.contains("bad.json") && e.contains("JSON object"), "{e}");
+    let e = eval(&t.path().join("missing.json"));
+    assert!(e.contains("missing.json"), "{e}");
+    assert!(!json.exists(), "nothing written on a bad memory config");
     let e = fails(&["memory-bench", "--minutes", "0", "--out", out]);
     assert!(e.contains("--minutes"), "{e}");
     assert!(!Path::new(out).exists(), "nothing written on bad flags");

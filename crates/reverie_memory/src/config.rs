@@ -74,6 +74,13 @@ pub struct MemoryConfig {
     /// running mean and 1 keeps the latest observation; frames from a model are noisier than the
     /// oracle's, and want less).
     pub recency: f32,
+    /// [`crate::SpatialMemory::write_new`] adds a frame's cells to a surface the memory already
+    /// shows (depth within 6 %) only where the frame sees it at least this many levels of
+    /// detail finer than the memory drew it; 0 = never (a known surface stays as first seen).
+    /// 1 refines a surface each time a frame comes a level nearer: with a model's frames, the
+    /// walk's own views, a little off every time, then cover what the start of a session
+    /// showed (closed-loop revisits, 60 s loops, ~3 dB worse than 0; see issue 4's note).
+    pub refine_levels: u32,
     /// Sky panorama resolution, texels per degree of azimuth and elevation.
     pub sky_texels_per_degree: f32,
     /// Keyframes kept for retrieval (0 turns keyframes off).
@@ -100,6 +107,7 @@ impl Default for MemoryConfig {
             render_splats_per_pixel: 0.0,
             max_weight: 16,
             recency: 1.0,
+            refine_levels: 0,
             sky_texels_per_degree: 1.5,
             keyframes: 32,
             keyframe_novelty: 0.6,
@@ -223,6 +231,13 @@ impl MemoryConfig {
         }
         if !finite_in(self.recency, 0.0, 1.0) {
             return Err(bad("recency", self.recency, "expected 0 to 1"));
+        }
+        if self.refine_levels > MAX_LEVELS {
+            return Err(bad(
+                "refine_levels",
+                self.refine_levels,
+                &format!("expected 0 to {MAX_LEVELS}"),
+            ));
         }
         if !finite_in(self.sky_texels_per_degree, 0.1, 8.0) {
             return Err(bad(

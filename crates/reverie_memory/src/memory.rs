@@ -662,8 +662,9 @@ impl SpatialMemory {
 
     /// Stores what a frame adds to `shown`, this memory's [`SpatialMemory::render`] at the
     /// frame's pose (before [`SpatialMemory::carve`] with the frame): pixels where the memory
-    /// already showed the same surface (depth within 6 %) at the frame's level of detail or
-    /// finer are skipped, everything else is written as by [`SpatialMemory::write`]. A model's
+    /// already showed the same surface (depth within 6 %) are skipped — unless the frame sees
+    /// it [`MemoryConfig::refine_levels`] levels of detail finer — and everything else is
+    /// written as by [`SpatialMemory::write`]. A model's
     /// frames differ a little from tick to tick (depth noise, resampling): written in full,
     /// every frame would add new cells for surfaces the memory already holds, and a session
     /// that stays in one area would fill it with ever more cells to render. What is known stays
@@ -709,6 +710,7 @@ impl SpatialMemory {
         let max_depth = self.config.max_depth_m;
         let max_weight = self.config.max_weight;
         let recency = self.config.recency;
+        let refine = self.config.refine_levels as usize;
         let inv_min = 1.0 / self.config.min_cell_m;
         let top = self.levels as i32 - 1;
         let mut last: Option<(IVec3, bool, u32)> = None;
@@ -743,8 +745,9 @@ impl SpatialMemory {
             let level = (((ratio.to_bits() >> 23) as i32) - 127).clamp(0, top) as usize;
             if let Some(v) = shown {
                 let (id, z0) = (v.ids[i], v.depth_m[i]);
+                let shown_level = (id >> 28 & 0xF) as usize;
                 if id != NO_ID
-                    && (id >> 28 & 0xF) as usize <= level
+                    && (refine == 0 || shown_level < level + refine)
                     && (z - z0).abs() <= SAME_SURFACE * z0
                 {
                     continue; // already known at this detail
