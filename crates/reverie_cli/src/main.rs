@@ -608,10 +608,11 @@ fn run(cli: Cli) -> Result<()> {
             }
             for m in r.motions.iter().filter(|m| m.render.n > 0) {
                 say(&format!(
-                    "{:<18} warp {:.1} dB cov {:.1}% | render {:.1} dB cov {:.1}% (n={})",
+                    "{:<18} warp {:.1} dB cov {:.1}% (of {:.1}% seen before) | render {:.1} dB cov {:.1}% (n={})",
                     m.motion,
                     m.warp.psnr_mean_db,
                     100.0 * m.warp.coverage_mean,
+                    100.0 * m.seen_before_mean,
                     m.render.psnr_mean_db,
                     100.0 * m.render.coverage_mean,
                     m.render.n

@@ -237,6 +237,50 @@ impl Motion {
     }
 }
 
+/// Share of `truth`'s pixels whose surface `prev` saw: the point at the pixel's true depth
+/// (for sky, its direction) lands inside `prev`'s image where `prev` saw the same depth
+/// (within [`SAME_SURFACE`], at one of the 3×3 pixels around it: an upper bound at
+/// silhouettes).
+fn seen_before(k: &Intrinsics, prev: &Frame, truth: &Frame) -> f64 {
+    let to_prev = prev.pose.camera_from_world() * truth.pose.world_from_camera();
+    let (w, h) = (k.width as i32, k.height as i32);
+    let mut seen = 0usize;
+    for (i, &z) in truth.depth_m.iter().enumerate() {
+        let ray = k.ray_camera((i % w as usize) as f32, (i / w as usize) as f32);
+        let landed = if z.is_finite() {
+            k.project(to_prev.transform_point3(ray * z))
+        } else {
+            k.project(to_prev.transform_vector3(ray))
+        };
+        let Some((x, y, zp)) = landed else {
+            continue;
+        };
+        if !(x >= 0.0 && y >= 0.0 && x < w as f32 && y < h as f32) {
+            continue;
+        }
+        let (x, y) = (x as i32, y as i32);
+        let matches = |d: f32| {
+            if z.is_finite() {
+                d.is_finite() && (zp - d).abs() <= SAME_SURFACE * d
+            } else {
+                d.is_infinite()
+            }
+        };
+        let hit = (-1..=1).any(|dy| {
+            (-1..=1).any(|dx| {
+                let (xx, yy) = (x + dx, y + dy);
+                xx >= 0
+                    && yy >= 0
+                    && xx < w
+                    && yy < h
+                    && matches(prev.depth_m[(yy * w + xx) as usize])
+            })
+        });
+        seen += usize::from(hit);
+    }
+    seen as f64 / truth.depth_m.len().max(1) as f64
+}
+
 /// Whether the eye can move in a straight line from `a` to `b` without entering a block.
 fn free_path(world: &World, a: Vec3, b: Vec3) -> bool {
     let d = b - a;
@@ -263,6 +307,9 @@ pub struct MotionResult {
     pub warp: Summary,
     /// The memory (all frames so far) rendered at the moved pose.
     pub render: Summary,
+    /// Mean share of the moved view's pixels whose surface (or, for sky, direction) the
+    /// previous frame saw: the most a forward warp of that frame can cover.
+    pub seen_before_mean: f64,
 }
 
 /// Stops a loop-and-return episode once the return has been measured.
@@ -430,7 +477,7 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
     let mut view = View::new(&k);
     let mut warped = View::new(&k);
     let mut same = Vec::new();
-    let mut per_motion: Vec<(Vec<Score>, Vec<Score>)> = vec![Default::default(); 6];
+    let mut per_motion: Vec<(Vec<Score>, Vec<Score>, Vec<f64>)> = vec![Default::default(); 6];
     let mut timings = Timings::default();
     let mut truth = Frame::new(k.width, k.height, Pose::default(), 0);
     for (t, f) in frames.iter().enumerate() {
@@ -472,6 +519,7 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
             mem.render(&moved, &k, &mut view);
             per_motion[m].0.push(score(&warped, &truth));
             per_motion[m].1.push(score(&view, &truth));
+            per_motion[m].2.push(seen_before(&k, f, &truth));
             if t == args.probe_every * 2 && matches!(motion, Motion::Back | Motion::TurnRight) {
                 strip.push(&truth, &view, &warped);
             }
@@ -488,10 +536,11 @@ pub fn eval(args: &EvalArgs, out: &Path, progress: &dyn Fn(&str)) -> Result<Eval
     let motions = Motion::ALL
         .iter()
         .zip(&per_motion)
-        .map(|(m, (w, r))| MotionResult {
+        .map(|(m, (w, r, seen))| MotionResult {
             motion: m.name(),
             warp: summarise(w),
             render: summarise(r),
+            seen_before_mean: seen.iter().sum::<f64>() / seen.len().max(1) as f64,
         })
         .collect();
 
