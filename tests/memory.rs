@@ -224,6 +224,52 @@ fn write_new_refines_a_known_surface_only_as_configured() {
 }
 
 #[test]
+fn write_new_takes_depth_within_the_known_margin_for_the_surface_shown() {
+    // The same frame again with its depth 8 % nearer everywhere (a model's depth wanders):
+    // within the default margin (10 % + 0.2 m) nothing is new; with the memory's own
+    // same-surface margin (6 %) as the known margin, most of it is a new surface in front.
+    let (_, _, frames) = episode("village", 1_000_002, 1);
+    let f = &frames[0];
+    let k = k128();
+    let nearer: Vec<f32> = f.depth_m.iter().map(|&z| z * 0.92).collect();
+    let added = |config: MemoryConfig| {
+        let mut mem = SpatialMemory::new(config).unwrap();
+        let mut v = View::new(&k);
+        mem.render(&f.pose, &k, &mut v);
+        mem.write_new(&k, &f.rgb, &f.depth_m, &f.pose, 0, &v)
+            .unwrap();
+        let before = mem.stats().cells;
+        mem.render(&f.pose, &k, &mut v);
+        mem.carve(&v, &nearer);
+        mem.write_new(&k, &f.rgb, &nearer, &f.pose, 1, &v).unwrap();
+        mem.stats().cells as i64 - before as i64
+    };
+    let solid = f.depth_m.iter().filter(|z| z.is_finite()).count() as i64;
+    let default = added(MemoryConfig::default());
+    assert!(default < solid / 20, "{default} of {solid}");
+    let tight = added(MemoryConfig {
+        known_margin: 0.06,
+        known_margin_m: 0.0,
+        ..MemoryConfig::default()
+    });
+    assert!(tight > solid / 2, "{tight} of {solid}");
+    for (field, bad) in [
+        ("known_margin", (1.5, 0.2)),
+        ("known_margin_m", (0.1, -1.0)),
+    ] {
+        let e = SpatialMemory::new(MemoryConfig {
+            known_margin: bad.0,
+            known_margin_m: bad.1,
+            ..MemoryConfig::default()
+        })
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains(field), "{e}");
+    }
+}
+
+#[test]
 fn warp_to_the_same_pose_is_the_identity() {
     let (_, _, frames) = episode("village", 1_000_002, 1);
     let f = &frames[0];

@@ -75,12 +75,22 @@ pub struct MemoryConfig {
     /// oracle's, and want less).
     pub recency: f32,
     /// [`crate::SpatialMemory::write_new`] adds a frame's cells to a surface the memory already
-    /// shows (depth within 6 %) only where the frame sees it at least this many levels of
+    /// shows (see `known_margin`) only where the frame sees it at least this many levels of
     /// detail finer than the memory drew it; 0 = never (a known surface stays as first seen).
     /// 1 refines a surface each time a frame comes a level nearer: with a model's frames, the
     /// walk's own views, a little off every time, then cover what the start of a session
     /// showed (closed-loop revisits, 60 s loops, ~3 dB worse than 0; see issue 4's note).
     pub refine_levels: u32,
+    /// [`crate::SpatialMemory::write_new`] takes a frame's depth within this share of the
+    /// depth the memory shows at a pixel, plus `known_margin_m`, for the surface it shows (and
+    /// skips the pixel); farther off, the pixel is a new surface. A model's depth wanders by
+    /// more than the memory's own same-surface margin (6 %): its frames, written as new
+    /// surfaces a little in front, covered what the session first showed (closed-loop
+    /// revisits, 60 s loops, ~1.7 dB worse at 6 % + 0 m than at 10 % + 0.2 m, the margins
+    /// of the pinned prompt).
+    pub known_margin: f32,
+    /// Metres added to `known_margin`.
+    pub known_margin_m: f32,
     /// Sky panorama resolution, texels per degree of azimuth and elevation.
     pub sky_texels_per_degree: f32,
     /// Keyframes kept for retrieval (0 turns keyframes off).
@@ -108,6 +118,8 @@ impl Default for MemoryConfig {
             max_weight: 16,
             recency: 1.0,
             refine_levels: 0,
+            known_margin: 0.1,
+            known_margin_m: 0.2,
             sky_texels_per_degree: 1.5,
             keyframes: 32,
             keyframe_novelty: 0.6,
@@ -237,6 +249,16 @@ impl MemoryConfig {
                 "refine_levels",
                 self.refine_levels,
                 &format!("expected 0 to {MAX_LEVELS}"),
+            ));
+        }
+        if !finite_in(self.known_margin, 0.0, 1.0) {
+            return Err(bad("known_margin", self.known_margin, "expected 0 to 1"));
+        }
+        if !finite_in(self.known_margin_m, 0.0, 10.0) {
+            return Err(bad(
+                "known_margin_m",
+                self.known_margin_m,
+                "expected 0 to 10 m",
             ));
         }
         if !finite_in(self.sky_texels_per_degree, 0.1, 8.0) {

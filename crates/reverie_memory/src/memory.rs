@@ -14,7 +14,7 @@ use crate::error::{MemoryError, Result};
 use crate::keyframe::{KeyframeMatch, KeyframeStore};
 use crate::pin::{MAX_PINS, Pin};
 use crate::sky::Sky;
-use crate::view::{NO_ID, SAME_SURFACE, Splat, View};
+use crate::view::{NO_ID, Splat, View};
 use crate::warp::check_sizes;
 
 /// Smallest accepted memory bound.
@@ -662,7 +662,8 @@ impl SpatialMemory {
 
     /// Stores what a frame adds to `shown`, this memory's [`SpatialMemory::render`] at the
     /// frame's pose (before [`SpatialMemory::carve`] with the frame): pixels where the memory
-    /// already showed the same surface (depth within 6 %) are skipped — unless the frame sees
+    /// already showed the same surface (depth within [`MemoryConfig::known_margin`] +
+    /// [`MemoryConfig::known_margin_m`]) are skipped — unless the frame sees
     /// it [`MemoryConfig::refine_levels`] levels of detail finer — and everything else is
     /// written as by [`SpatialMemory::write`]. A model's
     /// frames differ a little from tick to tick (depth noise, resampling): written in full,
@@ -711,6 +712,7 @@ impl SpatialMemory {
         let max_weight = self.config.max_weight;
         let recency = self.config.recency;
         let refine = self.config.refine_levels as usize;
+        let (known_rel, known_m) = (self.config.known_margin, self.config.known_margin_m);
         let inv_min = 1.0 / self.config.min_cell_m;
         let top = self.levels as i32 - 1;
         let mut last: Option<(IVec3, bool, u32)> = None;
@@ -748,7 +750,7 @@ impl SpatialMemory {
                 let shown_level = (id >> 28 & 0xF) as usize;
                 if id != NO_ID
                     && (refine == 0 || shown_level < level + refine)
-                    && (z - z0).abs() <= SAME_SURFACE * z0
+                    && (z - z0).abs() <= known_rel * z0 + known_m
                 {
                     continue; // already known at this detail
                 }
