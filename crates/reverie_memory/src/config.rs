@@ -86,7 +86,7 @@ pub struct MemoryConfig {
     /// skips the pixel); farther off, the pixel is a new surface. A model's depth wanders by
     /// more than the memory's own same-surface margin (6 %): its frames, written as new
     /// surfaces a little in front, covered what the session first showed (closed-loop
-    /// revisits, 60 s loops, ~1.7 dB worse at 6 % + 0 m than at 10 % + 0.2 m, the margins
+    /// revisits, 60 s loops, ~1.8 dB worse at 6 % + 0 m than at 10 % + 0.2 m, the margins
     /// of the pinned prompt).
     pub known_margin: f32,
     /// Metres added to `known_margin`.
