@@ -206,6 +206,25 @@ enum Command {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Tune a trained checkpoint's ego-motion head alone on the runtime sessions it drives
+    /// (see configs/tune-motion.toml): each round plays the oracle's actions from the prompt
+    /// through a session, stores what the head read at every tick beside the oracle's motion,
+    /// and fits the head on all rounds so far (DAgger). Writes OUT/final (the tuned checkpoint),
+    /// OUT/tune.json and OUT/tune.png.
+    TuneMotion {
+        /// Tuning config (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// The checkpoint to tune (model.safetensors + model.json).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an existing OUT.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Evaluate a checkpoint on held-out seeds of a world: fidelity (PSNR, SSIM, sharpness at
     /// 1, 8, 24, 72, 240 ticks) against copy-last-frame and warp+memory baselines, control
     /// (ego-motion over 10 s, walking into a wall), revisits (memory on/off) and stability.
@@ -312,9 +331,10 @@ fn main() -> ExitCode {
     // runs a share of each batch per core, each share on one thread (`run.workers`); other
     // batch work (datagen) uses every core.
     let threads = match cli.command {
-        Command::Bench { .. } | Command::Eval { .. } | Command::Train { .. } => {
-            threads::INTERACTIVE_THREADS
-        }
+        Command::Bench { .. }
+        | Command::Eval { .. }
+        | Command::Train { .. }
+        | Command::TuneMotion { .. } => threads::INTERACTIVE_THREADS,
         _ => threads::available_cores(),
     };
     // SAFETY: first thing after parsing the arguments; no other thread exists yet.
@@ -677,6 +697,12 @@ fn run(cli: Cli) -> Result<()> {
             resume,
             overwrite,
         } => train::run(&config, &out, resume, overwrite),
+        Command::TuneMotion {
+            config,
+            checkpoint,
+            out,
+            overwrite,
+        } => train::tune_motion(&config, &checkpoint, &out, overwrite),
         Command::Bench {
             checkpoint,
             world,

@@ -88,6 +88,53 @@ pub fn run(config: &Path, out: &Path, resume: bool, overwrite: bool) -> Result<(
     Ok(())
 }
 
+struct TuneBar {
+    bar: ProgressBar,
+    plain: bool,
+}
+
+impl reverie_train::tune::TuneObserver for TuneBar {
+    fn played(&self, round: usize, done: usize, total: usize) {
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+        self.bar.set_message(format!("round {round}"));
+        if self.plain {
+            eprintln!("round {round}: played {done}/{total} episodes");
+        }
+    }
+    fn message(&self, text: &str) {
+        if self.plain {
+            eprintln!("{text}");
+        } else {
+            self.bar.println(text);
+        }
+    }
+}
+
+/// Runs `reverie tune-motion`.
+pub fn tune_motion(config: &Path, checkpoint: &Path, out: &Path, overwrite: bool) -> Result<()> {
+    let cfg = reverie_train::tune::TuneConfig::load(config)?;
+    if out.join("tune.json").exists() && !overwrite {
+        bail!(
+            "{} already holds a tuning run: pass --overwrite to start over",
+            out.display()
+        );
+    }
+    if overwrite && out.exists() {
+        std::fs::remove_dir_all(out)?;
+    }
+    let bar = TuneBar {
+        bar: ProgressBar::new(0).with_style(style(
+            "play [{bar:30}] {pos}/{len} episodes, eta {eta} {msg}",
+        )),
+        plain: !std::io::stderr().is_terminal(),
+    };
+    let report = reverie_train::tune::tune(&cfg, checkpoint, out, &bar)?;
+    bar.bar.finish_and_clear();
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
 pub(crate) fn list<T: std::str::FromStr>(text: &str, flag: &str) -> Result<Vec<T>>
 where
     T::Err: std::fmt::Display,

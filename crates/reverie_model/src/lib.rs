@@ -23,7 +23,7 @@ pub mod threads;
 
 pub use config::ModelConfig;
 pub use error::{ModelError, Result};
-pub use model::{Guide, State, StepOutput, WorldModel};
+pub use model::{Guide, MotionInputs, State, StepOutput, WorldModel};
 
 pub use candle_core;
 pub use candle_nn;

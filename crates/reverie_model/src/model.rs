@@ -239,6 +239,82 @@ pub fn actions_tensor(actions: &[Action], device: &Device) -> Result<Tensor> {
     )?)
 }
 
+/// What the ego-motion head reads for a batch of sessions ([`WorldModel::motion_inputs`]):
+/// stored per tick, a session's inputs can be joined ([`MotionInputs::cat`]) and sampled
+/// ([`MotionInputs::select`]) to tune the head alone on the sessions it drives.
+#[derive(Clone, Debug)]
+pub struct MotionInputs {
+    /// `[B, D]`: the pooled state, the action features and (kinematic heads) the intended walk,
+    /// the nearest depth per grid cell and the ground probe.
+    x: Tensor,
+    /// `[B, Action::FEATURES]`.
+    actions: Tensor,
+    /// `[B, 5]`: [`EgoMotion::intended`] of each action.
+    intended: Tensor,
+    /// `[B, MOTION_CONTEXT]` for `ground_probe` heads, else `[B, 0]`.
+    probe: Tensor,
+}
+
+impl MotionInputs {
+    /// Sessions in the batch.
+    pub fn len(&self) -> usize {
+        self.x.dims().first().copied().unwrap_or(0)
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The batches one after another (all from the same model). An error for none, or for
+    /// batches of different widths.
+    pub fn cat(parts: &[MotionInputs]) -> Result<MotionInputs> {
+        if parts.is_empty() {
+            return Err(ModelError::Input("no motion inputs to join".into()));
+        }
+        let join = |f: fn(&MotionInputs) -> &Tensor| -> Result<Tensor> {
+            let v: Vec<&Tensor> = parts.iter().map(f).collect();
+            Ok(Tensor::cat(&v, 0)?)
+        };
+        Ok(MotionInputs {
+            x: join(|m| &m.x)?,
+            actions: join(|m| &m.actions)?,
+            intended: join(|m| &m.intended)?,
+            probe: join(|m| &m.probe)?,
+        })
+    }
+
+    /// The rows `index` (a `u32` tensor of row numbers), in that order.
+    pub fn select(&self, index: &Tensor) -> Result<MotionInputs> {
+        let pick = |t: &Tensor| -> Result<Tensor> { Ok(t.index_select(index, 0)?) };
+        Ok(MotionInputs {
+            x: pick(&self.x)?,
+            actions: pick(&self.actions)?,
+            intended: pick(&self.intended)?,
+            probe: pick(&self.probe)?,
+        })
+    }
+
+    /// The same inputs cut from the graph (so a stored tick keeps no tensors of its step alive).
+    pub fn detach(&self) -> MotionInputs {
+        MotionInputs {
+            x: self.x.detach(),
+            actions: self.actions.detach(),
+            intended: self.intended.detach(),
+            probe: self.probe.detach(),
+        }
+    }
+}
+
+/// The intended walk on the ground plane, `[B, 2]` (right, forward), of `[B, 5]` intended
+/// motions.
+fn walk_of(intended: &Tensor) -> Result<Tensor> {
+    Ok(Tensor::cat(
+        &[&intended.narrow(1, 0, 1)?, &intended.narrow(1, 2, 1)?],
+        1,
+    )?)
+}
+
 /// The recurrent latent state of a batch of sessions: `[B, grid_h, grid_w, state_channels]`.
 #[derive(Clone, Debug)]
 pub struct State {
@@ -481,6 +557,9 @@ impl WorldModel {
         })
     }
 
+    /// The variable-name prefixes of the ego-motion head's weights ([`WorldModel::motion_head`]).
+    pub const MOTION_HEAD_TENSORS: [&'static str; 2] = ["motion1.", "motion2."];
+
     /// The configuration.
     pub fn config(&self) -> &ModelConfig {
         &self.cfg
@@ -529,6 +608,20 @@ impl WorldModel {
         depth_code: &Tensor,
         probe: &Tensor,
     ) -> Result<Tensor> {
+        self.motion_head(&self.motion_inputs(state, actions, depth_code, probe)?)
+    }
+
+    /// Everything the ego-motion head reads for a batch ([`WorldModel::predict_motion`]'s
+    /// arguments, pooled and detached as the head uses them; the state keeps its gradient). The
+    /// head itself is [`WorldModel::motion_head`]; the split lets a session's inputs be stored
+    /// and the head tuned on them ([`MotionInputs::cat`], [`MotionInputs::select`]).
+    pub fn motion_inputs(
+        &self,
+        state: &State,
+        actions: &[Action],
+        depth_code: &Tensor,
+        probe: &Tensor,
+    ) -> Result<MotionInputs> {
         let (b, gh, gw, s) = state.h.dims4()?;
         if actions.len() != b {
             return Err(ModelError::Input(format!(
@@ -543,10 +636,75 @@ impl WorldModel {
             .contiguous()?
             .matmul(&state.h.reshape((b, gh * gw, s))?)? // [B, 16, S]: the 4×4 block means
             .reshape((b, 16 * s))?;
-        let m = f64::from(MOTION_SCALE_M);
+        let intended: Vec<f32> = actions
+            .iter()
+            .flat_map(|a| {
+                EgoMotion::intended(a, self.cfg.walk_speed, self.cfg.sprint_speed).to_array()
+            })
+            .collect();
+        let intended = Tensor::from_vec(intended, (b, 5), &self.device)?;
         if !self.cfg.kinematic_motion {
-            let x = Tensor::cat(&[&pooled, &a], 1)?; // [B, 16·S + 9]
-            let y = self.motion2.forward(&self.motion1.forward(&x)?.silu()?)?; // [B, 5]
+            return Ok(MotionInputs {
+                x: Tensor::cat(&[&pooled, &a], 1)?, // [B, 16·S + 9]
+                actions: a,
+                intended,
+                probe: Tensor::zeros((b, 0), DType::F32, &self.device)?,
+            });
+        }
+        let (h, w) = (self.cfg.height, self.cfg.width);
+        if depth_code.dims() != [b, h, w, 1] {
+            return Err(ModelError::Input(format!(
+                "depth code {:?} must be [{b}, {h}, {w}, 1]",
+                depth_code.dims()
+            )));
+        }
+        let g = MOTION_DEPTH_GRID;
+        let near = depth_code
+            .detach()
+            .contiguous()?
+            .reshape((b, g, h / g, g, w / g))?
+            .max(4)?
+            .max(2)?
+            .reshape((b, g * g))?;
+        let walk = walk_of(&intended)?;
+        let x = Tensor::cat(
+            &[&pooled, &a, &(&walk / f64::from(MOTION_SCALE_M))?, &near],
+            1,
+        )?;
+        let (x, probe) = if self.cfg.ground_probe {
+            if probe.dims() != [b, MOTION_CONTEXT] {
+                return Err(ModelError::Input(format!(
+                    "ground probe {:?} must be [{b}, {MOTION_CONTEXT}]",
+                    probe.dims(),
+                )));
+            }
+            let probe = probe.detach();
+            (Tensor::cat(&[&x, &probe], 1)?, probe)
+        } else {
+            (x, Tensor::zeros((b, 0), DType::F32, &self.device)?)
+        };
+        Ok(MotionInputs {
+            x,
+            actions: a,
+            intended,
+            probe,
+        })
+    }
+
+    /// The ego-motion head on stored inputs ([`WorldModel::motion_inputs`]): `[B, 5]` as
+    /// [`WorldModel::predict_motion`] returns it. Its weights are the tensors named
+    /// [`WorldModel::MOTION_HEAD_TENSORS`].
+    pub fn motion_head(&self, inputs: &MotionInputs) -> Result<Tensor> {
+        let MotionInputs {
+            x,
+            actions: a,
+            intended,
+            probe,
+        } = inputs;
+        let b = x.dim(0)?;
+        let m = f64::from(MOTION_SCALE_M);
+        let y = self.motion2.forward(&self.motion1.forward(x)?.silu()?)?; // [B, 5]
+        if !self.cfg.kinematic_motion {
             let scale = Tensor::new(
                 &[
                     MOTION_SCALE_M,
@@ -565,43 +723,7 @@ impl WorldModel {
             )?;
             return Ok((y.broadcast_mul(&scale)? + look)?);
         }
-        let (h, w) = (self.cfg.height, self.cfg.width);
-        if depth_code.dims() != [b, h, w, 1] {
-            return Err(ModelError::Input(format!(
-                "depth code {:?} must be [{b}, {h}, {w}, 1]",
-                depth_code.dims()
-            )));
-        }
-        let g = MOTION_DEPTH_GRID;
-        let near = depth_code
-            .detach()
-            .contiguous()?
-            .reshape((b, g, h / g, g, w / g))?
-            .max(4)?
-            .max(2)?
-            .reshape((b, g * g))?;
-        let intended: Vec<f32> = actions
-            .iter()
-            .flat_map(|a| {
-                EgoMotion::intended(a, self.cfg.walk_speed, self.cfg.sprint_speed).to_array()
-            })
-            .collect();
-        let intended = Tensor::from_vec(intended, (b, 5), &self.device)?;
-        // Intended walk on the ground plane: [right, forward].
-        let walk = Tensor::cat(&[&intended.narrow(1, 0, 1)?, &intended.narrow(1, 2, 1)?], 1)?;
-        let x = Tensor::cat(&[&pooled, &a, &(&walk / m)?, &near], 1)?;
-        let x = if self.cfg.ground_probe {
-            if probe.dims() != [b, MOTION_CONTEXT] {
-                return Err(ModelError::Input(format!(
-                    "ground probe {:?} must be [{b}, {MOTION_CONTEXT}]",
-                    probe.dims(),
-                )));
-            }
-            Tensor::cat(&[&x, &probe.detach()], 1)?
-        } else {
-            x
-        };
-        let y = self.motion2.forward(&self.motion1.forward(&x)?.silu()?)?; // [B, 5]
+        let walk = walk_of(intended)?;
         // Gates in (0, 1): 1 / (1 + e^-(y + offset)).
         let gates = ((y.narrow(1, 0, 2)? + GATE_OFFSET)?.neg()?.exp()? + 1.0)?.recip()?;
         let horizontal = ((gates * &walk)? + (y.narrow(1, 2, 2)? * m)?)?; // [B, 2]
@@ -610,8 +732,8 @@ impl WorldModel {
             // The footprint after the intended walk: its top relative to the eye, and whether
             // it was seen (see `GroundProbe::features`).
             let at = 2 * GroundProbe::GRID * GroundProbe::GRID + 2;
-            let top = probe.narrow(1, at, 1)?.detach();
-            let seen = probe.narrow(1, at + 1, 1)?.detach();
+            let top = probe.narrow(1, at, 1)?;
+            let seen = probe.narrow(1, at + 1, 1)?;
             // A step is what a body climbs without jumping: a top 0.5–1.05 m above the feet
             // (blocks are 1 m; lower tops are plants and slabs it walks through or over, higher
             // ones walls).
@@ -624,7 +746,7 @@ impl WorldModel {
                 // The ground right under the feet, relative to them: the highest top of the
                 // probe's four grid cells around the camera's ground position (±0.2 m; the
                 // whole footprint would take in a wall the body stands against).
-                let (below, seen_now) = ground_under_feet(&probe.detach(), self.cfg.eye_height)?;
+                let (below, seen_now) = ground_under_feet(probe, self.cfg.eye_height)?;
                 // In the air: that ground seen more than `DROP_MIN_M` below the feet.
                 let airborne = (below.le(-DROP_MIN_M)?.to_dtype(DType::F32)? * seen_now)?;
                 // The free vertical motion only while jump is held (the push off the ground);
@@ -665,12 +787,32 @@ impl WorldModel {
         depth_m: &[f32],
         probe: &[f32],
     ) -> Result<EgoMotion> {
+        self.motion_of(&self.motion_inputs_one(state, action, depth_m, probe)?)
+    }
+
+    /// [`WorldModel::motion_inputs`] for one session (arguments as
+    /// [`WorldModel::predict_motion_one`]).
+    pub fn motion_inputs_one(
+        &self,
+        state: &State,
+        action: &Action,
+        depth_m: &[f32],
+        probe: &[f32],
+    ) -> Result<MotionInputs> {
         let code = self.depth_code_tensor(depth_m)?;
         let probe = self.probe_tensor(&[probe])?;
-        let m: Vec<f32> = self
-            .predict_motion(state, std::slice::from_ref(action), &code, &probe)?
-            .flatten_all()?
-            .to_vec1()?;
+        self.motion_inputs(state, std::slice::from_ref(action), &code, &probe)
+    }
+
+    /// [`WorldModel::motion_head`] on one session's inputs, as an [`EgoMotion`].
+    pub fn motion_of(&self, inputs: &MotionInputs) -> Result<EgoMotion> {
+        if inputs.len() != 1 {
+            return Err(ModelError::Input(format!(
+                "motion inputs of {} sessions, not one",
+                inputs.len()
+            )));
+        }
+        let m: Vec<f32> = self.motion_head(inputs)?.flatten_all()?.to_vec1()?;
         Ok(EgoMotion::from_array([m[0], m[1], m[2], m[3], m[4]]))
     }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 use reverie_core::{Action, EgoMotion, GroundProbe, Intrinsics, Pose};
 use reverie_memory::{MemoryConfig, SpatialMemory, View, warp};
 use reverie_model::model::{actions_tensor, guides_tensor};
-use reverie_model::{Guide, State, WorldModel};
+use reverie_model::{Guide, MotionInputs, State, WorldModel};
 
 use crate::quality::Quality;
 
@@ -442,6 +442,23 @@ impl<'m> Engine<'m> {
         Ok(&self.last)
     }
 
+    /// What the model's ego-motion head reads for `action` at this tick (the session's state,
+    /// the depth of the frame it shows, its ground probe): the inputs of the motion the next
+    /// [`Engine::advance`] with `action` predicts (commits a pending frame first).
+    pub fn motion_inputs(&mut self, action: &Action) -> Result<MotionInputs, RuntimeError> {
+        self.commit()?;
+        self.sync_probe()?;
+        let cfg = self.model.config();
+        let probe = if cfg.ground_probe {
+            cfg.probe_features(&self.probe, &self.last.pose, action)
+        } else {
+            Vec::new()
+        };
+        Ok(self
+            .model
+            .motion_inputs_one(&self.state, action, &self.last.depth_m, &probe)?)
+    }
+
     /// The part of a tick up to the frame: ego-motion → warp → memory render → network (as the
     /// quality level allows). The frame is not stored in the memory until [`Engine::commit`]
     /// (which the next `advance` calls if nobody did), so a runtime can publish it first.
@@ -471,16 +488,8 @@ impl<'m> Engine<'m> {
         self.commit()?;
         let mut times = StageTimes::default();
         let t = Instant::now();
-        self.sync_probe()?;
-        let cfg = self.model.config();
-        let probe = if cfg.ground_probe {
-            cfg.probe_features(&self.probe, &self.last.pose, action)
-        } else {
-            Vec::new()
-        };
-        let motion =
-            self.model
-                .predict_motion_one(&self.state, action, &self.last.depth_m, &probe)?;
+        let inputs = self.motion_inputs(action)?;
+        let motion = self.model.motion_of(&inputs)?;
         let pose = motion.apply(&self.last.pose);
         times.motion_ms = ms(t);
 

@@ -4,6 +4,7 @@
 //! - [`data`]: oracle episodes (datagen format) and the memory renders beside them.
 //! - [`train`]: the loop — autoregressive sequences with self-forcing, losses, AdamW, resumable
 //!   checkpoints, metrics CSV/JSON and a loss-curve PNG.
+//! - [`tune`]: the ego-motion head alone, tuned on the runtime sessions it drives (DAgger).
 //! - [`loss`], [`optim`], [`plot`]: the pieces.
 //!
 //! Training reads the oracle freely (that is what data is); the honesty rule binds play and
@@ -17,6 +18,7 @@ pub mod loss;
 pub mod optim;
 pub mod plot;
 pub mod train;
+pub mod tune;
 
 pub use config::TrainConfig;
 pub use error::{Result, TrainError};

@@ -1,0 +1,504 @@
+//! `reverie tune-motion`: tunes a trained checkpoint's ego-motion head alone on the sessions it
+//! drives (DAgger, Ross et al. 2011).
+//!
+//! Training teaches the head on at most `optim.seq_len` self-forced ticks, with the frame
+//! network's guides warped along the true path. A session runs for minutes on its own frames
+//! and its own poses: its state and its depth drift away from anything the head saw, and the
+//! head stops where the truth walks on (session 17: in up to 31 % of the ticks of a 10 s walk)
+//! and walks on where the truth stops. Each round here plays the oracle's actions from the
+//! prompt through a runtime session ([`reverie_runtime::Engine`], exactly as `reverie eval`
+//! and the app run it), stores what the head read at every tick ([`Engine::motion_inputs`])
+//! beside the oracle's true motion of that tick, and fits the head on all rounds so far. The
+//! frame network is not touched; only the tensors of [`WorldModel::MOTION_HEAD_TENSORS`]
+//! change.
+//!
+//! This is training: it reads the oracle freely. Evaluation seeds (≥ 1,000,000) are refused.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use reverie_core::{EgoMotion, Intrinsics, seed};
+use reverie_model::{MotionInputs, WorldModel, checkpoint};
+use reverie_runtime::{Engine, EngineOptions};
+use reverie_world::WorldSpec;
+use reverie_world::policy::PolicyKind;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
+use crate::eval::record;
+use crate::loss;
+use crate::optim::{AdamW, NonFinite};
+use crate::plot::{Series, line_chart};
+
+/// The current `schema_version` of [`TuneConfig`].
+pub const TUNE_SCHEMA_VERSION: u32 = 1;
+
+/// World seeds from here on are evaluation seeds: never tuned on.
+pub const EVAL_SEEDS_FROM: u64 = 1_000_000;
+
+/// `tune-motion.toml`: what to tune the motion head on and how.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuneConfig {
+    /// [`TUNE_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Seed of the episodes' spawn points and policies and of the minibatch order.
+    pub seed: u64,
+    /// World files (relative paths are taken from the working directory).
+    pub worlds: Vec<PathBuf>,
+    /// World seeds of each world (all below [`EVAL_SEEDS_FROM`]).
+    pub world_seeds: Vec<u64>,
+    /// Episodes per world and world seed in each round.
+    pub episodes: usize,
+    /// Ticks per episode (the prompt is tick 0).
+    pub steps: usize,
+    /// The oracle's policy (`random-walk`, `mixed`, …).
+    pub policy: String,
+    /// Rounds of play-then-fit; one more round of play measures the last fit.
+    pub rounds: usize,
+    /// Passes over all ticks stored so far, per round.
+    pub epochs: usize,
+    /// Ticks per update.
+    pub batch: usize,
+    /// AdamW learning rate.
+    pub lr: f64,
+    /// AdamW weight decay.
+    pub weight_decay: f64,
+    /// Gradient clipping (global norm; 0 = none).
+    pub grad_clip: f64,
+    /// Weight of ticks with a true rise of at least [`loss::RISE_M`] (see `loss.motion_rise`).
+    #[serde(default = "one")]
+    pub motion_rise: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl TuneConfig {
+    /// Reads and checks `path`; errors name the file and the field.
+    pub fn load(path: &Path) -> Result<TuneConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::file(path, e))?;
+        let cfg: TuneConfig = toml::from_str(&text).map_err(|e| TrainError::file(path, e))?;
+        cfg.validate().map_err(|e| TrainError::file(path, e))?;
+        Ok(cfg)
+    }
+
+    /// Checks every field; the message names the field.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.schema_version != TUNE_SCHEMA_VERSION {
+            return Err(format!(
+                "schema_version: {} is not {TUNE_SCHEMA_VERSION}",
+                self.schema_version
+            ));
+        }
+        if self.worlds.is_empty() {
+            return Err("worlds: at least one world file is needed".into());
+        }
+        if self.world_seeds.is_empty() {
+            return Err("world_seeds: at least one seed is needed".into());
+        }
+        if let Some(s) = self.world_seeds.iter().find(|&&s| s >= EVAL_SEEDS_FROM) {
+            return Err(format!(
+                "world_seeds: {s} is an evaluation seed (≥ {EVAL_SEEDS_FROM}); tune on others"
+            ));
+        }
+        for (field, v, lo, hi) in [
+            ("episodes", self.episodes, 1, 10_000),
+            ("steps", self.steps, 2, 100_000),
+            ("rounds", self.rounds, 1, 100),
+            ("epochs", self.epochs, 1, 10_000),
+            ("batch", self.batch, 1, 1 << 20),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                return Err(format!("{field}: {v} is not within {lo}..={hi}"));
+            }
+        }
+        for (field, v) in [
+            ("lr", self.lr),
+            ("weight_decay", self.weight_decay),
+            ("grad_clip", self.grad_clip),
+            ("motion_rise", self.motion_rise),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(format!("{field}: {v} must be a finite number ≥ 0"));
+            }
+        }
+        if self.lr == 0.0 {
+            return Err("lr: must be above 0".into());
+        }
+        self.policy_kind().map(|_| ())
+    }
+
+    /// The parsed [`TuneConfig::policy`].
+    pub fn policy_kind(&self) -> std::result::Result<PolicyKind, String> {
+        let p: PolicyKind = self
+            .policy
+            .parse()
+            .map_err(|e| format!("policy: `{}`: {e}", self.policy))?;
+        if matches!(p, PolicyKind::Script { .. }) {
+            return Err(format!(
+                "policy: `{}`: a script cannot be tuned on",
+                self.policy
+            ));
+        }
+        Ok(p)
+    }
+}
+
+/// One round's play, measured with the head as it was during that play.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoundPlay {
+    /// The round (0 = the checkpoint as given).
+    pub round: usize,
+    /// Episodes played.
+    pub episodes: usize,
+    /// Ticks stored.
+    pub ticks: usize,
+    /// The head's motion loss ([`loss::motion_l1`]) on this round's ticks.
+    pub motion_l1: f64,
+    /// Mean over episodes of the end-of-episode position error, % of the distance the oracle
+    /// walked (`reverie eval`'s control measure).
+    pub translation_error_pct: f64,
+    /// The same, on the ground plane.
+    pub horizontal_error_pct: f64,
+    /// Mean absolute height error at the episode's end (m).
+    pub height_error_m: f64,
+    /// Share of ticks where the oracle walked (at least half the intended walk) and the
+    /// session did not (less than a quarter of it).
+    pub stopped_only_in_session: f64,
+    /// Share of ticks where the session walked (at least half) and the oracle did not (less
+    /// than a quarter).
+    pub stopped_only_in_truth: f64,
+}
+
+/// One epoch of fitting.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochFit {
+    /// The round it belongs to.
+    pub round: usize,
+    /// The epoch within the round.
+    pub epoch: usize,
+    /// Mean minibatch loss.
+    pub motion_l1: f64,
+}
+
+/// What `reverie tune-motion` did (written as `tune.json`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TuneReport {
+    /// The checkpoint tuned.
+    pub from: PathBuf,
+    /// The configuration.
+    pub config: Option<TuneConfig>,
+    /// Each round's play (`rounds + 1` of them; the last measures the final head).
+    pub play: Vec<RoundPlay>,
+    /// Each epoch's fit.
+    pub fit: Vec<EpochFit>,
+    /// Wall time (s).
+    pub wall_secs: f64,
+    /// The tuned checkpoint.
+    pub checkpoint: PathBuf,
+}
+
+/// Progress of a tuning run.
+pub trait TuneObserver {
+    /// `done` of `total` episodes of a round's play.
+    fn played(&self, round: usize, done: usize, total: usize);
+    /// A line worth showing.
+    fn message(&self, text: &str);
+}
+
+/// The ticks stored so far: the head's inputs and the oracle's motion (`[right, up, forward,
+/// yaw, pitch]` per tick).
+struct Ticks {
+    inputs: Vec<MotionInputs>,
+    truth: Vec<f32>,
+}
+
+/// Plays every episode of one round through runtime sessions; returns the stored ticks and
+/// the measures.
+fn play_round(
+    model: &WorldModel,
+    cfg: &TuneConfig,
+    worlds: &[WorldSpec],
+    k: &Intrinsics,
+    round: usize,
+    observer: &dyn TuneObserver,
+) -> Result<(Ticks, RoundPlay)> {
+    let policy = cfg.policy_kind().map_err(TrainError::Other)?;
+    let total = worlds.len() * cfg.world_seeds.len() * cfg.episodes;
+    let mut ticks = Ticks {
+        inputs: Vec::new(),
+        truth: Vec::new(),
+    };
+    let mut play = RoundPlay {
+        round,
+        ..RoundPlay::default()
+    };
+    let (mut stopped_session, mut stopped_truth, mut walking) = (0usize, 0usize, 0usize);
+    let mut done = 0;
+    for (wi, spec) in worlds.iter().enumerate() {
+        for &world_seed in &cfg.world_seeds {
+            let mut s = spec.clone();
+            s.generator.seed = world_seed;
+            let s = Arc::new(s);
+            for e in 0..cfg.episodes {
+                let episode_seed =
+                    seed::derive(cfg.seed, &[round as u64, wi as u64, world_seed, e as u64]);
+                let ep = record(&s, k, &policy, episode_seed, cfg.steps);
+                let mut engine = Engine::new(model, *k, &ep.prompt(), EngineOptions::default())
+                    .map_err(|e| TrainError::Other(e.to_string()))?;
+                let mut pose = ep.poses[0];
+                for t in 1..ep.actions.len() {
+                    let a = &ep.actions[t];
+                    let inputs = engine
+                        .motion_inputs(a)
+                        .map_err(|e| TrainError::Other(e.to_string()))?;
+                    ticks.inputs.push(inputs.detach());
+                    let truth = EgoMotion::between(&ep.poses[t - 1], &ep.poses[t]);
+                    ticks.truth.extend(truth.to_array());
+                    let g = engine
+                        .step(a)
+                        .map_err(|e| TrainError::Other(e.to_string()))?;
+                    let own = EgoMotion::between(&pose, &g.pose);
+                    pose = g.pose;
+                    let intended = EgoMotion::intended(
+                        a,
+                        model.config().walk_speed,
+                        model.config().sprint_speed,
+                    );
+                    let planar = |m: &EgoMotion| m.right_m.hypot(m.forward_m);
+                    let want = planar(&intended);
+                    if want > 1e-4 {
+                        walking += 1;
+                        let (o, t) = (planar(&own) / want, planar(&truth) / want);
+                        stopped_session += usize::from(t >= 0.5 && o < 0.25);
+                        stopped_truth += usize::from(o >= 0.5 && t < 0.25);
+                    }
+                }
+                let walked: f32 = ep
+                    .poses
+                    .windows(2)
+                    .map(|p| (p[1].position - p[0].position).length())
+                    .sum();
+                let off = pose.position - ep.poses[ep.poses.len() - 1].position;
+                let pct = |d: f32| f64::from(d / walked.max(1e-3) * 100.0);
+                play.translation_error_pct += pct(off.length());
+                play.horizontal_error_pct += pct(off.with_y(0.0).length());
+                play.height_error_m += f64::from(off.y.abs());
+                done += 1;
+                observer.played(round, done, total);
+            }
+        }
+    }
+    let n = done.max(1) as f64;
+    play.episodes = done;
+    play.ticks = ticks.inputs.len();
+    play.translation_error_pct /= n;
+    play.horizontal_error_pct /= n;
+    play.height_error_m /= n;
+    play.stopped_only_in_session = stopped_session as f64 / walking.max(1) as f64;
+    play.stopped_only_in_truth = stopped_truth as f64 / walking.max(1) as f64;
+    play.motion_l1 = head_loss(model, &ticks, cfg)?;
+    Ok((ticks, play))
+}
+
+/// The head's mean motion loss over `ticks` (no gradient).
+fn head_loss(model: &WorldModel, ticks: &Ticks, cfg: &TuneConfig) -> Result<f64> {
+    let mut sum = 0.0;
+    for (chunk, truth) in ticks
+        .inputs
+        .chunks(cfg.batch)
+        .zip(ticks.truth.chunks(cfg.batch * 5))
+    {
+        let inputs = MotionInputs::cat(chunk)?;
+        let l = loss::motion_l1(&model.motion_head(&inputs)?, truth, cfg.motion_rise as f32)?;
+        sum += f64::from(l.to_scalar::<f32>()?) * chunk.len() as f64;
+    }
+    Ok(sum / ticks.inputs.len().max(1) as f64)
+}
+
+/// Tunes the motion head of the checkpoint in `from` per `cfg` into `out`: `out/final` (the
+/// whole checkpoint, with `train.toml` and `tune.toml` beside the weights), `out/tune.json`
+/// ([`TuneReport`]) and `out/tune.png` (the head's loss on each round's play, and per epoch of
+/// fitting). `out` must not hold a run unless `overwrite`.
+pub fn tune(
+    cfg: &TuneConfig,
+    from: &Path,
+    out: &Path,
+    observer: &dyn TuneObserver,
+) -> Result<TuneReport> {
+    let started = Instant::now();
+    let dev = Device::Cpu;
+    let worlds: Vec<WorldSpec> = cfg
+        .worlds
+        .iter()
+        .map(|p| WorldSpec::load(p).map_err(|e| TrainError::file(p, e)))
+        .collect::<Result<_>>()?;
+    let model_cfg = checkpoint::load_config(from)?;
+    let varmap = VarMap::new();
+    let model = WorldModel::new(
+        &model_cfg,
+        VarBuilder::from_varmap(&varmap, DType::F32, &dev),
+    )?;
+    crate::train::init_from(&varmap, from)?;
+    let k = Intrinsics::from_vfov_deg(model_cfg.width as u32, model_cfg.height as u32, 70.0)
+        .map_err(|e| TrainError::Other(e.to_string()))?;
+    // The head's variables alone (the same `Var`s: updating them updates the model).
+    let head = VarMap::new();
+    {
+        let all = varmap
+            .data()
+            .lock()
+            .map_err(|_| TrainError::Other("variable map poisoned".into()))?;
+        let mut mine = head
+            .data()
+            .lock()
+            .map_err(|_| TrainError::Other("variable map poisoned".into()))?;
+        for (name, var) in all.iter() {
+            if WorldModel::MOTION_HEAD_TENSORS
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
+                mine.insert(name.clone(), var.clone());
+            }
+        }
+        if mine.is_empty() {
+            return Err(TrainError::file(
+                from,
+                "the model has no motion head tensors",
+            ));
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|e| TrainError::file(out, e))?;
+    let mut opt = AdamW::new(&head, cfg.weight_decay)?;
+    let mut report = TuneReport {
+        from: from.to_path_buf(),
+        config: Some(cfg.clone()),
+        ..TuneReport::default()
+    };
+    let mut all = Ticks {
+        inputs: Vec::new(),
+        truth: Vec::new(),
+    };
+    for round in 0..=cfg.rounds {
+        let (ticks, play) = play_round(&model, cfg, &worlds, &k, round, observer)?;
+        observer.message(&format!(
+            "round {round}: play with the head of round {round}: motion L1 {:.4}, translation \
+             error {:.1} % (horizontal {:.1} %, height {:.2} m), stopped only in the session \
+             {:.1} %, only in truth {:.1} % of walking ticks",
+            play.motion_l1,
+            play.translation_error_pct,
+            play.horizontal_error_pct,
+            play.height_error_m,
+            play.stopped_only_in_session * 100.0,
+            play.stopped_only_in_truth * 100.0,
+        ));
+        report.play.push(play);
+        if round == cfg.rounds {
+            break;
+        }
+        all.inputs.extend(ticks.inputs);
+        all.truth.extend(ticks.truth);
+        let n = all.inputs.len();
+        let joined = MotionInputs::cat(&all.inputs)?;
+        let mut order: Vec<usize> = (0..n).collect();
+        for epoch in 0..cfg.epochs {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed::derive(
+                cfg.seed,
+                &[0x7e, round as u64, epoch as u64],
+            ));
+            order.shuffle(&mut rng);
+            let (mut sum, mut count) = (0.0, 0usize);
+            for chunk in order.chunks(cfg.batch) {
+                let idx: Vec<u32> = chunk.iter().map(|&i| i as u32).collect();
+                let inputs = joined.select(&Tensor::from_vec(idx, chunk.len(), &dev)?)?;
+                let truth: Vec<f32> = chunk
+                    .iter()
+                    .flat_map(|&i| all.truth[5 * i..5 * i + 5].iter().copied())
+                    .collect();
+                let l =
+                    loss::motion_l1(&model.motion_head(&inputs)?, &truth, cfg.motion_rise as f32)?;
+                let grads = l.backward()?;
+                if let Err(NonFinite(norm)) = opt.step(&grads, cfg.lr, cfg.grad_clip)? {
+                    return Err(TrainError::Other(format!(
+                        "round {round}, epoch {epoch}: gradient norm {norm} (lower lr or \
+                         grad_clip)"
+                    )));
+                }
+                sum += f64::from(l.to_scalar::<f32>()?) * chunk.len() as f64;
+                count += chunk.len();
+            }
+            report.fit.push(EpochFit {
+                round,
+                epoch,
+                motion_l1: sum / count.max(1) as f64,
+            });
+        }
+        observer.message(&format!(
+            "round {round}: fitted on {n} ticks, {} epochs: motion L1 {:.4} → {:.4}",
+            cfg.epochs,
+            report.fit[report.fit.len() - cfg.epochs].motion_l1,
+            report.fit[report.fit.len() - 1].motion_l1,
+        ));
+    }
+    let dir = out.join("final");
+    let tmp = out.join("final.tmp");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| TrainError::file(&tmp, e))?;
+    }
+    checkpoint::save(&tmp, &model_cfg, &varmap)?;
+    let train_toml = from.join("train.toml");
+    if train_toml.exists() {
+        std::fs::copy(&train_toml, tmp.join("train.toml"))
+            .map_err(|e| TrainError::file(&train_toml, e))?;
+    }
+    let toml = toml::to_string(cfg).map_err(|e| TrainError::Other(e.to_string()))?;
+    std::fs::write(tmp.join("tune.toml"), toml).map_err(|e| TrainError::file(&tmp, e))?;
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| TrainError::file(&dir, e))?;
+    }
+    std::fs::rename(&tmp, &dir).map_err(|e| TrainError::file(&dir, e))?;
+    report.checkpoint = dir;
+    report.wall_secs = started.elapsed().as_secs_f64();
+    let json = out.join("tune.json");
+    let text =
+        serde_json::to_string_pretty(&report).map_err(|e| TrainError::Other(e.to_string()))?;
+    std::fs::write(&json, text).map_err(|e| TrainError::file(&json, e))?;
+    let epochs = cfg.epochs as f64;
+    line_chart(
+        &out.join("tune.png"),
+        640,
+        320,
+        &[
+            Series {
+                points: report
+                    .play
+                    .iter()
+                    .map(|p| (p.round as f64, p.motion_l1))
+                    .collect(),
+                color: [200, 40, 40],
+            },
+            Series {
+                points: report
+                    .fit
+                    .iter()
+                    .map(|f| {
+                        (
+                            f.round as f64 + (f.epoch as f64 + 1.0) / epochs,
+                            f.motion_l1,
+                        )
+                    })
+                    .collect(),
+                color: [40, 90, 200],
+            },
+        ],
+    )?;
+    Ok(report)
+}

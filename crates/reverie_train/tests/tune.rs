@@ -1,0 +1,182 @@
+#![allow(clippy::unwrap_used)]
+//! `reverie tune-motion` on a tiny model: it fits the motion head on what the head read in the
+//! sessions it drove, changes nothing else, and names the field of a bad config.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candle_core::{DType, Device};
+use candle_nn::{VarBuilder, VarMap};
+use reverie_core::Intrinsics;
+use reverie_model::{ModelConfig, WorldModel, checkpoint};
+use reverie_runtime::{Engine, EngineOptions};
+use reverie_train::eval::record;
+use reverie_train::tune::{TuneConfig, TuneObserver, tune};
+use reverie_world::WorldSpec;
+use reverie_world::policy::PolicyKind;
+
+struct Quiet;
+impl TuneObserver for Quiet {
+    fn played(&self, _: usize, _: usize, _: usize) {}
+    fn message(&self, _: &str) {}
+}
+
+fn world() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../worlds/meadow.toml")
+}
+
+fn config() -> TuneConfig {
+    TuneConfig {
+        schema_version: 1,
+        seed: 5,
+        worlds: vec![world()],
+        world_seeds: vec![3],
+        episodes: 2,
+        steps: 20,
+        policy: "random-walk".into(),
+        rounds: 1,
+        epochs: 40,
+        batch: 16,
+        lr: 0.003,
+        weight_decay: 0.0,
+        grad_clip: 1.0,
+        motion_rise: 1.0,
+    }
+}
+
+/// A seeded tiny model saved as a checkpoint in `dir`.
+fn tiny_checkpoint(dir: &Path) -> (WorldModel, VarMap) {
+    let cfg = ModelConfig::tiny();
+    let vm = VarMap::new();
+    let model =
+        WorldModel::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+    reverie_train::train::seeded_init(&vm, 3).unwrap();
+    checkpoint::save(dir, &cfg, &vm).unwrap();
+    (model, vm)
+}
+
+fn weights(dir: &Path) -> Vec<(String, Vec<f32>)> {
+    let map =
+        candle_core::safetensors::load(dir.join(checkpoint::WEIGHTS_FILE), &Device::Cpu).unwrap();
+    let mut v: Vec<(String, Vec<f32>)> = map
+        .into_iter()
+        .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap()))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn the_stored_inputs_are_what_the_session_moves_by() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (model, _vm) = tiny_checkpoint(tmp.path());
+    let k = Intrinsics::from_vfov_deg(32, 32, 70.0).unwrap();
+    let spec = Arc::new(WorldSpec::load(&world()).unwrap());
+    let ep = record(&spec, &k, &PolicyKind::RandomWalk, 7, 12);
+    let mut engine = Engine::new(&model, k, &ep.prompt(), EngineOptions::default()).unwrap();
+    for a in &ep.actions[1..] {
+        let before = engine.frame().pose;
+        let motion = model.motion_of(&engine.motion_inputs(a).unwrap()).unwrap();
+        let after = engine.step(a).unwrap().pose;
+        let expected = motion.apply(&before);
+        assert!((after.position - expected.position).length() < 1e-5);
+        assert!((after.yaw_rad - expected.yaw_rad).abs() < 1e-6);
+        assert!((after.pitch_rad - expected.pitch_rad).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn tuning_fits_the_motion_head_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let from = tmp.path().join("from");
+    tiny_checkpoint(&from);
+    std::fs::write(from.join("train.toml"), "# the training config\n").unwrap();
+    let out = tmp.path().join("out");
+    let cfg = config();
+    let report = tune(&cfg, &from, &out, &Quiet).unwrap();
+
+    // Two rounds of play (the checkpoint's head, then the fitted one), each of every episode.
+    assert_eq!(report.play.len(), 2);
+    for p in &report.play {
+        assert_eq!(p.episodes, 2);
+        assert_eq!(p.ticks, 2 * 19);
+        assert!(p.motion_l1.is_finite() && p.motion_l1 > 0.0);
+        assert!(p.translation_error_pct >= p.horizontal_error_pct - 1e-9);
+    }
+    // The fit lowers the head's loss on what it was fitted on.
+    assert_eq!(report.fit.len(), cfg.epochs);
+    let (first, last) = (
+        report.fit[0].motion_l1,
+        report.fit[cfg.epochs - 1].motion_l1,
+    );
+    assert!(last < 0.8 * first, "fit {first} → {last}");
+
+    // Only the motion head changed; the checkpoint loads, with both configs beside it.
+    let dir = out.join("final");
+    assert_eq!(report.checkpoint, dir);
+    let (before, after) = (weights(&from), weights(&dir));
+    assert_eq!(before.len(), after.len());
+    let mut head_changed = 0;
+    for ((name, a), (name2, b)) in before.iter().zip(&after) {
+        assert_eq!(name, name2);
+        if WorldModel::MOTION_HEAD_TENSORS
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
+            head_changed += usize::from(a != b);
+        } else {
+            assert_eq!(a, b, "{name} changed");
+        }
+    }
+    assert!(head_changed >= 2, "{head_changed} head tensors changed");
+    checkpoint::load_cpu(&dir).unwrap();
+    assert!(dir.join("train.toml").exists());
+    let saved: TuneConfig =
+        toml::from_str(&std::fs::read_to_string(dir.join("tune.toml")).unwrap()).unwrap();
+    assert_eq!(saved, cfg);
+    assert!(out.join("tune.json").exists());
+    assert!(out.join("tune.png").exists());
+}
+
+#[test]
+fn config_errors_name_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = toml::to_string(&config()).unwrap();
+    for (bad, field) in [
+        (
+            good.replace("world_seeds = [3]", "world_seeds = [1000001]"),
+            "world_seeds",
+        ),
+        (
+            good.replace("world_seeds = [3]", "world_seeds = []"),
+            "world_seeds",
+        ),
+        (good.replace("epochs = 40", "epochs = 0"), "epochs"),
+        (good.replace("lr = 0.003", "lr = -1.0"), "lr"),
+        (
+            good.replace("policy = \"random-walk\"", "policy = \"sideways\""),
+            "policy",
+        ),
+        (
+            good.replace("schema_version = 1", "schema_version = 7"),
+            "schema_version",
+        ),
+        (good.replace("rounds = 1", "rounds = 1\nround = 2"), "round"),
+    ] {
+        assert_ne!(bad, good, "{field}: the replacement did not apply");
+        let path = tmp.path().join("tune.toml");
+        std::fs::write(&path, &bad).unwrap();
+        let e = TuneConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("tune.toml") && e.contains(field), "{field}: {e}");
+    }
+    // A checkpoint directory without weights: an error naming the file.
+    let path = tmp.path().join("tune.toml");
+    std::fs::write(&path, &good).unwrap();
+    let e = tune(&config(), tmp.path(), &tmp.path().join("out"), &Quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("model.json") || e.contains("model.safetensors"),
+        "{e}"
+    );
+}
