@@ -98,7 +98,8 @@ impl reverie_train::tune::TuneObserver for TuneBar {
         self.bar.set_length(total as u64);
         self.bar.set_position(done as u64);
         self.bar.set_message(format!("round {round}"));
-        if self.plain {
+        // Without a terminal: a line every tenth of the round.
+        if self.plain && (done == total || done.is_multiple_of((total / 10).max(1))) {
             eprintln!("round {round}: played {done}/{total} episodes");
         }
     }

@@ -699,13 +699,28 @@ fn hcat(frames: &[Vec<u8>], w: usize, h: usize) -> Vec<u8> {
     out
 }
 
-fn wall_test(
-    model: &WorldModel,
+/// An oracle walk straight at a wall ([`wall_walk`]).
+#[derive(Clone, Debug)]
+pub struct WallWalk {
+    /// The tick the walk starts at (the turns before it are not part of the test).
+    pub start: usize,
+    /// The wall's distance straight ahead at `start` (m).
+    pub wall_distance_m: f32,
+    /// Nearer candidates that turned out to be no wall (a ledge the walker stepped onto).
+    pub passed_over: usize,
+    /// The episode: turns to the wall's heading, then 4 s of walking forward.
+    pub episode: OracleEpisode,
+}
+
+/// The wall test's oracle walk in world seed `world_seed` from the spawn of `episode_seed`: look
+/// around (16 headings), take the nearest wall straight ahead 2–10 m away that stops the
+/// oracle walker, turn to it and walk forward 4 s. `None` when no heading has one.
+pub fn wall_walk(
     spec: &WorldSpec,
     k: &Intrinsics,
     world_seed: u64,
-    options: &EngineOptions,
-) -> Result<Option<WallTest>> {
+    episode_seed: u64,
+) -> Option<WallWalk> {
     let s = seeded(spec, world_seed);
     // Look around at the spawn (16 headings) and pick the nearest wall straight ahead, 2–10 m,
     // that stops the oracle walker.
@@ -716,13 +731,7 @@ fn wall_test(
     };
     let turns: Vec<Action> = (0..15).map(|_| Action::IDLE.with_look(turn, 0.0)).collect();
     // Frame i looks i sixteenths of a turn to the right of the spawn heading.
-    let look = record(
-        &s,
-        k,
-        &script(turns.clone()),
-        seed::derive(world_seed, &[2]),
-        16,
-    );
+    let look = record(&s, k, &script(turns.clone()), episode_seed, 16);
     let (w, h) = (k.width as usize, k.height as usize);
     let ahead = |d: &[f32]| -> f32 {
         let mut v: Vec<f32> = (h / 2 - 4..h / 2 + 4)
@@ -742,7 +751,6 @@ fn wall_test(
     let walk = 4 * TICK_HZ as usize;
     let sec = TICK_HZ as usize;
     let dist = |p: &[Pose]| f64::from((p[p.len() - 1].position - p[0].position).length());
-    let mut found = None;
     for (passed_over, &(turns_needed, wall_distance)) in candidates.iter().enumerate() {
         // Turn there (not scored), then walk forward 4 s.
         let mut actions: Vec<Action> = turns[..turns_needed].to_vec();
@@ -751,18 +759,40 @@ fn wall_test(
             &s,
             k,
             &script(actions),
-            seed::derive(world_seed, &[2]),
+            episode_seed,
             turns_needed + walk + 1,
         );
         let truth = &ep.poses[turns_needed..];
         if dist(&truth[truth.len() - 1 - sec..]) < 0.25 * dist(&truth[..=sec]).max(1e-3) {
-            found = Some((turns_needed, wall_distance, passed_over, ep));
-            break;
+            return Some(WallWalk {
+                start: turns_needed,
+                wall_distance_m: wall_distance,
+                passed_over,
+                episode: ep,
+            });
         }
     }
-    let Some((start, wall_distance, passed_over, ep)) = found else {
+    None
+}
+
+fn wall_test(
+    model: &WorldModel,
+    spec: &WorldSpec,
+    k: &Intrinsics,
+    world_seed: u64,
+    options: &EngineOptions,
+) -> Result<Option<WallTest>> {
+    let Some(WallWalk {
+        start,
+        wall_distance_m: wall_distance,
+        passed_over,
+        episode: ep,
+    }) = wall_walk(spec, k, world_seed, seed::derive(world_seed, &[2]))
+    else {
         return Ok(None);
     };
+    let sec = TICK_HZ as usize;
+    let dist = |p: &[Pose]| f64::from((p[p.len() - 1].position - p[0].position).length());
     let prompt = Prompt {
         rgb: ep.rgb[start].clone(),
         depth_m: Some(ep.depth_m[start].clone()),

@@ -23,15 +23,15 @@ use candle_nn::{VarBuilder, VarMap};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use reverie_core::{EgoMotion, Intrinsics, seed};
+use reverie_core::{EgoMotion, Intrinsics, Pose, TICK_HZ, seed};
 use reverie_model::{MotionInputs, WorldModel, checkpoint};
-use reverie_runtime::{Engine, EngineOptions};
+use reverie_runtime::{Engine, EngineOptions, Prompt};
 use reverie_world::WorldSpec;
 use reverie_world::policy::PolicyKind;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
-use crate::eval::record;
+use crate::eval::{OracleEpisode, record, wall_walk};
 use crate::loss;
 use crate::optim::{AdamW, NonFinite};
 use crate::plot::{Series, line_chart};
@@ -58,6 +58,10 @@ pub struct TuneConfig {
     pub episodes: usize,
     /// Ticks per episode (the prompt is tick 0).
     pub steps: usize,
+    /// Walks straight at a wall per world and world seed in each round (`reverie eval`'s wall
+    /// test, [`crate::eval::wall_walk`], from other spawns): the random walk rarely meets one.
+    #[serde(default)]
+    pub wall_episodes: usize,
     /// The oracle's policy (`random-walk`, `mixed`, …).
     pub policy: String,
     /// Rounds of play-then-fit; one more round of play measures the last fit.
@@ -110,7 +114,8 @@ impl TuneConfig {
             ));
         }
         for (field, v, lo, hi) in [
-            ("episodes", self.episodes, 1, 10_000),
+            ("episodes", self.episodes, 0, 10_000),
+            ("wall_episodes", self.wall_episodes, 0, 10_000),
             ("steps", self.steps, 2, 100_000),
             ("rounds", self.rounds, 1, 100),
             ("epochs", self.epochs, 1, 10_000),
@@ -129,6 +134,9 @@ impl TuneConfig {
             if !v.is_finite() || v < 0.0 {
                 return Err(format!("{field}: {v} must be a finite number ≥ 0"));
             }
+        }
+        if self.episodes + self.wall_episodes == 0 {
+            return Err("episodes: no episodes and no wall_episodes: nothing to play".into());
         }
         if self.lr == 0.0 {
             return Err("lr: must be above 0".into());
@@ -157,13 +165,17 @@ impl TuneConfig {
 pub struct RoundPlay {
     /// The round (0 = the checkpoint as given).
     pub round: usize,
-    /// Episodes played.
+    /// Episodes of the policy played.
     pub episodes: usize,
+    /// Wall walks played (some spawns have no wall in reach).
+    pub walls: usize,
+    /// Of those, the ones where the session stopped (as `reverie eval`'s wall test says).
+    pub walls_stopped: usize,
     /// Ticks stored.
     pub ticks: usize,
     /// The head's motion loss ([`loss::motion_l1`]) on this round's ticks.
     pub motion_l1: f64,
-    /// Mean over episodes of the end-of-episode position error, % of the distance the oracle
+    /// Mean over the policy's episodes of the end-of-episode position error, % of the distance the oracle
     /// walked (`reverie eval`'s control measure).
     pub translation_error_pct: f64,
     /// The same, on the ground plane.
@@ -221,6 +233,58 @@ struct Ticks {
     truth: Vec<f32>,
 }
 
+/// Counts over one round's play.
+#[derive(Default)]
+struct Tally {
+    walking: usize,
+    stopped_session: usize,
+    stopped_truth: usize,
+}
+
+/// Plays `ep` from tick `start` (its prompt) through a runtime session, storing what the head
+/// read at every tick and the oracle's motion; returns the session's poses.
+fn play_episode(
+    model: &WorldModel,
+    k: &Intrinsics,
+    ep: &OracleEpisode,
+    start: usize,
+    ticks: &mut Ticks,
+    tally: &mut Tally,
+) -> Result<Vec<Pose>> {
+    let prompt = Prompt {
+        rgb: ep.rgb[start].clone(),
+        depth_m: Some(ep.depth_m[start].clone()),
+        pose: ep.poses[start],
+    };
+    let mut engine = Engine::new(model, *k, &prompt, EngineOptions::default())
+        .map_err(|e| TrainError::Other(e.to_string()))?;
+    let mut poses = vec![prompt.pose];
+    let mc = model.config();
+    for t in start + 1..ep.actions.len() {
+        let a = &ep.actions[t];
+        let inputs = engine
+            .motion_inputs(a)
+            .map_err(|e| TrainError::Other(e.to_string()))?;
+        ticks.inputs.push(inputs.detach());
+        let truth = EgoMotion::between(&ep.poses[t - 1], &ep.poses[t]);
+        ticks.truth.extend(truth.to_array());
+        let g = engine
+            .step(a)
+            .map_err(|e| TrainError::Other(e.to_string()))?;
+        let own = EgoMotion::between(&poses[poses.len() - 1], &g.pose);
+        poses.push(g.pose);
+        let planar = |m: &EgoMotion| m.right_m.hypot(m.forward_m);
+        let want = planar(&EgoMotion::intended(a, mc.walk_speed, mc.sprint_speed));
+        if want > 1e-4 {
+            tally.walking += 1;
+            let (o, t) = (planar(&own) / want, planar(&truth) / want);
+            tally.stopped_session += usize::from(t >= 0.5 && o < 0.25);
+            tally.stopped_truth += usize::from(o >= 0.5 && t < 0.25);
+        }
+    }
+    Ok(poses)
+}
+
 /// Plays every episode of one round through runtime sessions; returns the stored ticks and
 /// the measures.
 fn play_round(
@@ -232,7 +296,7 @@ fn play_round(
     observer: &dyn TuneObserver,
 ) -> Result<(Ticks, RoundPlay)> {
     let policy = cfg.policy_kind().map_err(TrainError::Other)?;
-    let total = worlds.len() * cfg.world_seeds.len() * cfg.episodes;
+    let total = worlds.len() * cfg.world_seeds.len() * (cfg.episodes + cfg.wall_episodes);
     let mut ticks = Ticks {
         inputs: Vec::new(),
         truth: Vec::new(),
@@ -241,8 +305,10 @@ fn play_round(
         round,
         ..RoundPlay::default()
     };
-    let (mut stopped_session, mut stopped_truth, mut walking) = (0usize, 0usize, 0usize);
+    let mut tally = Tally::default();
     let mut done = 0;
+    let sec = TICK_HZ as usize;
+    let dist = |p: &[Pose]| (p[p.len() - 1].position - p[0].position).length();
     for (wi, spec) in worlds.iter().enumerate() {
         for &world_seed in &cfg.world_seeds {
             let mut s = spec.clone();
@@ -252,59 +318,46 @@ fn play_round(
                 let episode_seed =
                     seed::derive(cfg.seed, &[round as u64, wi as u64, world_seed, e as u64]);
                 let ep = record(&s, k, &policy, episode_seed, cfg.steps);
-                let mut engine = Engine::new(model, *k, &ep.prompt(), EngineOptions::default())
-                    .map_err(|e| TrainError::Other(e.to_string()))?;
-                let mut pose = ep.poses[0];
-                for t in 1..ep.actions.len() {
-                    let a = &ep.actions[t];
-                    let inputs = engine
-                        .motion_inputs(a)
-                        .map_err(|e| TrainError::Other(e.to_string()))?;
-                    ticks.inputs.push(inputs.detach());
-                    let truth = EgoMotion::between(&ep.poses[t - 1], &ep.poses[t]);
-                    ticks.truth.extend(truth.to_array());
-                    let g = engine
-                        .step(a)
-                        .map_err(|e| TrainError::Other(e.to_string()))?;
-                    let own = EgoMotion::between(&pose, &g.pose);
-                    pose = g.pose;
-                    let intended = EgoMotion::intended(
-                        a,
-                        model.config().walk_speed,
-                        model.config().sprint_speed,
-                    );
-                    let planar = |m: &EgoMotion| m.right_m.hypot(m.forward_m);
-                    let want = planar(&intended);
-                    if want > 1e-4 {
-                        walking += 1;
-                        let (o, t) = (planar(&own) / want, planar(&truth) / want);
-                        stopped_session += usize::from(t >= 0.5 && o < 0.25);
-                        stopped_truth += usize::from(o >= 0.5 && t < 0.25);
-                    }
-                }
+                let poses = play_episode(model, k, &ep, 0, &mut ticks, &mut tally)?;
                 let walked: f32 = ep
                     .poses
                     .windows(2)
                     .map(|p| (p[1].position - p[0].position).length())
                     .sum();
-                let off = pose.position - ep.poses[ep.poses.len() - 1].position;
+                let off = poses[poses.len() - 1].position - ep.poses[ep.poses.len() - 1].position;
                 let pct = |d: f32| f64::from(d / walked.max(1e-3) * 100.0);
                 play.translation_error_pct += pct(off.length());
                 play.horizontal_error_pct += pct(off.with_y(0.0).length());
                 play.height_error_m += f64::from(off.y.abs());
+                play.episodes += 1;
+                done += 1;
+                observer.played(round, done, total);
+            }
+            for e in 0..cfg.wall_episodes {
+                let episode_seed = seed::derive(
+                    cfg.seed,
+                    &[0x3a11, round as u64, wi as u64, world_seed, e as u64],
+                );
+                if let Some(walk) = wall_walk(spec, k, world_seed, episode_seed) {
+                    let poses =
+                        play_episode(model, k, &walk.episode, walk.start, &mut ticks, &mut tally)?;
+                    // Stopped as `reverie eval`'s wall test says it.
+                    let last = dist(&poses[poses.len() - 1 - sec..]);
+                    play.walls += 1;
+                    play.walls_stopped += usize::from(last < 0.25 * dist(&poses[..=sec]).max(1e-3));
+                }
                 done += 1;
                 observer.played(round, done, total);
             }
         }
     }
-    let n = done.max(1) as f64;
-    play.episodes = done;
+    let n = play.episodes.max(1) as f64;
     play.ticks = ticks.inputs.len();
     play.translation_error_pct /= n;
     play.horizontal_error_pct /= n;
     play.height_error_m /= n;
-    play.stopped_only_in_session = stopped_session as f64 / walking.max(1) as f64;
-    play.stopped_only_in_truth = stopped_truth as f64 / walking.max(1) as f64;
+    play.stopped_only_in_session = tally.stopped_session as f64 / tally.walking.max(1) as f64;
+    play.stopped_only_in_truth = tally.stopped_truth as f64 / tally.walking.max(1) as f64;
     play.motion_l1 = head_loss(model, &ticks, cfg)?;
     Ok((ticks, play))
 }
@@ -392,13 +445,15 @@ pub fn tune(
         observer.message(&format!(
             "round {round}: play with the head of round {round}: motion L1 {:.4}, translation \
              error {:.1} % (horizontal {:.1} %, height {:.2} m), stopped only in the session \
-             {:.1} %, only in truth {:.1} % of walking ticks",
+             {:.1} %, only in truth {:.1} % of walking ticks; stopped at {} of {} walls",
             play.motion_l1,
             play.translation_error_pct,
             play.horizontal_error_pct,
             play.height_error_m,
             play.stopped_only_in_session * 100.0,
             play.stopped_only_in_truth * 100.0,
+            play.walls_stopped,
+            play.walls,
         ));
         report.play.push(play);
         if round == cfg.rounds {

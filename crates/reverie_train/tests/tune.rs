@@ -33,6 +33,7 @@ fn config() -> TuneConfig {
         world_seeds: vec![3],
         episodes: 2,
         steps: 20,
+        wall_episodes: 1,
         policy: "random-walk".into(),
         rounds: 1,
         epochs: 40,
@@ -95,11 +96,13 @@ fn tuning_fits_the_motion_head_alone() {
     let cfg = config();
     let report = tune(&cfg, &from, &out, &Quiet).unwrap();
 
-    // Two rounds of play (the checkpoint's head, then the fitted one), each of every episode.
+    // Two rounds of play (the checkpoint's head, then the fitted one), each of every episode:
+    // 19 ticks after each policy episode's prompt, 96 (4 s) of each wall walk.
     assert_eq!(report.play.len(), 2);
     for p in &report.play {
         assert_eq!(p.episodes, 2);
-        assert_eq!(p.ticks, 2 * 19);
+        assert!(p.walls <= 1 && p.walls_stopped <= p.walls);
+        assert_eq!(p.ticks, 2 * 19 + 96 * p.walls);
         assert!(p.motion_l1.is_finite() && p.motion_l1 > 0.0);
         assert!(p.translation_error_pct >= p.horizontal_error_pct - 1e-9);
     }
