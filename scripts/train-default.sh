@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The documented training command of the default checkpoint (assets/models/default):
 # data (datagen, resumable) → training (resumable: pass --resume to continue runs/default) →
+# the ego-motion head tuned on the sessions it drives (runs/default-tuned, ~15 min) →
 # evaluation on held-out seeds of every bundled world → the shipped directory.
 #
 #   bash scripts/train-default.sh            # from scratch (about 1.5 h of training on 2 cores)
 #   bash scripts/train-default.sh --resume   # continue an interrupted run
 #
-# World seeds: training 11, 12, 13; validation during training 901; evaluation ≥ 1,000,000.
+# World seeds: training 11, 12, 13 (the head's tuning 11–16); validation during training 901;
+# evaluation ≥ 1,000,000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 R=target/release/reverie
@@ -27,14 +29,17 @@ if [ "${1:-}" = "--resume" ]; then
 else
   $R train --config configs/train-default.toml --out runs/default --overwrite
 fi
+$R tune-motion --config configs/tune-motion.toml --checkpoint runs/default/final \
+  --out runs/default-tuned --overwrite
+C=runs/default-tuned/final
 # Every protocol on meadow (10 s and 60 s loops, the 10-minute stability rollout) in the
 # background; fidelity, control and the 60 s revisit on the other bundled worlds beside it (an
 # evaluation runs on one thread; about 15 min in all on 2 cores).
-$R eval --checkpoint runs/default/final --world worlds/meadow.toml --json runs/default/eval-meadow.json \
+$R eval --checkpoint $C --world worlds/meadow.toml --json runs/default/eval-meadow.json \
   --loops 10,60 --stability-minutes 10 > runs/default/eval-meadow.log 2>&1 &
 meadow=$!
 for w in village forest canyon; do
-  $R eval --checkpoint runs/default/final --world worlds/$w.toml --json runs/default/eval-$w.json \
+  $R eval --checkpoint $C --world worlds/$w.toml --json runs/default/eval-$w.json \
     --loops 60 --stability-minutes 0
 done
 if ! wait $meadow; then
@@ -43,7 +48,8 @@ if ! wait $meadow; then
 fi
 dst=assets/models/default
 mkdir -p $dst
-cp runs/default/final/model.safetensors runs/default/final/model.json runs/default/final/train.toml \
-   runs/default/metrics.csv runs/default/loss.png runs/default/summary.json $dst/
+cp $C/model.safetensors $C/model.json $C/train.toml $C/tune.toml \
+   runs/default/metrics.csv runs/default/loss.png runs/default/summary.json \
+   runs/default-tuned/tune.json runs/default-tuned/tune.png $dst/
 cp runs/default/eval-*.json runs/default/eval-*.png $dst/
 echo "default checkpoint in $dst"

@@ -365,3 +365,46 @@ fn memory_eval_without_loops_measures_the_probe_poses_only() {
         "{json}"
     );
 }
+
+#[test]
+fn tune_motion_names_the_bad_file_or_field_and_keeps_an_earlier_run() {
+    let t = tmp();
+    let out = t.path().join("tuned");
+    let out_s = out.to_str().unwrap_or_default();
+    let cfg = t.path().join("tune.toml");
+    let good = std::fs::read_to_string(root().join("configs/tune-motion.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let tune = |cfg: &Path, checkpoint: &str| {
+        fails(&[
+            "tune-motion",
+            "--config",
+            cfg.to_str().unwrap_or_default(),
+            "--checkpoint",
+            checkpoint,
+            "--out",
+            out_s,
+        ])
+    };
+    std::fs::write(
+        &cfg,
+        good.replace("world_seeds = [", "world_seeds = [1000001, "),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let e = tune(&cfg, "assets/models/default");
+    assert!(e.contains("tune.toml") && e.contains("world_seeds"), "{e}");
+    let e = tune(&t.path().join("missing.toml"), "assets/models/default");
+    assert!(e.contains("missing.toml"), "{e}");
+    // A checkpoint directory that is none: the error names its missing file.
+    std::fs::write(&cfg, &good).unwrap_or_else(|e| panic!("{e}"));
+    let e = tune(&cfg, t.path().to_str().unwrap_or_default());
+    assert!(e.contains("model.json"), "{e}");
+    // An earlier run in OUT is kept unless --overwrite.
+    std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(out.join("tune.json"), "{}").unwrap_or_else(|e| panic!("{e}"));
+    let e = tune(&cfg, "assets/models/default");
+    assert!(e.contains("--overwrite"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("tune.json")).unwrap_or_default(),
+        "{}"
+    );
+}
