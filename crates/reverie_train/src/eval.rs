@@ -594,21 +594,16 @@ pub fn evaluate(
         let last = opts.steps - 1;
         if let Some((_, g)) = generated.iter().find(|(i, _)| *i == last) {
             let truth = ep.poses[last];
-            let walked: f32 = ep
-                .poses
-                .windows(2)
-                .map(|p| (p[1].position - p[0].position).length())
-                .sum();
             rot += f64::from(
                 reverie_core::pose::wrap_angle(g.pose.yaw_rad - truth.yaw_rad)
                     .abs()
                     .to_degrees(),
             ) / n;
-            let off = g.pose.position - truth.position;
-            trans += f64::from(off.length() / walked.max(1e-3) * 100.0) / n;
-            horizontal += f64::from(off.with_y(0.0).length() / walked.max(1e-3) * 100.0) / n;
-            height += f64::from(off.y.abs()) / n;
-            dist += f64::from(walked) / n;
+            let e = EndError::of(&g.pose, &ep.poses);
+            trans += e.translation_pct / n;
+            horizontal += e.horizontal_pct / n;
+            height += e.height_m / n;
+            dist += e.walked_m / n;
         }
     }
     report.fidelity.episodes = opts.seeds.len();
@@ -775,6 +770,51 @@ pub fn wall_walk(
     None
 }
 
+/// The end point of a walk against the oracle's (`reverie eval`'s control measure).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EndError {
+    /// Distance from the oracle's end point, % of the distance the oracle walked.
+    pub translation_pct: f64,
+    /// The same on the ground plane.
+    pub horizontal_pct: f64,
+    /// Absolute height difference (m).
+    pub height_m: f64,
+    /// The distance the oracle walked (m).
+    pub walked_m: f64,
+}
+
+impl EndError {
+    /// Of a session ending at `end` against the oracle's poses `truth` (same start, same
+    /// actions).
+    pub fn of(end: &Pose, truth: &[Pose]) -> EndError {
+        let walked: f32 = truth
+            .windows(2)
+            .map(|p| (p[1].position - p[0].position).length())
+            .sum();
+        let off = truth
+            .last()
+            .map_or(Vec3::ZERO, |t| end.position - t.position);
+        let pct = |d: f32| f64::from(d / walked.max(1e-3) * 100.0);
+        EndError {
+            translation_pct: pct(off.length()),
+            horizontal_pct: pct(off.with_y(0.0).length()),
+            height_m: f64::from(off.y.abs()),
+            walked_m: f64::from(walked),
+        }
+    }
+}
+
+/// Whether a walk at a wall (one pose per tick, at least a second and a tick) stopped: its
+/// last second covered under 25 % of its first second's distance.
+pub fn stopped_at_wall(poses: &[Pose]) -> bool {
+    let sec = TICK_HZ as usize;
+    if poses.len() <= sec + 1 {
+        return false;
+    }
+    let dist = |p: &[Pose]| (p[p.len() - 1].position - p[0].position).length();
+    dist(&poses[poses.len() - 1 - sec..]) < 0.25 * dist(&poses[..=sec]).max(1e-3)
+}
+
 fn wall_test(
     model: &WorldModel,
     spec: &WorldSpec,
@@ -809,7 +849,6 @@ fn wall_test(
         |g| poses.push(g.pose),
     )?;
     let truth = &ep.poses[start..];
-    let pred_first = dist(&poses[..=sec]);
     let pred_last = dist(&poses[poses.len() - 1 - sec..]);
     Ok(Some(WallTest {
         wall_distance_m: f64::from(wall_distance),
@@ -817,7 +856,7 @@ fn wall_test(
         predicted_distance_m: dist(&poses),
         predicted_last_second_mps: pred_last,
         true_last_second_mps: dist(&truth[truth.len() - 1 - sec..]),
-        stopped: pred_last < 0.25 * pred_first.max(1e-3),
+        stopped: stopped_at_wall(&poses),
         walls_passed_over: passed_over,
     }))
 }

@@ -23,7 +23,7 @@ use candle_nn::{VarBuilder, VarMap};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use reverie_core::{EgoMotion, Intrinsics, Pose, TICK_HZ, seed};
+use reverie_core::{EgoMotion, Intrinsics, Pose, seed};
 use reverie_model::{MotionInputs, WorldModel, checkpoint};
 use reverie_runtime::{Engine, EngineOptions, Prompt};
 use reverie_world::WorldSpec;
@@ -31,7 +31,7 @@ use reverie_world::policy::PolicyKind;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
-use crate::eval::{OracleEpisode, record, wall_walk};
+use crate::eval::{EndError, OracleEpisode, record, stopped_at_wall, wall_walk};
 use crate::loss;
 use crate::optim::{AdamW, NonFinite};
 use crate::plot::{Series, line_chart};
@@ -307,8 +307,6 @@ fn play_round(
     };
     let mut tally = Tally::default();
     let mut done = 0;
-    let sec = TICK_HZ as usize;
-    let dist = |p: &[Pose]| (p[p.len() - 1].position - p[0].position).length();
     for (wi, spec) in worlds.iter().enumerate() {
         for &world_seed in &cfg.world_seeds {
             let mut s = spec.clone();
@@ -319,16 +317,10 @@ fn play_round(
                     seed::derive(cfg.seed, &[round as u64, wi as u64, world_seed, e as u64]);
                 let ep = record(&s, k, &policy, episode_seed, cfg.steps);
                 let poses = play_episode(model, k, &ep, 0, &mut ticks, &mut tally)?;
-                let walked: f32 = ep
-                    .poses
-                    .windows(2)
-                    .map(|p| (p[1].position - p[0].position).length())
-                    .sum();
-                let off = poses[poses.len() - 1].position - ep.poses[ep.poses.len() - 1].position;
-                let pct = |d: f32| f64::from(d / walked.max(1e-3) * 100.0);
-                play.translation_error_pct += pct(off.length());
-                play.horizontal_error_pct += pct(off.with_y(0.0).length());
-                play.height_error_m += f64::from(off.y.abs());
+                let e = EndError::of(&poses[poses.len() - 1], &ep.poses);
+                play.translation_error_pct += e.translation_pct;
+                play.horizontal_error_pct += e.horizontal_pct;
+                play.height_error_m += e.height_m;
                 play.episodes += 1;
                 done += 1;
                 observer.played(round, done, total);
@@ -341,10 +333,8 @@ fn play_round(
                 if let Some(walk) = wall_walk(spec, k, world_seed, episode_seed) {
                     let poses =
                         play_episode(model, k, &walk.episode, walk.start, &mut ticks, &mut tally)?;
-                    // Stopped as `reverie eval`'s wall test says it.
-                    let last = dist(&poses[poses.len() - 1 - sec..]);
                     play.walls += 1;
-                    play.walls_stopped += usize::from(last < 0.25 * dist(&poses[..=sec]).max(1e-3));
+                    play.walls_stopped += usize::from(stopped_at_wall(&poses));
                 }
                 done += 1;
                 observer.played(round, done, total);
