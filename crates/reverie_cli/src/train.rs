@@ -227,16 +227,21 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     let text = serde_json::to_string_pretty(&report)?;
     std::fs::write(json, &text)?;
     println!("{text}");
-    let revisits = reverie_train::eval::revisit_strip_path(&strip);
-    if revisits.exists() && !report.revisit.is_empty() {
-        eprintln!(
-            "wrote {}, {} and {}",
-            json.display(),
-            strip.display(),
-            revisits.display()
-        );
-    } else {
-        eprintln!("wrote {} and {}", json.display(), strip.display());
+    let mut wrote = vec![json.display().to_string(), strip.display().to_string()];
+    for (path, made) in [
+        (
+            reverie_train::eval::revisit_strip_path(&strip),
+            !report.revisit.is_empty(),
+        ),
+        (
+            reverie_train::eval::stability_strip_path(&strip),
+            report.stability.is_some(),
+        ),
+    ] {
+        if made && path.exists() {
+            wrote.push(path.display().to_string());
+        }
     }
+    eprintln!("wrote {}", wrote.join(", "));
     Ok(())
 }

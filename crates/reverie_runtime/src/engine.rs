@@ -650,6 +650,12 @@ impl<'m> Engine<'m> {
         Ok(rescued)
     }
 
+    /// The two guides the latest frame was generated from: the previous frame warped into its
+    /// pose, and the memory's render there (empty with the memory off). For diagnostics.
+    pub fn guides(&self) -> (&View, &View) {
+        (&self.warp_view, &self.memory_view)
+    }
+
     /// Whether the latest frame still waits for [`Engine::commit`] to store it.
     pub fn commit_pending(&self) -> bool {
         self.pending_write

@@ -162,6 +162,12 @@ pub struct AugmentConfig {
     pub pose_offset_share: f64,
     /// Largest such vertical offset (metres), drawn uniformly within ± this.
     pub pose_offset_m: f64,
+    /// Share of self-forced sequences with memory whose memory render comes from a memory the
+    /// sequence builds as a session does: the prompt frame, then each frame the model made,
+    /// written at its pose (else the dataset's render of the oracle's earlier frames). A session
+    /// remembers only what it generated; a model taught only on the oracle's memory trusts it
+    /// as truth and copies its own errors back out of it.
+    pub session_memory_share: f64,
 }
 
 impl Default for AugmentConfig {
@@ -175,6 +181,7 @@ impl Default for AugmentConfig {
             prompt_depth_drop: 0.25,
             pose_offset_share: 0.0,
             pose_offset_m: 0.0,
+            session_memory_share: 0.0,
         }
     }
 }
@@ -285,6 +292,10 @@ impl TrainConfig {
             ("augment.memory_drop", self.augment.memory_drop),
             ("augment.prompt_depth_drop", self.augment.prompt_depth_drop),
             ("augment.pose_offset_share", self.augment.pose_offset_share),
+            (
+                "augment.session_memory_share",
+                self.augment.session_memory_share,
+            ),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("{field}: {v} is not a share within 0..=1"));

@@ -663,14 +663,20 @@ pub fn evaluate(
                 "stability: {} minutes of random policy",
                 opts.stability_minutes
             ));
-            report.stability = Some(stability(
-                model,
-                spec,
-                k,
-                world_seed,
-                opts.stability_minutes,
-                &base,
-            )?);
+            let (st, rows) = stability(model, spec, k, world_seed, opts.stability_minutes, &base)?;
+            report.stability = Some(st);
+            if let (Some(path), false) = (strip, rows[1].is_empty()) {
+                let path = stability_strip_path(path);
+                let cols = rows[1].len();
+                let img: Vec<u8> = rows.iter().flat_map(|r| hcat(r, w, h)).collect();
+                reverie_world::imageio::write_png(
+                    &path,
+                    (w * cols) as u32,
+                    (h * rows.len()) as u32,
+                    &img,
+                )
+                .map_err(|e| TrainError::file(&path, e))?;
+            }
         }
     }
     report.wall_secs = started.elapsed().as_secs_f64();
@@ -957,6 +963,16 @@ pub fn revisit_strip_path(strip: &Path) -> std::path::PathBuf {
     strip.with_file_name(format!("{stem}-revisit.png"))
 }
 
+/// Where [`evaluate`] writes the stability strip beside the fidelity strip `strip`: `X.png` →
+/// `X-stability.png`. Two rows, one picture per minute of the rollout (its last tick): the
+/// oracle at the true walker's pose, and the session's frame (whose pose has drifted from it).
+pub fn stability_strip_path(strip: &Path) -> std::path::PathBuf {
+    let stem = strip
+        .file_stem()
+        .map_or_else(|| "eval".into(), |s| s.to_string_lossy().into_owned());
+    strip.with_file_name(format!("{stem}-stability.png"))
+}
+
 /// A loop-and-return walked inside a generated session.
 struct LoopWalk {
     /// The session's frame at tick 0.
@@ -1068,7 +1084,7 @@ fn stability(
     world_seed: u64,
     minutes: f64,
     options: &EngineOptions,
-) -> Result<Stability> {
+) -> Result<(Stability, [Vec<Vec<u8>>; 2])> {
     let s = seeded(spec, world_seed);
     let steps = (minutes * 60.0 * f64::from(TICK_HZ)).round() as usize + 1;
     // The actions, and the oracle's brightness for reference: a small resolution is enough for
@@ -1099,6 +1115,9 @@ fn stability(
     let (mut collapsed, mut flicker, mut prev_b, mut frames) = (0usize, 0.0, None::<f64>, 0usize);
     let mut tick_ms = 0.0;
     let mut last_y = y0;
+    // The session's last frame of each minute, and the tick it is.
+    let (mut shown, mut shown_ticks) = (Vec::new(), Vec::new());
+    let (mut tick, mut last_rgb) = (0usize, Vec::new());
     rollout(
         model,
         k,
@@ -1129,6 +1148,8 @@ fn stability(
             frames += 1;
             tick_ms += g.times.total_ms();
             if count == per_min {
+                shown.push(g.rgb.clone());
+                shown_ticks.push(tick);
                 bright.push(b_acc / count as f64);
                 sat.push(s_acc / count as f64);
                 detail.push(d_acc / count as f64);
@@ -1136,6 +1157,8 @@ fn stability(
                 (b_acc, s_acc, d_acc, count) = (0.0, 0.0, 0.0, 0);
             }
             last_y = g.pose.position.y;
+            last_rgb.clone_from(&g.rgb);
+            tick += 1;
         },
     )?;
     if count > per_min / 2 || bright.is_empty() {
@@ -1143,6 +1166,8 @@ fn stability(
         sat.push(s_acc / count.max(1) as f64);
         detail.push(d_acc / count.max(1) as f64);
         height.push(f64::from(last_y - y0));
+        shown.push(last_rgb);
+        shown_ticks.push(tick.saturating_sub(1));
     }
     // The true walker's height where each of those minutes ended.
     let oracle_height: Vec<f64> = (1..=height.len())
@@ -1158,7 +1183,19 @@ fn stability(
         .filter(|(i, c)| *i == 0 || c.len() > per_min / 2)
         .map(|(_, c)| c.iter().map(|f| brightness(f)).sum::<f64>() / c.len() as f64)
         .collect();
-    Ok(Stability {
+    // The oracle at the true walker's pose on those ticks (after the session: nothing of it
+    // reaches the model).
+    let mut world = World::new(s.clone());
+    let renderer = Renderer::new(&s);
+    let truth: Vec<Vec<u8>> = shown_ticks
+        .iter()
+        .map(|&t| {
+            renderer
+                .render_frame(&mut world, &ep.poses[t], k, t as u64)
+                .rgb
+        })
+        .collect();
+    let stability = Stability {
         minutes,
         max_brightness_drift_pct: max_drift_pct(&bright),
         oracle_max_brightness_drift_pct: max_drift_pct(&oracle),
@@ -1171,5 +1208,6 @@ fn stability(
         height_per_minute_m: height,
         oracle_height_per_minute_m: oracle_height,
         detail_vs_prompt_per_minute: detail,
-    })
+    };
+    Ok((stability, [truth, shown]))
 }

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use reverie_core::{Action, EgoMotion, Intrinsics, seed};
-use reverie_memory::{MemoryConfig, View, warp};
+use reverie_memory::{MemoryConfig, SpatialMemory, View, warp};
 use reverie_model::model::{actions_tensor, depth_to_code, guides_tensor};
 use reverie_model::{Guide, WorldModel, checkpoint};
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,9 @@ pub struct SequencePlan {
     pub self_forcing: bool,
     /// Give the memory render (else an empty memory).
     pub memory: bool,
+    /// With `memory` and `self_forcing`: the render of a memory the sequence builds from its
+    /// own frames, as a session does (else the dataset's render of the oracle's frames).
+    pub session_memory: bool,
     /// Give the prompt's depth (else the model must infer it).
     pub prompt_depth: bool,
     /// σ of the uniform noise added to guide colours (0..1 scale).
@@ -162,6 +165,27 @@ pub fn run_batch(
     // The motion head reads the depth of the frame the session shows: the model's own output.
     let mut shown_code = out.depth_code()?.detach();
     let mut views: Vec<View> = (0..b).map(|_| View::new(k)).collect();
+    // Sequences whose memory is their own, as a session's is: the prompt frame as the engine
+    // writes it (its depth where the prompt gave one), then every frame the model makes.
+    let mut sessions: Vec<Option<(SpatialMemory, View)>> = seqs
+        .iter()
+        .zip(plans)
+        .zip(&prev)
+        .map(|((s, p), (rgb, depth))| {
+            if !(p.memory && p.session_memory && p.self_forcing) {
+                return Ok(None);
+            }
+            let mut m = SpatialMemory::new(memory_config.clone())?;
+            let depth = if p.prompt_depth {
+                &s.depth_m[..n]
+            } else {
+                &depth[..]
+            };
+            m.write(k, rgb, depth, &s.poses[0], 0)?;
+            m.pin_free_space(k, depth, &s.poses[0])?;
+            Ok(Some((m, View::new(k))))
+        })
+        .collect::<Result<_>>()?;
 
     for t in 1..len {
         let actions: Vec<Action> = seqs.iter().map(|s| s.actions[t]).collect();
@@ -206,15 +230,24 @@ pub fn run_batch(
             .zip(plans)
             .map(|(v, p)| noisy(&v.rgb, p.noise, seed::derive(p.noise_seed, &[t as u64, 0])))
             .collect();
+        sessions
+            .par_iter_mut()
+            .zip(seqs.par_iter())
+            .for_each(|(session, s)| {
+                if let Some((m, view)) = session {
+                    m.render(&s.poses[t], k, view);
+                }
+            });
         let memory_rgb: Vec<Vec<u8>> = seqs
             .iter()
             .zip(plans)
-            .map(|(s, p)| {
-                noisy(
-                    &s.memory[t].rgb,
-                    p.noise,
-                    seed::derive(p.noise_seed, &[t as u64, 1]),
-                )
+            .zip(&sessions)
+            .map(|((s, p), session)| {
+                let rgb = match session {
+                    Some((_, view)) => &view.rgb,
+                    None => &s.memory[t].rgb,
+                };
+                noisy(rgb, p.noise, seed::derive(p.noise_seed, &[t as u64, 1]))
             })
             .collect();
         let warps: Vec<Guide> = views
@@ -230,16 +263,19 @@ pub fn run_batch(
             .iter()
             .zip(plans)
             .zip(&memory_rgb)
-            .map(|((s, p), rgb)| {
-                if p.memory {
-                    Guide {
-                        rgb,
-                        depth_m: Some(&s.memory[t].depth_m),
-                        confidence: Some(&s.memory[t].confidence),
-                    }
-                } else {
-                    Guide::EMPTY
-                }
+            .zip(&sessions)
+            .map(|(((s, p), rgb), session)| match (p.memory, session) {
+                (false, _) => Guide::EMPTY,
+                (true, Some((_, view))) => Guide {
+                    rgb,
+                    depth_m: Some(&view.depth_m),
+                    confidence: Some(&view.confidence),
+                },
+                (true, None) => Guide {
+                    rgb,
+                    depth_m: Some(&s.memory[t].depth_m),
+                    confidence: Some(&s.memory[t].confidence),
+                },
             })
             .collect();
         let g = guides_tensor(mc, &warps, &memories, &dev)?;
@@ -247,6 +283,17 @@ pub fn run_batch(
         last_mse = add_frame(&mut total, &out, t)?;
         prev = own_frames(&out, seqs, plans, t, n)?;
         shown_code = out.depth_code()?.detach();
+        // What the session remembers of this tick: its own frame (self-forced, so `prev`).
+        sessions
+            .par_iter_mut()
+            .zip(seqs.par_iter().zip(prev.par_iter()))
+            .try_for_each(|(session, (s, (rgb, depth)))| -> Result<()> {
+                if let Some((m, view)) = session {
+                    m.carve(view, depth);
+                    m.write_new(k, rgb, depth, &s.poses[t], t as u64, view)?;
+                }
+                Ok(())
+            })?;
     }
     let frames = len as f64;
     let total = (total / frames)?;
@@ -439,6 +486,9 @@ pub fn sample_batch(
         plans.push(SequencePlan {
             self_forcing: rng.random_bool(self_forcing.clamp(0.0, 1.0)),
             memory: !rng.random_bool(a.memory_drop),
+            // Drawn only when asked for, so that older configs see the batches they saw.
+            session_memory: a.session_memory_share > 0.0
+                && rng.random_bool(a.session_memory_share.clamp(0.0, 1.0)),
             prompt_depth: !rng.random_bool(a.prompt_depth_drop),
             noise: rng.random_range(0.0..=a.guide_noise as f32),
             noise_seed: rng.random(),

@@ -220,6 +220,14 @@ fn protocols_fill_the_report() {
     assert!(st.height_per_minute_m[0].is_finite() && st.oracle_height_per_minute_m[0].is_finite());
     assert_eq!(st.detail_vs_prompt_per_minute.len(), 1);
     assert!(st.detail_vs_prompt_per_minute[0] > 0.0, "{st:?}");
+    let (sw, sh, _) =
+        reverie_world::imageio::read_png(&reverie_train::eval::stability_strip_path(&strip))
+            .unwrap();
+    assert_eq!(
+        (sw, sh),
+        (32, 32 * 2),
+        "oracle | session, one column per minute"
+    );
     let (w, h, _) = reverie_world::imageio::read_png(&strip).unwrap();
     assert_eq!(
         (w, h),

@@ -215,6 +215,10 @@ fn config_errors_name_the_field() {
             "augment.pose_offset_share",
         ),
         (
+            good.replace("session_memory_share = 0.0", "session_memory_share = 1.5"),
+            "augment.session_memory_share",
+        ),
+        (
             good.replace("ground_probe = true", "ground_probe = false")
                 .replace("pose_offset_share = 0.0", "pose_offset_share = 0.5")
                 .replace("pose_offset_m = 0.0", "pose_offset_m = 1.0"),
@@ -272,6 +276,64 @@ fn tiny(adjust: impl FnOnce(&mut TrainConfig)) -> Tiny {
         varmap,
         model,
     }
+}
+
+#[test]
+fn a_session_memory_is_built_from_the_sequences_own_frames() {
+    use rand::SeedableRng;
+    use reverie_train::train::{run_batch, sample_batch};
+
+    // Left at 0 the share draws nothing (older configs see the batches they saw); at 1 every
+    // sequence asks for its own memory.
+    let Tiny {
+        cfg,
+        memory,
+        data,
+        model,
+        ..
+    } = tiny(|c| c.augment.memory_drop = 0.0);
+    let draw = |share: f64| {
+        let mut c = cfg.clone();
+        c.augment.session_memory_share = share;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        sample_batch(&data, &c, &mut rng, 1.0).unwrap()
+    };
+    let (seqs, dataset) = draw(0.0);
+    assert!(
+        dataset
+            .iter()
+            .all(|p| !p.session_memory && p.memory && p.self_forcing)
+    );
+    let (_, own) = draw(1.0);
+    assert!(own.iter().all(|p| p.session_memory));
+    let k = data.intrinsics;
+    let (_, from_dataset) = run_batch(&model, &cfg, &k, &seqs, &dataset, &memory).unwrap();
+    let (_, from_own) = run_batch(&model, &cfg, &k, &seqs, &own, &memory).unwrap();
+    let (_, again) = run_batch(&model, &cfg, &k, &seqs, &own, &memory).unwrap();
+    assert!(from_own.total.is_finite());
+    // The same sequences through other memory renders: other frames, the same ones again.
+    assert_ne!(from_own.total, from_dataset.total);
+    assert_eq!(from_own, again);
+    // A sequence on the oracle's frames (not self-forced) keeps the dataset's memory.
+    let oracle: Vec<_> = own
+        .iter()
+        .cloned()
+        .map(|mut p| {
+            p.self_forcing = false;
+            p
+        })
+        .collect();
+    let plain: Vec<_> = oracle
+        .iter()
+        .cloned()
+        .map(|mut p| {
+            p.session_memory = false;
+            p
+        })
+        .collect();
+    let (_, a) = run_batch(&model, &cfg, &k, &seqs, &oracle, &memory).unwrap();
+    let (_, b) = run_batch(&model, &cfg, &k, &seqs, &plain, &memory).unwrap();
+    assert_eq!(a, b);
 }
 
 #[test]

@@ -1,0 +1,137 @@
+//! What a long session under the stability protocol's random policy looks like: every
+//! `EVERY` seconds one row of five pictures — the oracle at the true pose, the oracle at the
+//! session's own pose, the warp guide, the memory guide, the generated frame — into a PNG,
+//! and one line of the generated frame's brightness, detail against the prompt, and where the
+//! session and the truth stand.
+//! `cargo run --release -p reverie_train --example long_session -- CHECKPOINT WORLD.toml SEED MINUTES on|off OUT.png [EVERY_SECS]`
+//! (`on`/`off`: the spatial memory; `REVERIE_SOURCE_TEMPERATURE` overrides the runtime's).
+//! A diagnostic: it renders the oracle at the session's pose, which `reverie eval` never does.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use reverie_core::{Intrinsics, TICK_HZ, seed};
+use reverie_runtime::{Engine, EngineOptions};
+use reverie_train::eval::{brightness, gradient_energy, record};
+use reverie_world::policy::PolicyKind;
+use reverie_world::{Renderer, World, WorldSpec};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() < 6 {
+        eprintln!(
+            "usage: long_session CHECKPOINT WORLD.toml SEED MINUTES on|off OUT.png [EVERY_SECS]"
+        );
+        return ExitCode::from(2);
+    }
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("long_session: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let model = reverie_model::checkpoint::load_cpu(Path::new(&args[0]))?;
+    let mut spec = WorldSpec::load(Path::new(&args[1]))?;
+    let world_seed: u64 = args[2].parse()?;
+    let minutes: f64 = args[3].parse()?;
+    let use_memory = match args[4].as_str() {
+        "on" => true,
+        "off" => false,
+        other => return Err(format!("memory {other:?}: on or off").into()),
+    };
+    let every: f64 = args.get(6).map_or(Ok(15.0), |s| s.parse())?;
+    let mc = model.config();
+    let k = Intrinsics::from_vfov_deg(mc.width as u32, mc.height as u32, 70.0)?;
+    spec.generator.seed = world_seed;
+    let spec = Arc::new(spec);
+    let steps = (minutes * 60.0 * f64::from(TICK_HZ)).round() as usize + 1;
+    let tiny = Intrinsics::from_vfov_deg(32, 32, 70.0)?;
+    let ep = record(
+        &spec,
+        &tiny,
+        &PolicyKind::RandomWalk,
+        seed::derive(world_seed, &[4]),
+        steps,
+    );
+    let start = record(
+        &spec,
+        &k,
+        &PolicyKind::RandomWalk,
+        seed::derive(world_seed, &[4]),
+        1,
+    );
+    let (w, h) = (mc.width, mc.height);
+    let prompt_detail = gradient_energy(&start.rgb[0], w, h).max(1e-9);
+    let y0 = start.poses[0].position.y;
+    let period = (every * f64::from(TICK_HZ)).round().max(1.0) as usize;
+    let mut options = EngineOptions {
+        use_memory,
+        ..EngineOptions::default()
+    };
+    if let Ok(t) = std::env::var("REVERIE_SOURCE_TEMPERATURE") {
+        options.source_temperature = reverie_runtime::parse_source_temperature(&t)?;
+    }
+    let mut world = World::new(spec.clone());
+    let renderer = Renderer::new(&spec);
+    let mut engine = Engine::new(&model, k, &start.prompt(), options)?;
+    let mut rows: Vec<Vec<Vec<u8>>> = Vec::new();
+    println!(
+        "secs brightness detail height_m truth_height_m x z truth_x truth_z warp_cov memory_cov"
+    );
+    for (t, a) in ep.actions.iter().enumerate() {
+        if t > 0 {
+            engine.step(a)?;
+        }
+        if t % period != 0 {
+            continue;
+        }
+        let g = engine.frame();
+        let truth = ep.poses[t];
+        println!(
+            "{:5.0} {:6.1} {:5.2} {:7.2} {:7.2} {:7.1} {:7.1} {:7.1} {:7.1} {:5.2} {:5.2}",
+            t as f64 / f64::from(TICK_HZ),
+            brightness(&g.rgb),
+            gradient_energy(&g.rgb, w, h) / prompt_detail,
+            g.pose.position.y - y0,
+            truth.position.y - y0,
+            g.pose.position.x,
+            g.pose.position.z,
+            truth.position.x,
+            truth.position.z,
+            g.warp_coverage,
+            g.memory_coverage,
+        );
+        let at_truth = renderer.render_frame(&mut world, &truth, &k, t as u64).rgb;
+        let at_session = renderer.render_frame(&mut world, &g.pose, &k, t as u64).rgb;
+        let (warp, memory) = engine.guides();
+        rows.push(vec![
+            at_truth,
+            at_session,
+            warp.rgb.clone(),
+            memory.rgb.clone(),
+            g.rgb.clone(),
+        ]);
+    }
+    let cols = 5usize;
+    let mut img = Vec::with_capacity(rows.len() * h * cols * w * 3);
+    for row in &rows {
+        for y in 0..h {
+            for f in row {
+                img.extend_from_slice(&f[y * w * 3..(y + 1) * w * 3]);
+            }
+        }
+    }
+    reverie_world::imageio::write_png(
+        Path::new(&args[5]),
+        (cols * w) as u32,
+        (rows.len() * h) as u32,
+        &img,
+    )?;
+    Ok(())
+}
