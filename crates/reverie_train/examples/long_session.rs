@@ -12,10 +12,9 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use reverie_core::{Intrinsics, TICK_HZ, seed};
+use reverie_core::{Intrinsics, TICK_HZ};
 use reverie_runtime::{Engine, EngineOptions};
-use reverie_train::eval::{brightness, gradient_energy, record};
-use reverie_world::policy::PolicyKind;
+use reverie_train::eval::{brightness, gradient_energy, stability_walk};
 use reverie_world::{Renderer, World, WorldSpec};
 
 fn main() -> ExitCode {
@@ -50,22 +49,7 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let k = Intrinsics::from_vfov_deg(mc.width as u32, mc.height as u32, 70.0)?;
     spec.generator.seed = world_seed;
     let spec = Arc::new(spec);
-    let steps = (minutes * 60.0 * f64::from(TICK_HZ)).round() as usize + 1;
-    let tiny = Intrinsics::from_vfov_deg(32, 32, 70.0)?;
-    let ep = record(
-        &spec,
-        &tiny,
-        &PolicyKind::RandomWalk,
-        seed::derive(world_seed, &[4]),
-        steps,
-    );
-    let start = record(
-        &spec,
-        &k,
-        &PolicyKind::RandomWalk,
-        seed::derive(world_seed, &[4]),
-        1,
-    );
+    let (ep, start) = stability_walk(&spec, &k, world_seed, minutes)?;
     let (w, h) = (mc.width, mc.height);
     let prompt_detail = gradient_energy(&start.rgb[0], w, h).max(1e-9);
     let y0 = start.poses[0].position.y;

@@ -1077,6 +1077,25 @@ fn max_drift_pct(series: &[f64]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// The stability protocol's walk in world `spec` (its seed already `world_seed`): `minutes` of
+/// the random policy recorded at 32×32 (the actions, poses and the oracle's brightness for
+/// reference: a small resolution is enough for a mean and keeps the oracle cheap), and its
+/// first tick at `k` (the session's prompt).
+pub fn stability_walk(
+    spec: &Arc<WorldSpec>,
+    k: &Intrinsics,
+    world_seed: u64,
+    minutes: f64,
+) -> Result<(OracleEpisode, OracleEpisode)> {
+    let steps = (minutes * 60.0 * f64::from(TICK_HZ)).round() as usize + 1;
+    let tiny = Intrinsics::from_vfov_deg(32, 32, k.vfov_rad().to_degrees())
+        .map_err(|e| TrainError::Other(e.to_string()))?;
+    let policy_seed = seed::derive(world_seed, &[4]);
+    let ep = record(spec, &tiny, &PolicyKind::RandomWalk, policy_seed, steps);
+    let start = record(spec, k, &PolicyKind::RandomWalk, policy_seed, 1);
+    Ok((ep, start))
+}
+
 fn stability(
     model: &WorldModel,
     spec: &WorldSpec,
@@ -1086,25 +1105,7 @@ fn stability(
     options: &EngineOptions,
 ) -> Result<(Stability, [Vec<Vec<u8>>; 2])> {
     let s = seeded(spec, world_seed);
-    let steps = (minutes * 60.0 * f64::from(TICK_HZ)).round() as usize + 1;
-    // The actions, and the oracle's brightness for reference: a small resolution is enough for
-    // a mean and keeps the oracle cheap.
-    let tiny = Intrinsics::from_vfov_deg(32, 32, k.vfov_rad().to_degrees())
-        .map_err(|e| TrainError::Other(e.to_string()))?;
-    let ep = record(
-        &s,
-        &tiny,
-        &PolicyKind::RandomWalk,
-        seed::derive(world_seed, &[4]),
-        steps,
-    );
-    let start = record(
-        &s,
-        k,
-        &PolicyKind::RandomWalk,
-        seed::derive(world_seed, &[4]),
-        1,
-    );
+    let (ep, start) = stability_walk(&s, k, world_seed, minutes)?;
     let per_min = 60 * TICK_HZ as usize;
     let (w, h) = (k.width as usize, k.height as usize);
     let prompt_detail = gradient_energy(&start.rgb[0], w, h).max(1e-9);
