@@ -733,3 +733,86 @@ fn a_walk_in_memory_still_reproduces_the_latest_view() {
     assert!(p >= 32.0, "same-pose PSNR after a walk {p:.2} dB");
     assert!(view.coverage() >= 0.98, "coverage {}", view.coverage());
 }
+
+#[test]
+fn a_pinned_view_is_drawn_whole_over_what_the_walk_wrote_around_it() {
+    // The prompt, then a walk's frames around the start written as a session writes them,
+    // under a tight render budget; its own frames' colours a little off (a model's).
+    let (_, _, frames) = episode("meadow", 1_000_001, 48);
+    let k = k128();
+    let config = MemoryConfig {
+        render_splats_per_pixel: 2.0,
+        ..MemoryConfig::default()
+    };
+    let prompt = &frames[0];
+    let session = |keep_view: bool| {
+        let mut mem = SpatialMemory::new(config.clone()).unwrap();
+        mem.write(&k, &prompt.rgb, &prompt.depth_m, &prompt.pose, 0)
+            .unwrap();
+        if keep_view {
+            mem.pin_view(&k, &prompt.rgb, &prompt.depth_m, &prompt.pose)
+                .unwrap();
+        } else {
+            mem.pin_free_space(&k, &prompt.depth_m, &prompt.pose)
+                .unwrap();
+        }
+        let mut shown = View::new(&k);
+        for f in &frames[1..] {
+            let off: Vec<u8> = f.rgb.iter().map(|&c| c / 2 + 60).collect();
+            mem.render(&f.pose, &k, &mut shown);
+            mem.carve(&shown, &f.depth_m);
+            mem.write_new(&k, &off, &f.depth_m, &f.pose, f.tick, &shown)
+                .unwrap();
+        }
+        mem
+    };
+    let at_start = |mem: &SpatialMemory, pose: &Pose| {
+        let mut v = View::new(&k);
+        mem.render(pose, &k, &mut v);
+        v
+    };
+    let (kept, pinned) = (session(true), session(false));
+    let v = at_start(&kept, &prompt.pose);
+    let kept_db = psnr_rgb8(&v.rgb, &prompt.rgb, None).unwrap();
+    let pinned_db = psnr_rgb8(&at_start(&pinned, &prompt.pose).rgb, &prompt.rgb, None).unwrap();
+    assert!(kept_db > 40.0, "kept view {kept_db:.1} dB");
+    assert!(
+        kept_db > pinned_db + 10.0,
+        "{kept_db:.1} vs {pinned_db:.1} dB"
+    );
+    // Seen from a step aside it is warped there: the start's colours, not the walk's.
+    let aside = Pose::new(
+        prompt.pose.position + prompt.pose.right() * 0.5,
+        prompt.pose.yaw_rad,
+        prompt.pose.pitch_rad,
+    );
+    let mut moved = View::new(&k);
+    warp(
+        &k,
+        &prompt.rgb,
+        &prompt.depth_m,
+        &prompt.pose,
+        &aside,
+        config.splatting(),
+        &mut moved,
+    )
+    .unwrap();
+    let mask = moved.mask();
+    let near = |mem: &SpatialMemory| {
+        psnr_rgb8(&at_start(mem, &aside).rgb, &moved.rgb, Some(&mask)).unwrap()
+    };
+    let (kept_aside, pinned_aside) = (near(&kept), near(&pinned));
+    assert!(
+        kept_aside > pinned_aside + 5.0,
+        "{kept_aside:.1} vs {pinned_aside:.1} dB"
+    );
+    // Saved and loaded, it is kept: the same render.
+    let loaded = SpatialMemory::from_bytes(&kept.to_bytes()).unwrap();
+    assert_eq!(at_start(&loaded, &prompt.pose).rgb, v.rgb);
+    // Bad input: an image of the wrong size names the buffer.
+    let mut m = SpatialMemory::new(config).unwrap();
+    let e = m
+        .pin_view(&k, &prompt.rgb[..30], &prompt.depth_m, &prompt.pose)
+        .unwrap_err();
+    assert!(e.to_string().contains("rgb"), "{e}");
+}

@@ -255,6 +255,10 @@ enum Command {
         /// memory or its own colour): 1 = mixed as trained; the default is the runtime's.
         #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().source_temperature, value_parser = reverie_runtime::parse_source_temperature)]
         source_temperature: f32,
+        /// Vertical motions under this many metres a tick are none (0 = all as predicted);
+        /// the default is the runtime's.
+        #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().vertical_deadband_m, value_parser = reverie_runtime::parse_vertical_deadband)]
+        vertical_deadband: f32,
         /// Keep the camera's height: the model's vertical motion off (no steps, falls or
         /// jumps; `vertical_motion = false`).
         #[arg(long)]
@@ -677,6 +681,7 @@ fn run(cli: Cli) -> Result<()> {
             loops,
             stability_minutes,
             source_temperature,
+            vertical_deadband,
             keep_height,
             memory_config,
         } => train::eval(&train::EvalArgs {
@@ -688,6 +693,7 @@ fn run(cli: Cli) -> Result<()> {
             loops: &loops,
             stability_minutes,
             source_temperature,
+            vertical_deadband_m: vertical_deadband,
             keep_height,
             memory_config: memory_config.as_deref(),
         }),

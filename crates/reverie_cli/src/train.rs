@@ -168,6 +168,8 @@ pub struct EvalArgs<'a> {
     pub stability_minutes: f64,
     /// The sessions' source temperature.
     pub source_temperature: f32,
+    /// The sessions' vertical dead band (m a tick).
+    pub vertical_deadband_m: f32,
     /// The model's vertical motion off ([`reverie_model::WorldModel::set_vertical_motion`]).
     pub keep_height: bool,
     /// Memory configuration JSON over the runtime's ([`crate::memory_config_over`]).
@@ -214,6 +216,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         stability_minutes,
         memory,
         source_temperature,
+        vertical_deadband_m: args.vertical_deadband_m,
     };
     if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

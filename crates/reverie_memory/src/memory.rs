@@ -644,6 +644,33 @@ impl SpatialMemory {
     /// Pixels of unknown depth (NaN, ≤ 0) pin nothing. At most [`crate::MAX_PINS`] views;
     /// saved with the memory.
     pub fn pin_free_space(&mut self, k: &Intrinsics, depth: &[f32], pose: &Pose) -> Result<()> {
+        self.pin(k, None, depth, pose)
+    }
+
+    /// [`SpatialMemory::pin_free_space`], and the view itself kept whole: every
+    /// [`SpatialMemory::render`] draws it, warped into the render's pose, over the cells
+    /// wherever it shows a surface no farther than theirs (or sky where they show none). A
+    /// session's memory may hold many cells around its start, written from the walk's own
+    /// frames, a little off every time; with the render budget the start's cells are thinned
+    /// among them. A trusted view stays as it was seen. Saved with the memory (format 5).
+    pub fn pin_view(
+        &mut self,
+        k: &Intrinsics,
+        rgb: &[u8],
+        depth: &[f32],
+        pose: &Pose,
+    ) -> Result<()> {
+        check_sizes(k, rgb, depth)?;
+        self.pin(k, Some(rgb), depth, pose)
+    }
+
+    fn pin(
+        &mut self,
+        k: &Intrinsics,
+        rgb: Option<&[u8]>,
+        depth: &[f32],
+        pose: &Pose,
+    ) -> Result<()> {
         if depth.len() != k.pixels() {
             return Err(MemoryError::Size {
                 what: "depth",
@@ -656,7 +683,12 @@ impl SpatialMemory {
         if self.pins.len() >= MAX_PINS {
             return Err(MemoryError::Pins { max: MAX_PINS });
         }
-        self.pins.push(Pin::new(k, depth, pose));
+        let mut pin = Pin::new(k, depth, pose);
+        if let Some(rgb) = rgb {
+            pin.rgb = rgb.to_vec();
+            pin.depth_m = depth.to_vec();
+        }
+        self.pins.push(pin);
         Ok(())
     }
 
@@ -1413,6 +1445,12 @@ impl SpatialMemory {
             }
         }
         out.resolve(SKY_CONFIDENCE);
+        if self.pins.iter().any(Pin::has_view) {
+            let mut scratch = View::new(k);
+            for pin in &self.pins {
+                pin.draw_over(pose, self.config.splatting(), &mut scratch, out);
+            }
+        }
         out.rendered_by = Some((self.instance, self.generation));
         let hits = out.confidence.iter().filter(|&&c| c > 0.0).count() as u64;
         self.render_pixels

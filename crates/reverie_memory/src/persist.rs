@@ -4,7 +4,8 @@
 //! `u64`, CRC-32 (IEEE) of the payload `u32`, then the payload: the config as JSON (`u32` length +
 //! bytes), the tick and counters, the chunks (coordinate, coarse flag `u8` (from format 3 on),
 //! last-seen tick, cells with their keys),
-//! the sky panorama, the keyframes and (from format 4 on) the pinned views. The loader checks the length and the checksum first and
+//! the sky panorama, the keyframes and (from format 4 on) the pinned views (from format 5 on
+//! each with a `u8` flag and, if set, the view itself: RGB bytes, then planar depth `f32`s). The loader checks the length and the checksum first and
 //! then validates every count and value against what remains and what the config allows, so a
 //! truncated, corrupt or hostile file gives an error naming the file, never a panic or a huge
 //! allocation.
@@ -23,10 +24,10 @@ use crate::pin::{MAX_PINS, Pin};
 
 const MAGIC: &[u8; 8] = b"RVRMEM\r\n";
 /// The format version this build writes (it also reads [`OLDEST_FORMAT_VERSION`] and up).
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// The oldest format version this build reads: format 2 has no coarse chunks, and a memory
 /// read from it keeps every level in chunks of `chunk_m` (`coarse_level` 0). Formats before 4
-/// pin no views.
+/// pin no views; formats before 5 keep no pinned view's image.
 pub const OLDEST_FORMAT_VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 4 + 8 + 4;
 
@@ -240,6 +241,13 @@ impl SpatialMemory {
             for d in &pin.free_m {
                 out.extend_from_slice(&d.to_le_bytes());
             }
+            out.push(u8::from(pin.has_view()));
+            if pin.has_view() {
+                out.extend_from_slice(&pin.rgb);
+                for d in &pin.depth_m {
+                    out.extend_from_slice(&d.to_le_bytes());
+                }
+            }
         }
         out
     }
@@ -404,7 +412,27 @@ fn decode(payload: &[u8], version: u32) -> std::result::Result<SpatialMemory, St
                 free_m[i]
             ));
         }
-        mem.pins.push(Pin::stored(k, pose, free_m));
+        let (mut rgb, mut depth_m) = (Vec::new(), Vec::new());
+        if version >= 5 {
+            let at = r.at;
+            match r.take(1, "pinned view flag")?[0] {
+                0 => {}
+                1 => {
+                    rgb = r.take(3 * k.pixels(), "pinned view image")?.to_vec();
+                    depth_m = r
+                        .take(4 * k.pixels(), "pinned view image depth")?
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect();
+                }
+                f => {
+                    return Err(format!(
+                        "at byte {at}: pinned view flag {f} (must be 0 or 1)"
+                    ));
+                }
+            }
+        }
+        mem.pins.push(Pin::stored(k, pose, free_m, rgb, depth_m));
     }
     if r.remaining() != 0 {
         return Err(format!("{} unexpected bytes at the end", r.remaining()));

@@ -86,6 +86,37 @@ pub struct EngineOptions {
     /// ratio at 24 frames 0.57 / 0.73 / 0.52 / 0.60 → 0.74 / 0.91 / 0.63 / 0.79 (meadow,
     /// village, forest, canyon), PSNR at 24 frames 0.1–0.3 dB lower.
     pub source_temperature: f32,
+    /// Vertical motions of less than this many metres in a tick are taken as none (0 = every
+    /// one as predicted). The walker's true vertical motion is either none or a step, a jump
+    /// or a fall, whose smallest tick is a fall's first (gravity · tick² ≈ 4.9 cm): anything
+    /// smaller is the ego-motion head's bias, which a session integrates into metres. Session
+    /// 22, default checkpoint, meadow's 10 s loop-and-return: the camera crept 0.9 m up in
+    /// 20 s of walking on flat ground with it off; see README's "The world model".
+    pub vertical_deadband_m: f32,
+}
+
+/// The largest [`EngineOptions::vertical_deadband_m`]: a jump's first tick (35 cm) must pass.
+pub const MAX_VERTICAL_DEADBAND_M: f32 = 0.2;
+
+/// Reads a vertical dead band given by a user (a command-line flag, metres a tick): see
+/// [`EngineOptions::vertical_deadband_m`].
+pub fn parse_vertical_deadband(s: &str) -> Result<f32, String> {
+    let m: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("vertical dead band {s:?} is not a number"))?;
+    check_vertical_deadband(m).map_err(|e| e.to_string())?;
+    Ok(m)
+}
+
+fn check_vertical_deadband(m: f32) -> Result<(), RuntimeError> {
+    if (0.0..=MAX_VERTICAL_DEADBAND_M).contains(&m) {
+        Ok(())
+    } else {
+        Err(RuntimeError::Input(format!(
+            "vertical dead band {m} m is out of range, expected 0 ..= {MAX_VERTICAL_DEADBAND_M}"
+        )))
+    }
 }
 
 /// Reads a source temperature given by a user (a command-line flag): see
@@ -112,6 +143,7 @@ impl Default for EngineOptions {
             slow_network: std::time::Duration::ZERO,
             memory_ahead: false,
             source_temperature: 0.5,
+            vertical_deadband_m: 0.02,
         }
     }
 }
@@ -266,6 +298,7 @@ impl<'m> Engine<'m> {
         options: EngineOptions,
     ) -> Result<Engine<'m>, RuntimeError> {
         reverie_model::model::check_source_temperature(options.source_temperature)?;
+        check_vertical_deadband(options.vertical_deadband_m)?;
         let cfg = model.config();
         if (k.width as usize, k.height as usize) != (cfg.width, cfg.height) {
             return Err(RuntimeError::Input(format!(
@@ -292,8 +325,9 @@ impl<'m> Engine<'m> {
         if options.use_memory {
             memory.write(&k, &rgb, &depth_m, &prompt.pose, 0)?;
             // What the prompt saw through stays empty: a session that later imagines something
-            // where it started cannot cover the start view with it.
-            memory.pin_free_space(&k, &depth_m, &prompt.pose)?;
+            // where it started cannot cover the start view with it; and the start view itself
+            // is kept whole and drawn over the memory's cells wherever it sees.
+            memory.pin_view(&k, &rgb, &depth_m, &prompt.pose)?;
         }
         Ok(Engine {
             model,
@@ -489,7 +523,10 @@ impl<'m> Engine<'m> {
         let mut times = StageTimes::default();
         let t = Instant::now();
         let inputs = self.motion_inputs(action)?;
-        let motion = self.model.motion_of(&inputs)?;
+        let mut motion = self.model.motion_of(&inputs)?;
+        if motion.up_m.abs() < self.options.vertical_deadband_m {
+            motion.up_m = 0.0;
+        }
         let pose = motion.apply(&self.last.pose);
         times.motion_ms = ms(t);
 

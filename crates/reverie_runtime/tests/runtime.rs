@@ -330,3 +330,62 @@ fn source_temperature_flags_are_checked() {
         assert!(e.contains("source temperature"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn the_vertical_dead_band_drops_the_heads_small_vertical_motions_only() {
+    let model = model();
+    let (k, prompt) = prompt(&model);
+    // Each tick's vertical motion, walking the script.
+    let rises = |band: f32| {
+        let options = EngineOptions {
+            vertical_deadband_m: band,
+            ..EngineOptions::default()
+        };
+        let mut e = Engine::new(&model, k, &prompt, options).unwrap();
+        let mut y = e.frame().pose.position.y;
+        let mut out = Vec::new();
+        for act in &script(48) {
+            let g = e.step(act).unwrap();
+            out.push(g.pose.position.y - y);
+            y = g.pose.position.y;
+        }
+        out
+    };
+    // The shipped head's small vertical motions (its bias, which a session integrates).
+    let free = rises(0.0);
+    assert!(
+        free.iter().any(|d| d.abs() > 0.0 && d.abs() < 0.02),
+        "{free:?}"
+    );
+    for band in [EngineOptions::default().vertical_deadband_m, 0.05] {
+        let r = rises(band);
+        assert!(
+            r.iter().all(|d| *d == 0.0 || d.abs() >= band - 1e-4),
+            "{band}: {r:?}"
+        );
+        // Motions past the band are as predicted (same until the first dropped one).
+        let first_drop = free.iter().position(|d| d.abs() < band && *d != 0.0);
+        let same = first_drop.unwrap_or(free.len());
+        assert_eq!(r[..same], free[..same], "{band}");
+    }
+    for bad in [-0.01, 0.5, f32::NAN] {
+        let options = EngineOptions {
+            vertical_deadband_m: bad,
+            ..EngineOptions::default()
+        };
+        let e = Engine::new(&model, k, &prompt, options).err().unwrap();
+        assert!(e.to_string().contains("vertical dead band"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn vertical_dead_band_flags_are_checked() {
+    use reverie_runtime::{MAX_VERTICAL_DEADBAND_M, parse_vertical_deadband};
+    assert_eq!(parse_vertical_deadband("0.02"), Ok(0.02));
+    assert_eq!(parse_vertical_deadband(" 0 "), Ok(0.0), "0 turns it off");
+    assert!(parse_vertical_deadband(&MAX_VERTICAL_DEADBAND_M.to_string()).is_ok());
+    for bad in ["-0.1", "0.3", "NaN", "inf", "flat", ""] {
+        let e = parse_vertical_deadband(bad).unwrap_err();
+        assert!(e.contains("vertical dead band"), "{bad}: {e}");
+    }
+}

@@ -399,6 +399,10 @@ pub struct EvalReport {
     /// from before session 15 lack it, and did).
     #[serde(default = "rendered_ahead")]
     pub memory_ahead: bool,
+    /// The sessions' vertical dead band ([`EngineOptions::vertical_deadband_m`]; reports from
+    /// before session 22 lack it, and had none).
+    #[serde(default)]
+    pub vertical_deadband_m: f32,
     /// Whether the model moved the camera up or down ([`reverie_model::ModelConfig::vertical_motion`];
     /// reports from before session 16 lack it, and did).
     #[serde(default = "rendered_ahead")]
@@ -431,6 +435,8 @@ pub struct EvalOptions {
     pub memory: MemoryConfig,
     /// The sessions' source temperature ([`EngineOptions::source_temperature`]).
     pub source_temperature: f32,
+    /// The sessions' vertical dead band ([`EngineOptions::vertical_deadband_m`]).
+    pub vertical_deadband_m: f32,
 }
 
 fn scores_at(
@@ -489,6 +495,7 @@ pub fn evaluate(
         source_temperature: opts.source_temperature,
         memory: Some(opts.memory.clone()),
         memory_ahead: EngineOptions::default().memory_ahead,
+        vertical_deadband_m: opts.vertical_deadband_m,
         vertical_motion: model.config().vertical_motion,
         ..EvalReport::default()
     };
@@ -498,6 +505,7 @@ pub fn evaluate(
     let base = EngineOptions {
         memory: opts.memory.clone(),
         source_temperature: opts.source_temperature,
+        vertical_deadband_m: opts.vertical_deadband_m,
         ..EngineOptions::default()
     };
     let engine = |use_memory: bool, refine: Refine| EngineOptions {

@@ -182,7 +182,7 @@ pub fn run_batch(
                 &depth[..]
             };
             m.write(k, rgb, depth, &s.poses[0], 0)?;
-            m.pin_free_space(k, depth, &s.poses[0])?;
+            m.pin_view(k, rgb, depth, &s.poses[0])?;
             Ok(Some((m, View::new(k))))
         })
         .collect::<Result<_>>()?;

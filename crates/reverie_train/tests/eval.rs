@@ -121,6 +121,7 @@ fn protocols_fill_the_report() {
         stability_minutes: 0.05,
         memory: MemoryConfig::default(),
         source_temperature: 0.5,
+        vertical_deadband_m: 0.02,
     };
     let r = evaluate(&model, &spec, &k, &opts, Some(&strip), &|_| {}).unwrap();
     assert_eq!(r.fidelity.horizons, vec![1, 8, 24]);

@@ -376,9 +376,14 @@ impl LoopAndReturn {
         } else {
             Keys::NONE
         };
-        if player.blocked
-            || self.stuck > 12
-            || (to.y > 0.5 && player.on_ground && Vec3::new(to.x, 0.0, to.z).length() < 1.0)
+        // Jump, from the ground, when a walk meets something: blocked, or no nearer the target
+        // for half a second of walking (a step the walker does not notice as a block). Never
+        // while turning on the spot, where no progress is expected, nor in the air.
+        let walking = keys.contains(Keys::FORWARD);
+        if player.on_ground
+            && (player.blocked
+                || (walking && self.stuck > 12)
+                || (to.y > 0.5 && Vec3::new(to.x, 0.0, to.z).length() < 1.0))
         {
             keys |= Keys::JUMP;
         }
@@ -422,6 +427,9 @@ impl BlindPolicy for LoopAndReturn {
             let flat = Vec3::new(c.x - player.feet.x, 0.0, c.z - player.feet.z).length();
             if flat < 0.6 && self.crumbs.len() > 1 {
                 self.crumbs.pop();
+                // Progress is measured towards one target: a new crumb starts afresh.
+                self.stuck = 0;
+                self.last_dist = f32::MAX;
             } else {
                 break;
             }
@@ -434,8 +442,9 @@ impl BlindPolicy for LoopAndReturn {
             0
         };
         self.last_dist = dist;
-        let level = (start_feet.y - player.feet.y).abs() < 0.05;
-        if self.crumbs.len() <= 1 && dist < 0.2 && player.on_ground && level {
+        // Back over the start (its height is not the walker's to choose: in a generated world
+        // it is what the model's ego-motion made of the walk; the return error says how far).
+        if self.crumbs.len() <= 1 && dist < 0.2 && player.on_ground {
             // At the start: turn to the start view, then stand.
             let yaw = wrap_angle(start_yaw - player.yaw_rad).clamp(-0.3, 0.3);
             let pitch = (start_pitch - player.pitch_rad).clamp(-0.3, 0.3);

@@ -556,3 +556,57 @@ fn accelerated_trace_matches_a_plain_dda() {
             .join("\n")
     );
 }
+
+#[test]
+fn a_blind_loop_comes_back_over_its_start_whatever_its_height_and_jumps_only_from_the_ground() {
+    // A generated world's walker: its height creeps (the model's ego-motion, not the
+    // policy's to choose), and a stretch of the way back blocks it.
+    let kind = PolicyKind::LoopAndReturn { out_secs: 3.0 };
+    let mut p = kind.build_blind(5).unwrap();
+    let body = Player::new(Vec3::ZERO, 0.0).body;
+    let mut player = Player::new(Vec3::new(3.0, 10.0, -2.0), 0.4);
+    player.on_ground = true;
+    let (feet0, yaw0) = (player.feet, player.yaw_rad);
+    let out_ticks = 3 * reverie_core::TICK_HZ as u64;
+    let mut airborne = 0;
+    for t in 1..=kind.min_steps() as u64 {
+        let a = p.act_blind(&player, t);
+        if a.keys.contains(Keys::JUMP) {
+            assert!(player.on_ground, "tick {t}: jump pressed in the air");
+            assert!(
+                a.keys.contains(Keys::FORWARD) || player.blocked,
+                "tick {t}: jump pressed while turning on the spot"
+            );
+        }
+        let mut m = EgoMotion::intended(&a, body.walk_speed, body.sprint_speed);
+        // Blocked for a second on the way back; a jump lifts it for a few ticks.
+        let blocked = (out_ticks + 10..out_ticks + 34).contains(&t);
+        if blocked {
+            m.forward_m = 0.0;
+            m.right_m = 0.0;
+        }
+        if a.keys.contains(Keys::JUMP) {
+            airborne = 6;
+        }
+        m.up_m = 0.004 + if airborne > 0 { 0.1 } else { 0.0 };
+        player.on_ground = airborne == 0;
+        airborne = (airborne - 1).max(0);
+        player.blocked = blocked && a.keys.contains(Keys::FORWARD);
+        let pose = m.apply(&player.pose());
+        player.feet = pose.position - Vec3::new(0.0, body.eye_height, 0.0);
+        (player.yaw_rad, player.pitch_rad) = (pose.yaw_rad, pose.pitch_rad);
+        if p.report()["returned_tick"].as_u64().is_some() {
+            break;
+        }
+    }
+    let report = p.report();
+    assert!(report["returned_tick"].as_u64().is_some(), "{report}");
+    let flat = Vec3::new(player.feet.x - feet0.x, 0.0, player.feet.z - feet0.z);
+    assert!(flat.length() < 0.25, "{:?} vs {feet0:?}", player.feet);
+    assert!(
+        player.feet.y > feet0.y + 0.3,
+        "the height crept: {:?}",
+        player.feet
+    );
+    assert!(reverie_core::pose::wrap_angle(player.yaw_rad - yaw0).abs() < 1e-4);
+}
