@@ -25,7 +25,8 @@
 //!   [`MemoryConfig::coarsen_level_age_s`], first lose detail (their finest cells merge into the
 //!   next level) and are evicted only when they have none left to lose; [`SpatialMemory::stats`].
 //! - [`SpatialMemory::pin_free_space`]: what a trusted view (a session's prompt) saw through stays
-//!   empty — no later write puts a surface there.
+//!   empty — no later write puts a surface there; [`SpatialMemory::pin_view`] also keeps the
+//!   view whole and draws it, warped into each render's pose, over the cells.
 //! - [`SpatialMemory::save`] / [`SpatialMemory::load`]: one versioned, checksummed file.
 //!
 //! No candle, no Bevy: this crate depends on `reverie_core` only.

@@ -649,7 +649,7 @@ impl SpatialMemory {
 
     /// [`SpatialMemory::pin_free_space`], and the view itself kept whole: every
     /// [`SpatialMemory::render`] draws it, warped into the render's pose, over the cells
-    /// wherever it shows a surface no farther than theirs (or sky where they show none). A
+    /// wherever it shows a surface and they show none clearly in front of it (or sky where they show none). A
     /// session's memory may hold many cells around its start, written from the walk's own
     /// frames, a little off every time; with the render budget the start's cells are thinned
     /// among them. A trusted view stays as it was seen. Saved with the memory (format 5).

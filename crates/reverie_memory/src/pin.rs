@@ -86,8 +86,8 @@ impl Pin {
     }
 
     /// Draws the view, warped into `pose` (`scratch` takes the warp), over `out` (a render at
-    /// `pose`): at every pixel where it shows a surface no farther than the render's (beyond
-    /// the same-surface margin), or sky where the render shows no surface. Those pixels have
+    /// `pose`): at every pixel where it shows a surface and the render none clearly in front
+    /// of it (by the pin's margins), or sky where the render shows no surface. Those pixels have
     /// no cell behind them (a carve there drops nothing; a `write_new` there adds the frame).
     pub(crate) fn draw_over(
         &self,
@@ -123,8 +123,10 @@ impl Pin {
             } else {
                 f32::INFINITY
             };
+            // The cells win only with a surface clearly in front of the view's (the margin of
+            // the pinned free space).
             let over = if za.is_finite() {
-                za <= zm * (1.0 + MARGIN) + MARGIN_M
+                zm >= za * (1.0 - MARGIN) - MARGIN_M
             } else {
                 !zm.is_finite()
             };
