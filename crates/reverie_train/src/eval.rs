@@ -296,7 +296,8 @@ pub struct Revisit {
     /// Memory on: the frame at the return warped (with its depth) to exactly the start pose,
     /// against the frame of tick 0, PSNR (dB) over the pixels the warp covers. The walker is
     /// back within a few centimetres, but at 128×128 a shift of one pixel alone costs a
-    /// textured view about 25 dB; this takes the residual pose error out.
+    /// textured view about 25 dB; this takes the residual pose error out. None where the warp
+    /// covers no pixel (a camera back over its start but far above it).
     #[serde(default)]
     pub self_psnr_aligned_memory_on_db: Option<f64>,
     /// Memory off: the same.
@@ -313,6 +314,11 @@ pub struct Revisit {
     /// Memory off: the same.
     #[serde(default)]
     pub return_position_error_memory_off_m: Option<f64>,
+    /// Memory on: the horizontal part of [`Revisit::return_position_error_m`] (metres). The loop
+    /// walker counts as back when it stands over its start: this is the part it controls; the
+    /// height is what the model's ego-motion made of the walk.
+    #[serde(default)]
+    pub return_horizontal_error_m: Option<f64>,
     /// Memory on: the same for the heading (degrees).
     #[serde(default)]
     pub return_yaw_error_deg: Option<f64>,
@@ -931,7 +937,9 @@ fn revisit(
             psnr_rgb8(&aligned.rgb, &first.rgb, Some(&aligned.mask())).filter(|_| scored);
         // The oracle's view from the start pose is the prompt frame.
         let oracle_psnr = psnr_rgb8(&back.rgb, &ep.rgb[0], None).filter(|_| scored);
-        let position_error = Some(f64::from(back.pose.position.distance(first.pose.position)));
+        let offset = back.pose.position - first.pose.position;
+        let position_error = Some(f64::from(offset.length()));
+        let horizontal_error = Some(f64::from(offset.x.hypot(offset.z)));
         let yaw_error = Some(f64::from(
             reverie_core::pose::wrap_angle(back.pose.yaw_rad - first.pose.yaw_rad)
                 .abs()
@@ -943,6 +951,7 @@ fn revisit(
             r.self_psnr_aligned_memory_on_db = aligned_psnr;
             r.oracle_psnr_memory_on_db = oracle_psnr;
             r.return_position_error_m = position_error;
+            r.return_horizontal_error_m = horizontal_error;
             r.return_yaw_error_deg = yaw_error;
             r.blocked_ticks = Some(walk.blocked_ticks);
             if let (Some(v), true) = (&walk.memory_view, scored) {

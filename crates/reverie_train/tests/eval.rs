@@ -171,9 +171,17 @@ fn protocols_fill_the_report() {
     assert!(v.blocked_ticks.is_some(), "{v:?}");
     match v.return_tick {
         Some(_) => {
-            assert!(v.return_position_error_m.unwrap() < 0.3, "{v:?}");
+            // Back means over the start: horizontally within the policy's tolerance; the
+            // height is the model's (a tiny untrained model's camera may float off).
+            let h = v.return_horizontal_error_m.unwrap();
+            assert!(h < 0.3, "{v:?}");
+            assert!(h <= v.return_position_error_m.unwrap() + 1e-9, "{v:?}");
             assert!(v.self_psnr_memory_on_db.is_some(), "{v:?}");
-            assert!(v.self_psnr_aligned_memory_on_db.is_some(), "{v:?}");
+            // The return frame warped to the start pose is scored wherever the warp covers a
+            // pixel; a camera that came back metres above its start may see none of it.
+            if v.return_position_error_m.unwrap() < 1.0 {
+                assert!(v.self_psnr_aligned_memory_on_db.is_some(), "{v:?}");
+            }
             let c = v.memory_render_coverage.unwrap();
             assert!((0.0..=1.0).contains(&c), "{v:?}");
         }
@@ -195,6 +203,7 @@ fn protocols_fill_the_report() {
         "closed_loop",
         "return_tick_memory_off",
         "return_position_error_memory_off_m",
+        "return_horizontal_error_m",
         "blocked_ticks",
         "self_psnr_aligned_memory_on_db",
         "self_psnr_aligned_memory_off_db",
