@@ -476,6 +476,16 @@ impl<'m> Engine<'m> {
         Ok(&self.last)
     }
 
+    /// How the session moves the camera for the motion its head predicted: a vertical motion
+    /// under [`EngineOptions::vertical_deadband_m`] is none; the rest as predicted.
+    pub fn session_motion(&self, predicted: EgoMotion) -> EgoMotion {
+        let mut motion = predicted;
+        if motion.up_m.abs() < self.options.vertical_deadband_m {
+            motion.up_m = 0.0;
+        }
+        motion
+    }
+
     /// What the model's ego-motion head reads for `action` at this tick (the session's state,
     /// the depth of the frame it shows, its ground probe): the inputs of the motion the next
     /// [`Engine::advance`] with `action` predicts (commits a pending frame first).
@@ -523,10 +533,7 @@ impl<'m> Engine<'m> {
         let mut times = StageTimes::default();
         let t = Instant::now();
         let inputs = self.motion_inputs(action)?;
-        let mut motion = self.model.motion_of(&inputs)?;
-        if motion.up_m.abs() < self.options.vertical_deadband_m {
-            motion.up_m = 0.0;
-        }
+        let motion = self.session_motion(self.model.motion_of(&inputs)?);
         let pose = motion.apply(&self.last.pose);
         times.motion_ms = ms(t);
 

@@ -78,8 +78,13 @@ fn the_stored_inputs_are_what_the_session_moves_by() {
     for a in &ep.actions[1..] {
         let before = engine.frame().pose;
         let motion = model.motion_of(&engine.motion_inputs(a).unwrap()).unwrap();
+        // The session moves by the head's motion less its vertical dead band.
+        let moved = engine.session_motion(motion);
+        assert_eq!(moved.right_m, motion.right_m);
+        assert_eq!(moved.forward_m, motion.forward_m);
+        assert!(moved.up_m == motion.up_m || (moved.up_m == 0.0 && motion.up_m.abs() < 0.02));
         let after = engine.step(a).unwrap().pose;
-        let expected = motion.apply(&before);
+        let expected = moved.apply(&before);
         assert!((after.position - expected.position).length() < 1e-5);
         assert!((after.yaw_rad - expected.yaw_rad).abs() < 1e-6);
         assert!((after.pitch_rad - expected.pitch_rad).abs() < 1e-6);
