@@ -259,6 +259,10 @@ enum Command {
         /// the default is the runtime's.
         #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().vertical_deadband_m, value_parser = reverie_runtime::parse_vertical_deadband)]
         vertical_deadband: f32,
+        /// Ticks after a rise in which downward motions pass the dead band, down to where the
+        /// rise began (0 = none); the default is the runtime's.
+        #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().fall_window_ticks, value_parser = reverie_runtime::parse_fall_window)]
+        fall_window: u32,
         /// Keep the camera's height: the model's vertical motion off (no steps, falls or
         /// jumps; `vertical_motion = false`).
         #[arg(long)]
@@ -682,6 +686,7 @@ fn run(cli: Cli) -> Result<()> {
             stability_minutes,
             source_temperature,
             vertical_deadband,
+            fall_window,
             keep_height,
             memory_config,
         } => train::eval(&train::EvalArgs {
@@ -694,6 +699,7 @@ fn run(cli: Cli) -> Result<()> {
             stability_minutes,
             source_temperature,
             vertical_deadband_m: vertical_deadband,
+            fall_window_ticks: fall_window,
             keep_height,
             memory_config: memory_config.as_deref(),
         }),

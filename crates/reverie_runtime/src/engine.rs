@@ -93,6 +93,62 @@ pub struct EngineOptions {
     /// 22, default checkpoint, meadow's 10 s loop-and-return: the camera crept 0.9 m up in
     /// 20 s of walking on flat ground with it off; see README's "The world model".
     pub vertical_deadband_m: f32,
+    /// For this many ticks after a rise (a jump, a step), the session's downward motions pass
+    /// the vertical dead band, small ones too, down to the height the rise began at and no
+    /// further (0 = the dead band takes them as it takes any). With the dead band alone a jump
+    /// ratcheted the camera up: its first ticks rise 35 cm, and its fall begins at 4.9 cm a
+    /// tick, which the head predicts smaller, under the band (session 27: 10 minutes of the
+    /// random policy on meadow ended 54 m above the start). Only with a dead band above 0.
+    pub fall_window_ticks: u32,
+}
+
+/// The largest [`EngineOptions::fall_window_ticks`] (10 s).
+pub const MAX_FALL_WINDOW_TICKS: u32 = 240;
+
+/// A rise the session has not come down from yet ([`EngineOptions::fall_window_ticks`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Lift {
+    /// Metres above the height the rise began at.
+    pub m: f32,
+    /// Ticks since the camera last went up.
+    pub ticks: u32,
+}
+
+impl Lift {
+    /// The lift after a tick that moved the camera `up_m`, with `window` ticks to come down.
+    pub fn after(self, up_m: f32, window: u32) -> Lift {
+        if window == 0 {
+            return Lift::default();
+        }
+        if up_m > 0.0 {
+            return Lift {
+                m: self.m + up_m,
+                ticks: 0,
+            };
+        }
+        let m = (self.m + up_m).max(0.0);
+        let ticks = self.ticks + 1;
+        if m == 0.0 || ticks >= window {
+            // Back down, or standing on what it rose onto (a step, a ledge).
+            Lift::default()
+        } else {
+            Lift { m, ticks }
+        }
+    }
+}
+
+/// Reads a fall window given by a user (ticks): see [`EngineOptions::fall_window_ticks`].
+pub fn parse_fall_window(s: &str) -> Result<u32, String> {
+    let n: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("fall window {s:?} is not a whole number of ticks"))?;
+    if n > MAX_FALL_WINDOW_TICKS {
+        return Err(format!(
+            "fall window {n} ticks is out of range, expected 0 ..= {MAX_FALL_WINDOW_TICKS}"
+        ));
+    }
+    Ok(n)
 }
 
 /// The largest [`EngineOptions::vertical_deadband_m`]: a jump's first tick (35 cm) must pass.
@@ -144,6 +200,7 @@ impl Default for EngineOptions {
             memory_ahead: false,
             source_temperature: 0.5,
             vertical_deadband_m: 0.02,
+            fall_window_ticks: 24,
         }
     }
 }
@@ -274,6 +331,8 @@ pub struct Engine<'m> {
     /// head; empty otherwise), and the tick of the newest frame in it.
     pub(crate) probe: GroundProbe,
     pub(crate) probe_tick: Option<u64>,
+    /// The rise not come down from yet ([`EngineOptions::fall_window_ticks`]).
+    pub(crate) lift: Lift,
 }
 
 /// A memory render made ahead of the tick that uses it.
@@ -299,6 +358,7 @@ impl<'m> Engine<'m> {
     ) -> Result<Engine<'m>, RuntimeError> {
         reverie_model::model::check_source_temperature(options.source_temperature)?;
         check_vertical_deadband(options.vertical_deadband_m)?;
+        parse_fall_window(&options.fall_window_ticks.to_string()).map_err(RuntimeError::Input)?;
         let cfg = model.config();
         if (k.width as usize, k.height as usize) != (cfg.width, cfg.height) {
             return Err(RuntimeError::Input(format!(
@@ -355,6 +415,7 @@ impl<'m> Engine<'m> {
             options,
             probe: GroundProbe::new(),
             probe_tick: None,
+            lift: Lift::default(),
         })
     }
 
@@ -369,6 +430,7 @@ impl<'m> Engine<'m> {
         session_id: u64,
         parent_id: Option<u64>,
         probe: GroundProbe,
+        lift: Lift,
     ) -> Engine<'m> {
         let probe_tick = (!probe.is_empty()).then_some(last.tick);
         Engine {
@@ -386,6 +448,7 @@ impl<'m> Engine<'m> {
             options,
             probe,
             probe_tick,
+            lift,
         }
     }
 
@@ -477,13 +540,23 @@ impl<'m> Engine<'m> {
     }
 
     /// How the session moves the camera for the motion its head predicted: a vertical motion
-    /// under [`EngineOptions::vertical_deadband_m`] is none; the rest as predicted.
+    /// under [`EngineOptions::vertical_deadband_m`] is none, unless it comes down from a recent
+    /// rise ([`EngineOptions::fall_window_ticks`]: then it passes, down to where the rise began);
+    /// the rest as predicted.
     pub fn session_motion(&self, predicted: EgoMotion) -> EgoMotion {
         let mut motion = predicted;
-        if motion.up_m.abs() < self.options.vertical_deadband_m {
+        let band = self.options.vertical_deadband_m;
+        if band > 0.0 && self.lift.m > 0.0 && motion.up_m < 0.0 {
+            motion.up_m = motion.up_m.max(-self.lift.m);
+        } else if motion.up_m.abs() < band {
             motion.up_m = 0.0;
         }
         motion
+    }
+
+    /// The rise the session has not come down from yet ([`EngineOptions::fall_window_ticks`]).
+    pub fn lift(&self) -> Lift {
+        self.lift
     }
 
     /// What the model's ego-motion head reads for `action` at this tick (the session's state,
@@ -534,6 +607,12 @@ impl<'m> Engine<'m> {
         let t = Instant::now();
         let inputs = self.motion_inputs(action)?;
         let motion = self.session_motion(self.model.motion_of(&inputs)?);
+        let window = if self.options.vertical_deadband_m > 0.0 {
+            self.options.fall_window_ticks
+        } else {
+            0
+        };
+        self.lift = self.lift.after(motion.up_m, window);
         let pose = motion.apply(&self.last.pose);
         times.motion_ms = ms(t);
 

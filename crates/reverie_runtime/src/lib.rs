@@ -17,8 +17,9 @@ mod session;
 mod trace;
 
 pub use engine::{
-    Engine, EngineOptions, FrameDeadline, Generated, MAX_VERTICAL_DEADBAND_M, Prompt, Refine,
-    RuntimeError, StageTimes, parse_source_temperature, parse_vertical_deadband,
+    Engine, EngineOptions, FrameDeadline, Generated, Lift, MAX_FALL_WINDOW_TICKS,
+    MAX_VERTICAL_DEADBAND_M, Prompt, Refine, RuntimeError, StageTimes, parse_fall_window,
+    parse_source_temperature, parse_vertical_deadband,
 };
 pub use handle::{
     DEFAULT_FRAME_DEADLINE_MS, FrameOut, MemoryInfo, RuntimeConfig, RuntimeHandle,

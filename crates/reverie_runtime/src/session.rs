@@ -69,6 +69,9 @@ struct Header {
     /// Frames of the ground probe stored after that (0 in files from before the probe).
     #[serde(default)]
     probe_frames: usize,
+    /// The rise not come down from yet (files from before session 27: none).
+    #[serde(default)]
+    lift: crate::engine::Lift,
 }
 
 impl<'m> Engine<'m> {
@@ -88,6 +91,7 @@ impl<'m> Engine<'m> {
             model: self.model.config().clone(),
             ahead_pose: self.ahead.as_ref().map(|a| a.pose),
             probe_frames: self.probe.len(),
+            lift: self.lift,
         };
         let json = serde_json::to_vec(&header).map_err(|e| RuntimeError::Input(e.to_string()))?;
         let state = self.state.to_vec()?;
@@ -231,6 +235,12 @@ impl<'m> Engine<'m> {
         if !header.pose.position.is_finite() || !header.motion.iter().all(|v| v.is_finite()) {
             return Err("pose or motion: not finite".into());
         }
+        if !(header.lift.m.is_finite() && header.lift.m >= 0.0) {
+            return Err(format!(
+                "lift: {} m is not a finite height ≥ 0",
+                header.lift.m
+            ));
+        }
         options.memory = memory.config().clone();
         options.use_memory = header.use_memory;
         options.refine = if header.warp_and_memory_only {
@@ -260,6 +270,7 @@ impl<'m> Engine<'m> {
             header.session_id,
             header.parent_id,
             probe,
+            header.lift,
         );
         if let Some((pose, rgb, depth_m)) = ahead {
             engine.set_ahead(pose, rgb, depth_m);

@@ -339,6 +339,7 @@ fn the_vertical_dead_band_drops_the_heads_small_vertical_motions_only() {
     let rises = |band: f32| {
         let options = EngineOptions {
             vertical_deadband_m: band,
+            fall_window_ticks: 0,
             ..EngineOptions::default()
         };
         let mut e = Engine::new(&model, k, &prompt, options).unwrap();
@@ -388,4 +389,76 @@ fn vertical_dead_band_flags_are_checked() {
         let e = parse_vertical_deadband(bad).unwrap_err();
         assert!(e.contains("vertical dead band"), "{bad}: {e}");
     }
+}
+
+#[test]
+fn a_rise_comes_down_through_the_dead_band_to_where_it_began() {
+    use reverie_runtime::Lift;
+    let w = 24;
+    // A jump: up, then small falls that the band alone would drop, down to the start, no further.
+    let mut l = Lift::default().after(0.35, w);
+    assert_eq!(l, Lift { m: 0.35, ticks: 0 });
+    l = l.after(0.1, w).after(-0.01, w);
+    assert!((l.m - 0.44).abs() < 1e-6 && l.ticks == 1, "{l:?}");
+    assert_eq!(
+        l.after(-1.0, w),
+        Lift::default(),
+        "down: a new rise starts afresh"
+    );
+    // A step: up, then standing on it; after the window it is the new ground.
+    let mut l = Lift::default().after(1.0, w);
+    for _ in 0..w - 1 {
+        l = l.after(0.0, w);
+    }
+    assert!(l.m == 1.0 && l.ticks == w - 1, "{l:?}");
+    assert_eq!(l.after(0.0, w), Lift::default());
+    assert_eq!(
+        Lift::default().after(-0.3, w),
+        Lift::default(),
+        "a fall is no rise"
+    );
+    assert_eq!(Lift::default().after(0.3, 0), Lift::default(), "no window");
+
+    // In a session: every vertical motion is none, past the band, or a fall back down within
+    // what the session rose.
+    let model = model();
+    let (k, prompt) = prompt(&model);
+    let options = EngineOptions::default();
+    let band = options.vertical_deadband_m;
+    let mut e = Engine::new(&model, k, &prompt, options).unwrap();
+    let mut y = e.frame().pose.position.y;
+    for act in &script(96) {
+        let lift = e.lift();
+        let g = e.step(act).unwrap();
+        let d = g.pose.position.y - y;
+        y = g.pose.position.y;
+        assert!(
+            d == 0.0 || d.abs() >= band - 1e-4 || (d < 0.0 && -d <= lift.m + 1e-4),
+            "{d} with {lift:?}"
+        );
+        assert!(e.lift().m >= 0.0 && e.lift().ticks < EngineOptions::default().fall_window_ticks);
+    }
+    // The lift survives a saved session.
+    let fork = e.fork().unwrap();
+    assert_eq!(fork.lift(), e.lift());
+}
+
+#[test]
+fn fall_window_flags_are_checked() {
+    use reverie_runtime::{MAX_FALL_WINDOW_TICKS, parse_fall_window};
+    assert_eq!(parse_fall_window("24"), Ok(24));
+    assert_eq!(parse_fall_window(" 0 "), Ok(0), "0 turns it off");
+    assert!(parse_fall_window(&MAX_FALL_WINDOW_TICKS.to_string()).is_ok());
+    for bad in ["-1", "241", "1.5", "NaN", "soon", ""] {
+        let e = parse_fall_window(bad).unwrap_err();
+        assert!(e.contains("fall window"), "{bad}: {e}");
+    }
+    let model = model();
+    let (k, prompt) = prompt(&model);
+    let options = EngineOptions {
+        fall_window_ticks: MAX_FALL_WINDOW_TICKS + 1,
+        ..EngineOptions::default()
+    };
+    let e = Engine::new(&model, k, &prompt, options).err().unwrap();
+    assert!(e.to_string().contains("fall window"), "{e}");
 }

@@ -409,6 +409,10 @@ pub struct EvalReport {
     /// before session 22 lack it, and had none).
     #[serde(default)]
     pub vertical_deadband_m: f32,
+    /// The sessions' fall window ([`EngineOptions::fall_window_ticks`]; reports from before
+    /// session 27 lack it, and had none).
+    #[serde(default)]
+    pub fall_window_ticks: u32,
     /// Whether the model moved the camera up or down ([`reverie_model::ModelConfig::vertical_motion`];
     /// reports from before session 16 lack it, and did).
     #[serde(default = "rendered_ahead")]
@@ -443,6 +447,8 @@ pub struct EvalOptions {
     pub source_temperature: f32,
     /// The sessions' vertical dead band ([`EngineOptions::vertical_deadband_m`]).
     pub vertical_deadband_m: f32,
+    /// The sessions' fall window ([`EngineOptions::fall_window_ticks`]).
+    pub fall_window_ticks: u32,
 }
 
 fn scores_at(
@@ -502,6 +508,7 @@ pub fn evaluate(
         memory: Some(opts.memory.clone()),
         memory_ahead: EngineOptions::default().memory_ahead,
         vertical_deadband_m: opts.vertical_deadband_m,
+        fall_window_ticks: opts.fall_window_ticks,
         vertical_motion: model.config().vertical_motion,
         ..EvalReport::default()
     };
@@ -512,6 +519,7 @@ pub fn evaluate(
         memory: opts.memory.clone(),
         source_temperature: opts.source_temperature,
         vertical_deadband_m: opts.vertical_deadband_m,
+        fall_window_ticks: opts.fall_window_ticks,
         ..EngineOptions::default()
     };
     let engine = |use_memory: bool, refine: Refine| EngineOptions {

@@ -122,6 +122,7 @@ fn protocols_fill_the_report() {
         memory: MemoryConfig::default(),
         source_temperature: 0.5,
         vertical_deadband_m: 0.02,
+        fall_window_ticks: 24,
     };
     let r = evaluate(&model, &spec, &k, &opts, Some(&strip), &|_| {}).unwrap();
     assert_eq!(r.fidelity.horizons, vec![1, 8, 24]);
