@@ -145,12 +145,18 @@ pub fn parse_fall_window(s: &str) -> Result<u32, String> {
         .trim()
         .parse()
         .map_err(|_| format!("fall window {s:?} is not a whole number of ticks"))?;
-    if n > MAX_FALL_WINDOW_TICKS {
-        return Err(format!(
-            "fall window {n} ticks is out of range, expected 0 ..= {MAX_FALL_WINDOW_TICKS}"
-        ));
-    }
+    check_fall_window(n).map_err(|e| e.to_string())?;
     Ok(n)
+}
+
+fn check_fall_window(n: u32) -> Result<(), RuntimeError> {
+    if n <= MAX_FALL_WINDOW_TICKS {
+        Ok(())
+    } else {
+        Err(RuntimeError::Input(format!(
+            "fall window {n} ticks is out of range, expected 0 ..= {MAX_FALL_WINDOW_TICKS}"
+        )))
+    }
 }
 
 /// The largest [`EngineOptions::vertical_deadband_m`]: a jump's first tick (35 cm) must pass.
@@ -360,7 +366,7 @@ impl<'m> Engine<'m> {
     ) -> Result<Engine<'m>, RuntimeError> {
         reverie_model::model::check_source_temperature(options.source_temperature)?;
         check_vertical_deadband(options.vertical_deadband_m)?;
-        parse_fall_window(&options.fall_window_ticks.to_string()).map_err(RuntimeError::Input)?;
+        check_fall_window(options.fall_window_ticks)?;
         let cfg = model.config();
         if (k.width as usize, k.height as usize) != (cfg.width, cfg.height) {
             return Err(RuntimeError::Input(format!(
@@ -547,13 +553,21 @@ impl<'m> Engine<'m> {
     /// the rest as predicted.
     pub fn session_motion(&self, predicted: EgoMotion) -> EgoMotion {
         let mut motion = predicted;
-        let band = self.options.vertical_deadband_m;
-        if band > 0.0 && self.lift.m > 0.0 && motion.up_m < 0.0 {
+        if self.fall_window() > 0 && self.lift.m > 0.0 && motion.up_m < 0.0 {
             motion.up_m = motion.up_m.max(-self.lift.m);
-        } else if motion.up_m.abs() < band {
+        } else if motion.up_m.abs() < self.options.vertical_deadband_m {
             motion.up_m = 0.0;
         }
         motion
+    }
+
+    /// The fall window in force: [`EngineOptions::fall_window_ticks`], none without a dead band.
+    fn fall_window(&self) -> u32 {
+        if self.options.vertical_deadband_m > 0.0 {
+            self.options.fall_window_ticks
+        } else {
+            0
+        }
     }
 
     /// The rise the session has not come down from yet ([`EngineOptions::fall_window_ticks`]).
@@ -609,12 +623,7 @@ impl<'m> Engine<'m> {
         let t = Instant::now();
         let inputs = self.motion_inputs(action)?;
         let motion = self.session_motion(self.model.motion_of(&inputs)?);
-        let window = if self.options.vertical_deadband_m > 0.0 {
-            self.options.fall_window_ticks
-        } else {
-            0
-        };
-        self.lift = self.lift.after(motion.up_m, window);
+        self.lift = self.lift.after(motion.up_m, self.fall_window());
         let pose = motion.apply(&self.last.pose);
         times.motion_ms = ms(t);
 
