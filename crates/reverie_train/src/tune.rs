@@ -23,11 +23,13 @@ use candle_nn::{VarBuilder, VarMap};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use reverie_core::{EgoMotion, Intrinsics, Pose, seed};
+use glam::Vec3;
+use reverie_core::{Action, EgoMotion, Intrinsics, Pose, seed};
 use reverie_model::{MotionInputs, WorldModel, checkpoint};
 use reverie_runtime::{Engine, EngineOptions, Prompt};
-use reverie_world::WorldSpec;
+use reverie_world::physics::{Body, Player};
 use reverie_world::policy::PolicyKind;
+use reverie_world::{World, WorldSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -79,6 +81,24 @@ pub struct TuneConfig {
     /// Weight of ticks with a true rise of at least [`loss::RISE_M`] (see `loss.motion_rise`).
     #[serde(default = "one")]
     pub motion_rise: f64,
+    /// Whose motion each stored tick is taught: the oracle's own at that tick (`truth`, the
+    /// default) or the oracle's physics stepped from the session's pose (`session`).
+    #[serde(default)]
+    pub labels: MotionLabels,
+}
+
+/// Whose motion a stored tick is taught ([`TuneConfig::labels`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MotionLabels {
+    /// The oracle's motion along its own path at that tick, wherever the session is.
+    #[default]
+    Truth,
+    /// DAgger's expert in the learner's state: the oracle's walker put where the session's
+    /// camera is and stepped under the tick's action in the true world (a step the session
+    /// stands at is climbed there, ground below it is fallen to, a trunk it walks into stops
+    /// it). Where the session's body would stand inside a block, the truth's motion.
+    Session,
 }
 
 fn one() -> f64 {
@@ -188,6 +208,10 @@ pub struct RoundPlay {
     /// Share of ticks where the session walked (at least half) and the oracle did not (less
     /// than a quarter).
     pub stopped_only_in_truth: f64,
+    /// With [`MotionLabels::Session`]: share of the stored ticks taught the truth's motion
+    /// because the session's body stood inside a block.
+    #[serde(default)]
+    pub labels_from_truth: f64,
 }
 
 /// One epoch of fitting.
@@ -239,15 +263,60 @@ struct Tally {
     walking: usize,
     stopped_session: usize,
     stopped_truth: usize,
+    labels_from_truth: usize,
+}
+
+/// The oracle's walker put at a session's pose ([`MotionLabels::Session`]). It keeps its own
+/// vertical speed from tick to tick (a fall the session does not follow goes on falling).
+#[derive(Debug)]
+pub struct Expert {
+    world: World,
+    velocity_y: f32,
+}
+
+impl Expert {
+    /// An expert in `spec`'s world (its generator seed set), standing still.
+    pub fn new(spec: &Arc<WorldSpec>) -> Expert {
+        Expert {
+            world: World::new(spec.clone()),
+            velocity_y: 0.0,
+        }
+    }
+
+    /// Forgets the vertical speed (a new session).
+    pub fn reset(&mut self) {
+        self.velocity_y = 0.0;
+    }
+
+    /// The motion of the oracle's physics from the camera pose `pose` under `action`; None
+    /// where the body would stand inside a block there.
+    pub fn motion(&mut self, pose: &Pose, action: &Action) -> Option<EgoMotion> {
+        let body = Body::default();
+        let mut p = Player::new(pose.position - Vec3::Y * body.eye_height, pose.yaw_rad);
+        p.pitch_rad = pose.pitch_rad;
+        self.world.ensure_loaded(p.feet);
+        if p.collides(&self.world, p.feet) {
+            self.velocity_y = 0.0;
+            return None;
+        }
+        p.velocity.y = self.velocity_y;
+        p.on_ground = self.velocity_y <= 0.0
+            && p.collides(&self.world, p.feet - Vec3::new(0.0, 0.02, 0.0));
+        p.step(&self.world, action);
+        self.velocity_y = p.velocity.y;
+        Some(EgoMotion::between(pose, &p.pose()))
+    }
 }
 
 /// Plays `ep` from tick `start` (its prompt) through a runtime session, storing what the head
-/// read at every tick and the oracle's motion; returns the session's poses.
+/// read at every tick and the oracle's motion (the truth's, or with `expert` the oracle's
+/// physics from the session's pose); returns the session's poses.
 fn play_episode(
     model: &WorldModel,
     k: &Intrinsics,
     ep: &OracleEpisode,
     start: usize,
+    mut expert: Option<&mut Expert>,
     ticks: &mut Ticks,
     tally: &mut Tally,
 ) -> Result<Vec<Pose>> {
@@ -259,6 +328,9 @@ fn play_episode(
     let mut engine = Engine::new(model, *k, &prompt, EngineOptions::default())
         .map_err(|e| TrainError::Other(e.to_string()))?;
     let mut poses = vec![prompt.pose];
+    if let Some(x) = expert.as_deref_mut() {
+        x.reset();
+    }
     let mc = model.config();
     for t in start + 1..ep.actions.len() {
         let a = &ep.actions[t];
@@ -267,7 +339,14 @@ fn play_episode(
             .map_err(|e| TrainError::Other(e.to_string()))?;
         ticks.inputs.push(inputs.detach());
         let truth = EgoMotion::between(&ep.poses[t - 1], &ep.poses[t]);
-        ticks.truth.extend(truth.to_array());
+        let label = match expert.as_deref_mut() {
+            None => truth,
+            Some(x) => x.motion(&poses[poses.len() - 1], a).unwrap_or_else(|| {
+                tally.labels_from_truth += 1;
+                truth
+            }),
+        };
+        ticks.truth.extend(label.to_array());
         let g = engine
             .step(a)
             .map_err(|e| TrainError::Other(e.to_string()))?;
@@ -312,11 +391,23 @@ fn play_round(
             let mut s = spec.clone();
             s.generator.seed = world_seed;
             let s = Arc::new(s);
+            let mut expert = match cfg.labels {
+                MotionLabels::Truth => None,
+                MotionLabels::Session => Some(Expert::new(&s)),
+            };
             for e in 0..cfg.episodes {
                 let episode_seed =
                     seed::derive(cfg.seed, &[round as u64, wi as u64, world_seed, e as u64]);
                 let ep = record(&s, k, &policy, episode_seed, cfg.steps);
-                let poses = play_episode(model, k, &ep, 0, &mut ticks, &mut tally)?;
+                let poses = play_episode(
+                    model,
+                    k,
+                    &ep,
+                    0,
+                    expert.as_mut(),
+                    &mut ticks,
+                    &mut tally,
+                )?;
                 let e = EndError::of(&poses[poses.len() - 1], &ep.poses);
                 play.translation_error_pct += e.translation_pct;
                 play.horizontal_error_pct += e.horizontal_pct;
@@ -331,8 +422,15 @@ fn play_round(
                     &[0x3a11, round as u64, wi as u64, world_seed, e as u64],
                 );
                 if let Some(walk) = wall_walk(spec, k, world_seed, episode_seed) {
-                    let poses =
-                        play_episode(model, k, &walk.episode, walk.start, &mut ticks, &mut tally)?;
+                    let poses = play_episode(
+                        model,
+                        k,
+                        &walk.episode,
+                        walk.start,
+                        expert.as_mut(),
+                        &mut ticks,
+                        &mut tally,
+                    )?;
                     play.walls += 1;
                     play.walls_stopped += usize::from(stopped_at_wall(&poses));
                 }
@@ -348,6 +446,7 @@ fn play_round(
     play.height_error_m /= n;
     play.stopped_only_in_session = tally.stopped_session as f64 / tally.walking.max(1) as f64;
     play.stopped_only_in_truth = tally.stopped_truth as f64 / tally.walking.max(1) as f64;
+    play.labels_from_truth = tally.labels_from_truth as f64 / play.ticks.max(1) as f64;
     play.motion_l1 = head_loss(model, &ticks, cfg)?;
     Ok((ticks, play))
 }

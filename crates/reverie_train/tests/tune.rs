@@ -11,7 +11,8 @@ use reverie_core::Intrinsics;
 use reverie_model::{ModelConfig, WorldModel, checkpoint};
 use reverie_runtime::{Engine, EngineOptions};
 use reverie_train::eval::record;
-use reverie_train::tune::{TuneConfig, TuneObserver, tune};
+use reverie_core::{Action, EgoMotion};
+use reverie_train::tune::{Expert, MotionLabels, TuneConfig, TuneObserver, tune};
 use reverie_world::WorldSpec;
 use reverie_world::policy::PolicyKind;
 
@@ -42,6 +43,7 @@ fn config() -> TuneConfig {
         weight_decay: 0.0,
         grad_clip: 1.0,
         motion_rise: 1.0,
+        labels: MotionLabels::Truth,
     }
 }
 
@@ -187,4 +189,71 @@ fn config_errors_name_the_field() {
         e.contains("model.json") || e.contains("model.safetensors"),
         "{e}"
     );
+}
+
+#[test]
+fn the_expert_moves_as_the_oracle_does_from_the_pose_it_is_given() {
+    let k = Intrinsics::from_vfov_deg(32, 32, 70.0).unwrap();
+    let mut s = WorldSpec::load(&world()).unwrap();
+    s.generator.seed = 3;
+    let spec = Arc::new(s);
+    let ep = record(&spec, &k, &PolicyKind::RandomWalk, 9, 96);
+    // Put on the oracle's own path, it does what the oracle did.
+    let mut expert = Expert::new(&spec);
+    let mut same = 0;
+    for t in 1..ep.poses.len() {
+        let truth = EgoMotion::between(&ep.poses[t - 1], &ep.poses[t]);
+        let label = expert.motion(&ep.poses[t - 1], &ep.actions[t]).unwrap();
+        let d = truth
+            .to_array()
+            .iter()
+            .zip(label.to_array())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        same += usize::from(d < 1e-4);
+    }
+    assert!(same * 10 >= 9 * (ep.poses.len() - 1), "{same} ticks alike");
+    // A camera 1.5 m above that path falls back to the ground, no further; inside the ground
+    // there is no label.
+    expert.reset();
+    let mut pose = ep.poses[0];
+    let ground = pose.position.y;
+    pose.position.y += 1.5;
+    let mut fell = Vec::new();
+    for _ in 0..24 {
+        let m = expert.motion(&pose, &Action::IDLE).unwrap();
+        fell.push(m.up_m);
+        pose = m.apply(&pose);
+    }
+    assert!(fell[0] < 0.0 && fell[1] < fell[0], "{fell:?}");
+    assert!((pose.position.y - ground).abs() < 1e-3, "{} vs {ground}", pose.position.y);
+    pose.position.y -= 1.0;
+    assert!(expert.motion(&pose, &Action::IDLE).is_none());
+}
+
+#[test]
+fn session_labels_tune_from_the_sessions_own_poses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let from = tmp.path().join("from");
+    tiny_checkpoint(&from);
+    let out = tmp.path().join("out");
+    let cfg = TuneConfig {
+        labels: MotionLabels::Session,
+        wall_episodes: 0,
+        epochs: 5,
+        ..config()
+    };
+    let report = tune(&cfg, &from, &out, &Quiet).unwrap();
+    for p in &report.play {
+        assert_eq!(p.ticks, 2 * 19);
+        assert!((0.0..=1.0).contains(&p.labels_from_truth));
+        assert!(p.motion_l1.is_finite() && p.motion_l1 > 0.0);
+    }
+    // A labels value that is neither: an error naming the field.
+    let good = toml::to_string(&cfg).unwrap();
+    assert!(good.contains("labels = \"session\""), "{good}");
+    let path = tmp.path().join("tune.toml");
+    std::fs::write(&path, good.replace("\"session\"", "\"oracle\"")).unwrap();
+    let e = TuneConfig::load(&path).unwrap_err().to_string();
+    assert!(e.contains("tune.toml") && e.contains("labels"), "{e}");
 }
