@@ -24,7 +24,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use glam::Vec3;
-use reverie_core::{Action, EgoMotion, Intrinsics, Pose, seed};
+use reverie_core::{Action, EgoMotion, Intrinsics, Pose, TICK_SECS, seed};
 use reverie_model::{MotionInputs, WorldModel, checkpoint};
 use reverie_runtime::{Engine, EngineOptions, Prompt};
 use reverie_world::physics::{Body, Player};
@@ -97,8 +97,15 @@ pub enum MotionLabels {
     /// DAgger's expert in the learner's state: the oracle's walker put where the session's
     /// camera is and stepped under the tick's action in the true world (a step the session
     /// stands at is climbed there, ground below it is fallen to, a trunk it walks into stops
-    /// it). Where the session's body would stand inside a block, the truth's motion.
+    /// it; a body sunk up to a step into the ground rises onto it). Where the session's body
+    /// would stand inside a wall, the truth's motion.
     Session,
+    /// The truth's motion on the ground plane and its look, [`MotionLabels::Session`]'s rise
+    /// or fall: the head learns where walls stop it from the oracle's own walk, which the
+    /// session's drawing of a wall (nearer or farther than the true one) does not shift, and
+    /// the ground under the session's own feet from the expert.
+    #[serde(rename = "session-vertical")]
+    SessionVertical,
 }
 
 fn one() -> f64 {
@@ -208,8 +215,8 @@ pub struct RoundPlay {
     /// Share of ticks where the session walked (at least half) and the oracle did not (less
     /// than a quarter).
     pub stopped_only_in_truth: f64,
-    /// With [`MotionLabels::Session`]: share of the stored ticks taught the truth's motion
-    /// because the session's body stood inside a block.
+    /// With session labels: share of the stored ticks taught the truth's motion because the
+    /// session's body stood inside a wall.
     #[serde(default)]
     pub labels_from_truth: f64,
 }
@@ -266,12 +273,15 @@ struct Tally {
     labels_from_truth: usize,
 }
 
-/// The oracle's walker put at a session's pose ([`MotionLabels::Session`]). It keeps its own
-/// vertical speed from tick to tick (a fall the session does not follow goes on falling).
+/// The oracle's walker put at a session's pose ([`MotionLabels::Session`]). Its vertical speed
+/// is the session's own where the two agree: the speed the walker's physics left it with, cut
+/// to what the session last moved (a fall the session did not follow starts again from rest; a
+/// step up, which physics takes without speed, gives none).
 #[derive(Debug)]
 pub struct Expert {
     world: World,
     velocity_y: f32,
+    last: Option<Pose>,
 }
 
 impl Expert {
@@ -280,24 +290,47 @@ impl Expert {
         Expert {
             world: World::new(spec.clone()),
             velocity_y: 0.0,
+            last: None,
         }
     }
 
     /// Forgets the vertical speed (a new session).
     pub fn reset(&mut self) {
         self.velocity_y = 0.0;
+        self.last = None;
     }
 
-    /// The motion of the oracle's physics from the camera pose `pose` under `action`; None
-    /// where the body would stand inside a block there.
+    /// The motion of the oracle's physics from the camera pose `pose` under `action` (a body
+    /// sunk into the ground by up to a step rises onto it first, and that rise is part of the
+    /// motion); None where the body would stand inside a block there otherwise.
     pub fn motion(&mut self, pose: &Pose, action: &Action) -> Option<EgoMotion> {
         let body = Body::default();
         let mut p = Player::new(pose.position - Vec3::Y * body.eye_height, pose.yaw_rad);
         p.pitch_rad = pose.pitch_rad;
         self.world.ensure_loaded(p.feet);
+        // The session's own vertical speed since the last pose this expert was given.
+        let own = self
+            .last
+            .replace(*pose)
+            .map_or(0.0, |l| (pose.position.y - l.position.y) / TICK_SECS);
+        let v = self.velocity_y;
+        self.velocity_y = if v * own > 0.0 {
+            v.signum() * v.abs().min(own.abs())
+        } else {
+            0.0
+        };
         if p.collides(&self.world, p.feet) {
+            // Sunk into the ground (a step the session did not take, a slope it did not
+            // climb): up onto the top of the block it stands in, if that is free and no more
+            // than a step above; else (inside a wall or a trunk) no label.
+            let top = p.feet.y.floor() + 1.0;
+            let lifted = Vec3::new(p.feet.x, top, p.feet.z);
+            if top - p.feet.y > body.step_height || p.collides(&self.world, lifted) {
+                self.velocity_y = 0.0;
+                return None;
+            }
+            p.feet = lifted;
             self.velocity_y = 0.0;
-            return None;
         }
         p.velocity.y = self.velocity_y;
         p.on_ground = self.velocity_y <= 0.0
@@ -317,6 +350,7 @@ fn play_episode(
     ep: &OracleEpisode,
     start: usize,
     mut expert: Option<&mut Expert>,
+    vertical_only: bool,
     ticks: &mut Ticks,
     tally: &mut Tally,
 ) -> Result<Vec<Pose>> {
@@ -341,10 +375,14 @@ fn play_episode(
         let truth = EgoMotion::between(&ep.poses[t - 1], &ep.poses[t]);
         let label = match expert.as_deref_mut() {
             None => truth,
-            Some(x) => x.motion(&poses[poses.len() - 1], a).unwrap_or_else(|| {
-                tally.labels_from_truth += 1;
-                truth
-            }),
+            Some(x) => match x.motion(&poses[poses.len() - 1], a) {
+                None => {
+                    tally.labels_from_truth += 1;
+                    truth
+                }
+                Some(m) if vertical_only => EgoMotion { up_m: m.up_m, ..truth },
+                Some(m) => m,
+            },
         };
         ticks.truth.extend(label.to_array());
         let g = engine
@@ -393,7 +431,7 @@ fn play_round(
             let s = Arc::new(s);
             let mut expert = match cfg.labels {
                 MotionLabels::Truth => None,
-                MotionLabels::Session => Some(Expert::new(&s)),
+                MotionLabels::Session | MotionLabels::SessionVertical => Some(Expert::new(&s)),
             };
             for e in 0..cfg.episodes {
                 let episode_seed =
@@ -405,6 +443,7 @@ fn play_round(
                     &ep,
                     0,
                     expert.as_mut(),
+                    cfg.labels == MotionLabels::SessionVertical,
                     &mut ticks,
                     &mut tally,
                 )?;
@@ -428,6 +467,7 @@ fn play_round(
                         &walk.episode,
                         walk.start,
                         expert.as_mut(),
+                        cfg.labels == MotionLabels::SessionVertical,
                         &mut ticks,
                         &mut tally,
                     )?;
