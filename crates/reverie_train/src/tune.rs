@@ -97,8 +97,9 @@ pub enum MotionLabels {
     /// DAgger's expert in the learner's state: the oracle's walker put where the session's
     /// camera is and stepped under the tick's action in the true world (a step the session
     /// stands at is climbed there, ground below it is fallen to, a trunk it walks into stops
-    /// it; a body sunk up to a step into the ground rises onto it). Where the session's body
-    /// would stand inside a wall, the truth's motion.
+    /// it). Where the session's body would stand inside a block, and on the wall walks (where
+    /// the oracle's wall stops the walker is taught in the oracle's own time: from a session
+    /// short of a wall it draws too near, the expert would walk on), the truth's motion.
     Session,
     /// The truth's motion on the ground plane and its look, [`MotionLabels::Session`]'s rise
     /// or fall: the head learns where walls stop it from the oracle's own walk, which the
@@ -216,7 +217,7 @@ pub struct RoundPlay {
     /// than a quarter).
     pub stopped_only_in_truth: f64,
     /// With session labels: share of the stored ticks taught the truth's motion because the
-    /// session's body stood inside a wall.
+    /// session's body stood inside a block.
     #[serde(default)]
     pub labels_from_truth: f64,
 }
@@ -300,9 +301,8 @@ impl Expert {
         self.last = None;
     }
 
-    /// The motion of the oracle's physics from the camera pose `pose` under `action` (a body
-    /// sunk into the ground by up to a step rises onto it first, and that rise is part of the
-    /// motion); None where the body would stand inside a block there otherwise.
+    /// The motion of the oracle's physics from the camera pose `pose` under `action`; None
+    /// where the body would stand inside a block there.
     pub fn motion(&mut self, pose: &Pose, action: &Action) -> Option<EgoMotion> {
         let body = Body::default();
         let mut p = Player::new(pose.position - Vec3::Y * body.eye_height, pose.yaw_rad);
@@ -320,17 +320,11 @@ impl Expert {
             0.0
         };
         if p.collides(&self.world, p.feet) {
-            // Sunk into the ground (a step the session did not take, a slope it did not
-            // climb): up onto the top of the block it stands in, if that is free and no more
-            // than a step above; else (inside a wall or a trunk) no label.
-            let top = p.feet.y.floor() + 1.0;
-            let lifted = Vec3::new(p.feet.x, top, p.feet.z);
-            if top - p.feet.y > body.step_height || p.collides(&self.world, lifted) {
-                self.velocity_y = 0.0;
-                return None;
-            }
-            p.feet = lifted;
+            // Inside a wall, a trunk or the ground (a step the session did not take): the
+            // truth's motion, not a push out (session 28: lifting a sunk body onto the block
+            // it stands in taught the head to climb, and cost walls).
             self.velocity_y = 0.0;
+            return None;
         }
         p.velocity.y = self.velocity_y;
         p.on_ground = self.velocity_y <= 0.0
@@ -466,7 +460,10 @@ fn play_round(
                         k,
                         &walk.episode,
                         walk.start,
-                        expert.as_mut(),
+                        // The wall walk teaches where the oracle's wall stops the walker, in
+                        // the oracle's own time: from the session's pose short of a wall it
+                        // draws too near, the expert would walk on into the one it draws.
+                        None,
                         cfg.labels == MotionLabels::SessionVertical,
                         &mut ticks,
                         &mut tally,

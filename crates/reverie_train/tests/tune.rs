@@ -226,12 +226,8 @@ fn the_expert_moves_as_the_oracle_does_from_the_pose_it_is_given() {
     }
     assert!(fell[0] < 0.0 && fell[1] < fell[0], "{fell:?}");
     assert!((pose.position.y - ground).abs() < 1e-3, "{} vs {ground}", pose.position.y);
-    // Sunk 0.7 m into the ground it rises back onto it; 3 m down there is no label.
-    expert.reset();
+    // Sunk into the ground there is no label.
     pose.position.y -= 0.7;
-    let m = expert.motion(&pose, &Action::IDLE).unwrap();
-    assert!((m.up_m - 0.7).abs() < 1e-3, "{}", m.up_m);
-    pose.position.y -= 2.3;
     assert!(expert.motion(&pose, &Action::IDLE).is_none());
 }
 
