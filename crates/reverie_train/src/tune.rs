@@ -20,10 +20,10 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
+use glam::Vec3;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use glam::Vec3;
 use reverie_core::{Action, EgoMotion, Intrinsics, Pose, TICK_SECS, seed};
 use reverie_model::{MotionInputs, WorldModel, checkpoint};
 use reverie_runtime::{Engine, EngineOptions, Prompt};
@@ -327,8 +327,8 @@ impl Expert {
             return None;
         }
         p.velocity.y = self.velocity_y;
-        p.on_ground = self.velocity_y <= 0.0
-            && p.collides(&self.world, p.feet - Vec3::new(0.0, 0.02, 0.0));
+        p.on_ground =
+            self.velocity_y <= 0.0 && p.collides(&self.world, p.feet - Vec3::new(0.0, 0.02, 0.0));
         p.step(&self.world, action);
         self.velocity_y = p.velocity.y;
         Some(EgoMotion::between(pose, &p.pose()))
@@ -374,7 +374,10 @@ fn play_episode(
                     tally.labels_from_truth += 1;
                     truth
                 }
-                Some(m) if vertical_only => EgoMotion { up_m: m.up_m, ..truth },
+                Some(m) if vertical_only => EgoMotion {
+                    up_m: m.up_m,
+                    ..truth
+                },
                 Some(m) => m,
             },
         };

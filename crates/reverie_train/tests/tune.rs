@@ -8,10 +8,10 @@ use std::sync::Arc;
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use reverie_core::Intrinsics;
+use reverie_core::{Action, EgoMotion};
 use reverie_model::{ModelConfig, WorldModel, checkpoint};
 use reverie_runtime::{Engine, EngineOptions};
 use reverie_train::eval::record;
-use reverie_core::{Action, EgoMotion};
 use reverie_train::tune::{Expert, MotionLabels, TuneConfig, TuneObserver, tune};
 use reverie_world::WorldSpec;
 use reverie_world::policy::PolicyKind;
@@ -225,7 +225,11 @@ fn the_expert_moves_as_the_oracle_does_from_the_pose_it_is_given() {
         pose = m.apply(&pose);
     }
     assert!(fell[0] < 0.0 && fell[1] < fell[0], "{fell:?}");
-    assert!((pose.position.y - ground).abs() < 1e-3, "{} vs {ground}", pose.position.y);
+    assert!(
+        (pose.position.y - ground).abs() < 1e-3,
+        "{} vs {ground}",
+        pose.position.y
+    );
     // Sunk into the ground there is no label.
     pose.position.y -= 0.7;
     assert!(expert.motion(&pose, &Action::IDLE).is_none());
