@@ -12,7 +12,8 @@ use reverie_train::train::{Observer, Report};
 struct Bars {
     prep: ProgressBar,
     train: ProgressBar,
-    /// Without a terminal the bars draw nothing: print a plain line every this many steps instead.
+    /// Without a terminal the bars draw nothing: print a plain line every this many steps (and
+    /// every tenth of the memory renders) instead.
     plain_every: Option<usize>,
 }
 
@@ -23,6 +24,12 @@ impl Observer for Bars {
     }
     fn prepared_frame(&self) {
         self.prep.inc(1);
+        // Without a terminal: a line every tenth of the renders.
+        let (done, total) = (self.prep.position(), self.prep.length().unwrap_or(0));
+        if self.plain_every.is_some() && (done == total || done.is_multiple_of((total / 10).max(1)))
+        {
+            eprintln!("memory renders: {done}/{total} frames");
+        }
     }
     fn step(&self, r: &Report) {
         if !self.prep.is_finished() {
