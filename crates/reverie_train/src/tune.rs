@@ -283,6 +283,8 @@ pub struct Expert {
     world: World,
     velocity_y: f32,
     last: Option<Pose>,
+    /// [`MotionLabels::SessionVertical`]: [`Expert::label`] takes only the rise or fall.
+    vertical_only: bool,
 }
 
 impl Expert {
@@ -292,7 +294,35 @@ impl Expert {
             world: World::new(spec.clone()),
             velocity_y: 0.0,
             last: None,
+            vertical_only: false,
         }
+    }
+
+    /// The expert for `labels` (None for [`MotionLabels::Truth`]).
+    fn for_labels(spec: &Arc<WorldSpec>, labels: MotionLabels) -> Option<Expert> {
+        let vertical_only = match labels {
+            MotionLabels::Truth => return None,
+            MotionLabels::Session => false,
+            MotionLabels::SessionVertical => true,
+        };
+        Some(Expert {
+            vertical_only,
+            ..Expert::new(spec)
+        })
+    }
+
+    /// The label of a tick whose true motion is `truth`: [`Expert::motion`], or with
+    /// `vertical_only` the truth with the expert's rise or fall. None where the expert has none.
+    fn label(&mut self, pose: &Pose, action: &Action, truth: EgoMotion) -> Option<EgoMotion> {
+        let m = self.motion(pose, action)?;
+        Some(if self.vertical_only {
+            EgoMotion {
+                up_m: m.up_m,
+                ..truth
+            }
+        } else {
+            m
+        })
     }
 
     /// Forgets the vertical speed (a new session).
@@ -344,7 +374,6 @@ fn play_episode(
     ep: &OracleEpisode,
     start: usize,
     mut expert: Option<&mut Expert>,
-    vertical_only: bool,
     ticks: &mut Ticks,
     tally: &mut Tally,
 ) -> Result<Vec<Pose>> {
@@ -369,17 +398,12 @@ fn play_episode(
         let truth = EgoMotion::between(&ep.poses[t - 1], &ep.poses[t]);
         let label = match expert.as_deref_mut() {
             None => truth,
-            Some(x) => match x.motion(&poses[poses.len() - 1], a) {
-                None => {
+            Some(x) => x
+                .label(&poses[poses.len() - 1], a, truth)
+                .unwrap_or_else(|| {
                     tally.labels_from_truth += 1;
                     truth
-                }
-                Some(m) if vertical_only => EgoMotion {
-                    up_m: m.up_m,
-                    ..truth
-                },
-                Some(m) => m,
-            },
+                }),
         };
         ticks.truth.extend(label.to_array());
         let g = engine
@@ -426,24 +450,13 @@ fn play_round(
             let mut s = spec.clone();
             s.generator.seed = world_seed;
             let s = Arc::new(s);
-            let mut expert = match cfg.labels {
-                MotionLabels::Truth => None,
-                MotionLabels::Session | MotionLabels::SessionVertical => Some(Expert::new(&s)),
-            };
+            let mut expert = Expert::for_labels(&s, cfg.labels);
             for e in 0..cfg.episodes {
                 let episode_seed =
                     seed::derive(cfg.seed, &[round as u64, wi as u64, world_seed, e as u64]);
                 let ep = record(&s, k, &policy, episode_seed, cfg.steps);
-                let poses = play_episode(
-                    model,
-                    k,
-                    &ep,
-                    0,
-                    expert.as_mut(),
-                    cfg.labels == MotionLabels::SessionVertical,
-                    &mut ticks,
-                    &mut tally,
-                )?;
+                let poses =
+                    play_episode(model, k, &ep, 0, expert.as_mut(), &mut ticks, &mut tally)?;
                 let e = EndError::of(&poses[poses.len() - 1], &ep.poses);
                 play.translation_error_pct += e.translation_pct;
                 play.horizontal_error_pct += e.horizontal_pct;
@@ -467,7 +480,6 @@ fn play_round(
                         // the oracle's own time: from the session's pose short of a wall it
                         // draws too near, the expert would walk on into the one it draws.
                         None,
-                        cfg.labels == MotionLabels::SessionVertical,
                         &mut ticks,
                         &mut tally,
                     )?;
