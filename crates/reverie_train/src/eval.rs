@@ -248,8 +248,20 @@ pub struct Control {
     pub height_error_m: f64,
     /// Mean true distance walked (m).
     pub distance_walked_m: f64,
-    /// Walking into a wall.
+    /// Walking into a wall: the first seed's test.
     pub wall: Option<WallTest>,
+    /// The wall test on every seed (in the order of the seeds; a seed whose spawn has no wall
+    /// in reach has none). One walk per world says little: a head that stops at one wall may
+    /// walk through the next.
+    #[serde(default)]
+    pub walls: Vec<Option<WallTest>>,
+    /// Of [`Control::walls`], how many were walked ([`Control::walls_tested`]) and how many
+    /// stopped in the generated world.
+    #[serde(default)]
+    pub walls_stopped: usize,
+    /// See [`Control::walls_stopped`].
+    #[serde(default)]
+    pub walls_tested: usize,
 }
 
 /// Walking straight at the nearest wall for 4 s.
@@ -636,8 +648,22 @@ pub fn evaluate(
         horizontal_error_pct: horizontal,
         height_error_m: height,
         distance_walked_m: dist,
-        wall: None,
+        ..Control::default()
     };
+    say("wall tests");
+    for &world_seed in &opts.seeds {
+        let t = wall_test(model, spec, k, world_seed, &base)?;
+        if let Some(t) = &t {
+            report.control.walls_tested += 1;
+            report.control.walls_stopped += usize::from(t.stopped);
+        }
+        report.control.walls.push(t);
+    }
+    report.control.wall = report.control.walls.first().cloned().flatten();
+    say(&format!(
+        "  stopped at {} of {} walls",
+        report.control.walls_stopped, report.control.walls_tested
+    ));
     if let (Some(path), false) = (strip, strip_rows.is_empty()) {
         let width = w * horizons.len();
         let img: Vec<u8> = strip_rows.concat();
@@ -646,8 +672,6 @@ pub fn evaluate(
     }
 
     if let Some(&world_seed) = opts.seeds.first() {
-        say("wall test");
-        report.control.wall = wall_test(model, spec, k, world_seed, &base)?;
         let mut revisit_rows = Vec::new();
         for &secs in &opts.loops_secs {
             say(&format!("revisit: loop {secs} s out and back"));

@@ -64,6 +64,11 @@ pub struct TuneConfig {
     /// test, [`crate::eval::wall_walk`], from other spawns): the random walk rarely meets one.
     #[serde(default)]
     pub wall_episodes: usize,
+    /// How many times each tick of a wall walk counts in the fit (1, the default: as any
+    /// tick). The random walk's ticks outnumber the wall walks' many times over, and a tuning
+    /// that moves the head's habits there can lose a wall it used to stop at.
+    #[serde(default = "one_tick")]
+    pub wall_weight: usize,
     /// The oracle's policy (`random-walk`, `mixed`, …).
     pub policy: String,
     /// Rounds of play-then-fit; one more round of play measures the last fit.
@@ -85,6 +90,45 @@ pub struct TuneConfig {
     /// default) or the oracle's physics stepped from the session's pose (`session`).
     #[serde(default)]
     pub labels: MotionLabels,
+    /// Which round's head `final/` holds: the last fit's (`last`, the default) or the one that
+    /// stopped at the largest share of its round's wall walks (`walls`).
+    #[serde(default)]
+    pub keep: KeepHead,
+}
+
+/// Which round's head a tuning keeps ([`TuneConfig::keep`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeepHead {
+    /// The last fit's.
+    #[default]
+    Last,
+    /// The head whose round of play stopped at the largest share of its wall walks (ties: the
+    /// smaller translation error), the checkpoint's own head (round 0) included. DAgger's
+    /// rounds swing: a fit that teaches the random walks' motion better can lose walls the head
+    /// before it stopped at (session 30: 8 of 10 wall walks stopped in round 2's play, 2 of 8
+    /// in round 3's). Measured on the training seeds' play, never on evaluation seeds.
+    Walls,
+}
+
+/// The round [`KeepHead::Walls`] keeps among `play` (one entry per round, in order).
+pub fn best_wall_round(play: &[RoundPlay]) -> usize {
+    let share = |p: &RoundPlay| {
+        if p.walls == 0 {
+            0.0
+        } else {
+            p.walls_stopped as f64 / p.walls as f64
+        }
+    };
+    let mut best = 0;
+    for (i, p) in play.iter().enumerate().skip(1) {
+        let b = &play[best];
+        let (sp, sb) = (share(p), share(b));
+        if sp > sb || (sp == sb && p.translation_error_pct < b.translation_error_pct) {
+            best = i;
+        }
+    }
+    best
 }
 
 /// Whose motion a stored tick is taught ([`TuneConfig::labels`]).
@@ -107,6 +151,10 @@ pub enum MotionLabels {
     /// the ground under the session's own feet from the expert.
     #[serde(rename = "session-vertical")]
     SessionVertical,
+}
+
+fn one_tick() -> usize {
+    1
 }
 
 fn one() -> f64 {
@@ -144,6 +192,7 @@ impl TuneConfig {
         for (field, v, lo, hi) in [
             ("episodes", self.episodes, 0, 10_000),
             ("wall_episodes", self.wall_episodes, 0, 10_000),
+            ("wall_weight", self.wall_weight, 1, 100),
             ("steps", self.steps, 2, 100_000),
             ("rounds", self.rounds, 1, 100),
             ("epochs", self.epochs, 1, 10_000),
@@ -248,6 +297,10 @@ pub struct TuneReport {
     pub wall_secs: f64,
     /// The tuned checkpoint.
     pub checkpoint: PathBuf,
+    /// The round whose head the checkpoint holds ([`TuneConfig::keep`]; `rounds` = the last
+    /// fit's).
+    #[serde(default)]
+    pub kept_round: usize,
 }
 
 /// Progress of a tuning run.
@@ -260,9 +313,12 @@ pub trait TuneObserver {
 
 /// The ticks stored so far: the head's inputs and the oracle's motion (`[right, up, forward,
 /// yaw, pitch]` per tick).
+#[derive(Default)]
 struct Ticks {
     inputs: Vec<MotionInputs>,
     truth: Vec<f32>,
+    /// Per tick: whether it is a wall walk's.
+    wall: Vec<bool>,
 }
 
 /// Counts over one round's play.
@@ -435,10 +491,7 @@ fn play_round(
 ) -> Result<(Ticks, RoundPlay)> {
     let policy = cfg.policy_kind().map_err(TrainError::Other)?;
     let total = worlds.len() * cfg.world_seeds.len() * (cfg.episodes + cfg.wall_episodes);
-    let mut ticks = Ticks {
-        inputs: Vec::new(),
-        truth: Vec::new(),
-    };
+    let mut ticks = Ticks::default();
     let mut play = RoundPlay {
         round,
         ..RoundPlay::default()
@@ -457,6 +510,7 @@ fn play_round(
                 let ep = record(&s, k, &policy, episode_seed, cfg.steps);
                 let poses =
                     play_episode(model, k, &ep, 0, expert.as_mut(), &mut ticks, &mut tally)?;
+                ticks.wall.resize(ticks.inputs.len(), false);
                 let e = EndError::of(&poses[poses.len() - 1], &ep.poses);
                 play.translation_error_pct += e.translation_pct;
                 play.horizontal_error_pct += e.horizontal_pct;
@@ -483,6 +537,7 @@ fn play_round(
                         &mut ticks,
                         &mut tally,
                     )?;
+                    ticks.wall.resize(ticks.inputs.len(), true);
                     play.walls += 1;
                     play.walls_stopped += usize::from(stopped_at_wall(&poses));
                 }
@@ -501,6 +556,43 @@ fn play_round(
     play.labels_from_truth = tally.labels_from_truth as f64 / play.ticks.max(1) as f64;
     play.motion_l1 = head_loss(model, &ticks, cfg)?;
     Ok((ticks, play))
+}
+
+/// A copy of the head's weights.
+fn head_weights(head: &VarMap) -> Result<Vec<(String, Tensor)>> {
+    let vars = head
+        .data()
+        .lock()
+        .map_err(|_| TrainError::Other("variable map poisoned".into()))?;
+    let mut out = Vec::with_capacity(vars.len());
+    for (name, var) in vars.iter() {
+        out.push((name.clone(), var.as_tensor().copy()?));
+    }
+    Ok(out)
+}
+
+/// Puts weights taken by [`head_weights`] back.
+fn set_head_weights(head: &VarMap, weights: &[(String, Tensor)]) -> Result<()> {
+    let vars = head
+        .data()
+        .lock()
+        .map_err(|_| TrainError::Other("variable map poisoned".into()))?;
+    for (name, t) in weights {
+        let var = vars
+            .get(name)
+            .ok_or_else(|| TrainError::Other(format!("head tensor {name} is gone")))?;
+        var.set(t)?;
+    }
+    Ok(())
+}
+
+/// The ticks of one epoch of fitting, before shuffling: every stored tick once, a wall walk's
+/// (`wall[i]`) `wall_weight` times.
+fn fit_order(wall: &[bool], wall_weight: usize) -> Vec<usize> {
+    wall.iter()
+        .enumerate()
+        .flat_map(|(i, &w)| std::iter::repeat_n(i, if w { wall_weight } else { 1 }))
+        .collect()
 }
 
 /// The head's mean motion loss over `ticks` (no gradient).
@@ -577,11 +669,11 @@ pub fn tune(
         config: Some(cfg.clone()),
         ..TuneReport::default()
     };
-    let mut all = Ticks {
-        inputs: Vec::new(),
-        truth: Vec::new(),
-    };
+    let mut all = Ticks::default();
+    // The head of every round, as it played (for `keep`).
+    let mut heads: Vec<Vec<(String, Tensor)>> = Vec::new();
     for round in 0..=cfg.rounds {
+        heads.push(head_weights(&head)?);
         let (ticks, play) = play_round(&model, cfg, &worlds, &k, round, observer)?;
         observer.message(&format!(
             "round {round}: play with the head of round {round}: motion L1 {:.4}, translation \
@@ -602,9 +694,10 @@ pub fn tune(
         }
         all.inputs.extend(ticks.inputs);
         all.truth.extend(ticks.truth);
+        all.wall.extend(ticks.wall);
         let n = all.inputs.len();
         let joined = MotionInputs::cat(&all.inputs)?;
-        let mut order: Vec<usize> = (0..n).collect();
+        let mut order = fit_order(&all.wall, cfg.wall_weight);
         for epoch in 0..cfg.epochs {
             let mut rng = ChaCha8Rng::seed_from_u64(seed::derive(
                 cfg.seed,
@@ -644,6 +737,18 @@ pub fn tune(
             report.fit[report.fit.len() - 1].motion_l1,
         ));
     }
+    report.kept_round = match cfg.keep {
+        KeepHead::Last => cfg.rounds,
+        KeepHead::Walls => best_wall_round(&report.play),
+    };
+    if report.kept_round != cfg.rounds {
+        set_head_weights(&head, &heads[report.kept_round])?;
+    }
+    let kept = &report.play[report.kept_round];
+    observer.message(&format!(
+        "keeping the head of round {} (stopped at {} of {} walls, translation error {:.1} %)",
+        report.kept_round, kept.walls_stopped, kept.walls, kept.translation_error_pct
+    ));
     let dir = out.join("final");
     let tmp = out.join("final.tmp");
     if tmp.exists() {
@@ -697,4 +802,37 @@ pub fn tune(
         ],
     )?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RoundPlay, best_wall_round, fit_order};
+
+    #[test]
+    fn keep_walls_takes_the_round_that_stopped_at_most_walls() {
+        let p = |walls, stopped, pct| RoundPlay {
+            walls,
+            walls_stopped: stopped,
+            translation_error_pct: pct,
+            ..RoundPlay::default()
+        };
+        // Round 2 stopped at the largest share; round 3 has the smaller error but lost walls.
+        assert_eq!(
+            best_wall_round(&[p(9, 8, 5.7), p(5, 4, 7.7), p(10, 10, 6.5), p(8, 2, 4.6)]),
+            2
+        );
+        // A tie on the share goes to the smaller translation error; round 0 can win.
+        assert_eq!(best_wall_round(&[p(4, 4, 5.0), p(8, 8, 4.0)]), 1);
+        assert_eq!(best_wall_round(&[p(4, 4, 3.0), p(8, 8, 4.0)]), 0);
+        // No wall walks at all: the translation error alone.
+        assert_eq!(best_wall_round(&[p(0, 0, 3.0), p(0, 0, 2.0)]), 1);
+    }
+
+    #[test]
+    fn wall_ticks_enter_the_fit_wall_weight_times() {
+        let wall = [false, true, false, true];
+        assert_eq!(fit_order(&wall, 1), vec![0, 1, 2, 3]);
+        assert_eq!(fit_order(&wall, 3), vec![0, 1, 1, 1, 2, 3, 3, 3]);
+        assert!(fit_order(&[], 3).is_empty());
+    }
 }

@@ -143,6 +143,15 @@ fn protocols_fill_the_report() {
         assert!(s.ssim.iter().all(|v| (-1.0..=1.0).contains(v)));
     }
     assert!(r.control.distance_walked_m >= 0.0 && r.control.rotation_error_deg.is_finite());
+    // A wall test per seed; the first one is also `wall`, and the tally counts what was walked.
+    let c = &r.control;
+    assert_eq!(c.walls.len(), opts.seeds.len());
+    assert_eq!(c.walls_tested, c.walls.iter().flatten().count());
+    assert_eq!(
+        c.walls_stopped,
+        c.walls.iter().flatten().filter(|t| t.stopped).count()
+    );
+    assert_eq!(c.wall.is_some(), c.walls[0].is_some());
     // The horizontal part of the end-position error is at most all of it; with no height error
     // it is all of it.
     let c = &r.control;

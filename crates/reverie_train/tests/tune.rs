@@ -12,7 +12,9 @@ use reverie_core::{Action, EgoMotion};
 use reverie_model::{ModelConfig, WorldModel, checkpoint};
 use reverie_runtime::{Engine, EngineOptions};
 use reverie_train::eval::record;
-use reverie_train::tune::{Expert, MotionLabels, TuneConfig, TuneObserver, tune};
+use reverie_train::tune::{
+    Expert, KeepHead, MotionLabels, TuneConfig, TuneObserver, best_wall_round, tune,
+};
 use reverie_world::WorldSpec;
 use reverie_world::policy::PolicyKind;
 
@@ -35,6 +37,7 @@ fn config() -> TuneConfig {
         episodes: 2,
         steps: 20,
         wall_episodes: 1,
+        wall_weight: 1,
         policy: "random-walk".into(),
         rounds: 1,
         epochs: 40,
@@ -44,6 +47,7 @@ fn config() -> TuneConfig {
         grad_clip: 1.0,
         motion_rise: 1.0,
         labels: MotionLabels::Truth,
+        keep: KeepHead::Last,
     }
 }
 
@@ -139,6 +143,7 @@ fn tuning_fits_the_motion_head_alone() {
         }
     }
     assert!(head_changed >= 2, "{head_changed} head tensors changed");
+    assert_eq!(report.kept_round, cfg.rounds);
     checkpoint::load_cpu(&dir).unwrap();
     assert!(dir.join("train.toml").exists());
     let saved: TuneConfig =
@@ -146,6 +151,50 @@ fn tuning_fits_the_motion_head_alone() {
     assert_eq!(saved, cfg);
     assert!(out.join("tune.json").exists());
     assert!(out.join("tune.png").exists());
+}
+
+/// The largest difference between two checkpoints' weights (same tensors).
+fn max_diff(a: &[(String, Vec<f32>)], b: &[(String, Vec<f32>)]) -> f32 {
+    a.iter()
+        .zip(b)
+        .flat_map(|((n, x), (m, y))| {
+            assert_eq!(n, m);
+            x.iter().zip(y).map(|(p, q)| (p - q).abs())
+        })
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn keeping_the_walls_round_saves_that_rounds_head() {
+    let tmp = tempfile::tempdir().unwrap();
+    let from = tmp.path().join("from");
+    tiny_checkpoint(&from);
+    let cfg = TuneConfig {
+        rounds: 2,
+        epochs: 5,
+        keep: KeepHead::Walls,
+        ..config()
+    };
+    let out = tmp.path().join("walls");
+    let report = tune(&cfg, &from, &out, &Quiet).unwrap();
+    let kept = best_wall_round(&report.play);
+    assert_eq!(report.kept_round, kept);
+    // Round r's head is the one a tuning of r rounds ends with (the same seeds play the same
+    // rounds); round 0's is the checkpoint's own.
+    let expected = if kept == 0 {
+        weights(&from)
+    } else {
+        let shorter = tmp.path().join("shorter");
+        let cfg = TuneConfig {
+            rounds: kept,
+            keep: KeepHead::Last,
+            ..cfg.clone()
+        };
+        tune(&cfg, &from, &shorter, &Quiet).unwrap();
+        weights(&shorter.join("final"))
+    };
+    let d = max_diff(&weights(&out.join("final")), &expected);
+    assert!(d < 1e-5, "round {kept}'s head differs by {d}");
 }
 
 #[test]
@@ -260,4 +309,15 @@ fn session_labels_tune_from_the_sessions_own_poses() {
     std::fs::write(&path, good.replace("\"session\"", "\"oracle\"")).unwrap();
     let e = TuneConfig::load(&path).unwrap_err().to_string();
     assert!(e.contains("tune.toml") && e.contains("labels"), "{e}");
+    // A config from before `wall_weight` counts a wall walk's ticks once; 0 is an error naming it.
+    let old: String = good
+        .lines()
+        .filter(|l| !l.starts_with("wall_weight"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, &old).unwrap();
+    assert_eq!(TuneConfig::load(&path).unwrap().wall_weight, 1);
+    std::fs::write(&path, good.replace("wall_weight = 1", "wall_weight = 0")).unwrap();
+    let e = TuneConfig::load(&path).unwrap_err().to_string();
+    assert!(e.contains("wall_weight"), "{e}");
 }
