@@ -151,6 +151,13 @@ pub enum MotionLabels {
     /// the ground under the session's own feet from the expert.
     #[serde(rename = "session-vertical")]
     SessionVertical,
+    /// [`MotionLabels::Session`]'s motion on the ground plane, the truth's rise or fall and
+    /// look. Session 30: every head tuned with the expert's vertical motion (`session`,
+    /// `session-vertical`) sank in long sessions (meadow's 10-minute random walk ended
+    /// 2 170–2 500 m below its start); this keeps the expert's walk (where a trunk stops the
+    /// session's own body) and leaves the vertical to the truth.
+    #[serde(rename = "session-horizontal")]
+    SessionHorizontal,
 }
 
 fn one_tick() -> usize {
@@ -339,8 +346,8 @@ pub struct Expert {
     world: World,
     velocity_y: f32,
     last: Option<Pose>,
-    /// [`MotionLabels::SessionVertical`]: [`Expert::label`] takes only the rise or fall.
-    vertical_only: bool,
+    /// Which part of its motion [`Expert::label`] takes (never [`MotionLabels::Truth`]).
+    labels: MotionLabels,
 }
 
 impl Expert {
@@ -350,34 +357,37 @@ impl Expert {
             world: World::new(spec.clone()),
             velocity_y: 0.0,
             last: None,
-            vertical_only: false,
+            labels: MotionLabels::Session,
         }
     }
 
     /// The expert for `labels` (None for [`MotionLabels::Truth`]).
     fn for_labels(spec: &Arc<WorldSpec>, labels: MotionLabels) -> Option<Expert> {
-        let vertical_only = match labels {
-            MotionLabels::Truth => return None,
-            MotionLabels::Session => false,
-            MotionLabels::SessionVertical => true,
-        };
+        if labels == MotionLabels::Truth {
+            return None;
+        }
         Some(Expert {
-            vertical_only,
+            labels,
             ..Expert::new(spec)
         })
     }
 
-    /// The label of a tick whose true motion is `truth`: [`Expert::motion`], or with
-    /// `vertical_only` the truth with the expert's rise or fall. None where the expert has none.
+    /// The label of a tick whose true motion is `truth`: [`Expert::motion`], all of it or the
+    /// part its [`MotionLabels`] takes, the rest the truth's. None where the expert has none.
     fn label(&mut self, pose: &Pose, action: &Action, truth: EgoMotion) -> Option<EgoMotion> {
         let m = self.motion(pose, action)?;
-        Some(if self.vertical_only {
-            EgoMotion {
+        Some(match self.labels {
+            MotionLabels::Truth => truth,
+            MotionLabels::Session => m,
+            MotionLabels::SessionVertical => EgoMotion {
                 up_m: m.up_m,
                 ..truth
-            }
-        } else {
-            m
+            },
+            MotionLabels::SessionHorizontal => EgoMotion {
+                right_m: m.right_m,
+                forward_m: m.forward_m,
+                ..truth
+            },
         })
     }
 
@@ -806,7 +816,56 @@ pub fn tune(
 
 #[cfg(test)]
 mod tests {
-    use super::{RoundPlay, best_wall_round, fit_order};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use reverie_core::{Action, EgoMotion, Intrinsics, Keys};
+    use reverie_world::WorldSpec;
+    use reverie_world::policy::PolicyKind;
+
+    use super::{Expert, MotionLabels, RoundPlay, best_wall_round, fit_order};
+    use crate::eval::record;
+
+    #[test]
+    fn each_label_mode_takes_its_part_of_the_experts_motion() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../worlds/meadow.toml");
+        let spec = Arc::new(WorldSpec::load(&path).unwrap());
+        let k = Intrinsics::from_vfov_deg(32, 32, 70.0).unwrap();
+        let pose = record(&spec, &k, &PolicyKind::RandomWalk, 7, 1).poses[0];
+        let a = Action::keys(Keys::FORWARD);
+        let truth = EgoMotion {
+            right_m: 0.3,
+            up_m: 0.2,
+            forward_m: -0.1,
+            yaw_rad: 0.05,
+            pitch_rad: -0.02,
+        };
+        let m = Expert::new(&spec).motion(&pose, &a).unwrap();
+        assert!(m.forward_m > 0.1, "{m:?}");
+        let label = |labels| {
+            Expert::for_labels(&spec, labels)
+                .unwrap()
+                .label(&pose, &a, truth)
+                .unwrap()
+        };
+        assert!(Expert::for_labels(&spec, MotionLabels::Truth).is_none());
+        assert_eq!(label(MotionLabels::Session), m);
+        assert_eq!(
+            label(MotionLabels::SessionVertical),
+            EgoMotion {
+                up_m: m.up_m,
+                ..truth
+            }
+        );
+        assert_eq!(
+            label(MotionLabels::SessionHorizontal),
+            EgoMotion {
+                right_m: m.right_m,
+                forward_m: m.forward_m,
+                ..truth
+            }
+        );
+    }
 
     #[test]
     fn keep_walls_takes_the_round_that_stopped_at_most_walls() {
