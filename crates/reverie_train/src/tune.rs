@@ -680,10 +680,12 @@ pub fn tune(
         ..TuneReport::default()
     };
     let mut all = Ticks::default();
-    // The head of every round, as it played (for `keep`).
+    // With `keep = "walls"`: the head of every round, as it played.
     let mut heads: Vec<Vec<(String, Tensor)>> = Vec::new();
     for round in 0..=cfg.rounds {
-        heads.push(head_weights(&head)?);
+        if cfg.keep == KeepHead::Walls {
+            heads.push(head_weights(&head)?);
+        }
         let (ticks, play) = play_round(&model, cfg, &worlds, &k, round, observer)?;
         observer.message(&format!(
             "round {round}: play with the head of round {round}: motion L1 {:.4}, translation \
