@@ -263,6 +263,10 @@ enum Command {
         /// rise began (0 = none); the default is the runtime's.
         #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().fall_window_ticks, value_parser = reverie_runtime::parse_fall_window)]
         fall_window: u32,
+        /// Walks under this many metres a tick on the ground plane are none (0 = all as
+        /// predicted); the default is the runtime's.
+        #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().horizontal_deadband_m, value_parser = reverie_runtime::parse_horizontal_deadband)]
+        horizontal_deadband: f32,
         /// Keep the camera's height: the model's vertical motion off (no steps, falls or
         /// jumps; `vertical_motion = false`).
         #[arg(long)]
@@ -687,6 +691,7 @@ fn run(cli: Cli) -> Result<()> {
             source_temperature,
             vertical_deadband,
             fall_window,
+            horizontal_deadband,
             keep_height,
             memory_config,
         } => train::eval(&train::EvalArgs {
@@ -700,6 +705,7 @@ fn run(cli: Cli) -> Result<()> {
             source_temperature,
             vertical_deadband_m: vertical_deadband,
             fall_window_ticks: fall_window,
+            horizontal_deadband_m: horizontal_deadband,
             keep_height,
             memory_config: memory_config.as_deref(),
         }),

@@ -179,6 +179,8 @@ pub struct EvalArgs<'a> {
     pub vertical_deadband_m: f32,
     /// The sessions' fall window (ticks).
     pub fall_window_ticks: u32,
+    /// The sessions' horizontal dead band (m a tick).
+    pub horizontal_deadband_m: f32,
     /// The model's vertical motion off ([`reverie_model::WorldModel::set_vertical_motion`]).
     pub keep_height: bool,
     /// Memory configuration JSON over the runtime's ([`crate::memory_config_over`]).
@@ -227,6 +229,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         source_temperature,
         vertical_deadband_m: args.vertical_deadband_m,
         fall_window_ticks: args.fall_window_ticks,
+        horizontal_deadband_m: args.horizontal_deadband_m,
     };
     if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

@@ -380,6 +380,72 @@ fn the_vertical_dead_band_drops_the_heads_small_vertical_motions_only() {
 }
 
 #[test]
+fn the_horizontal_dead_band_stops_a_creep_and_keeps_walks_and_slides() {
+    use reverie_core::EgoMotion;
+    let model = model();
+    let (k, prompt) = prompt(&model);
+    let band = EngineOptions::default().horizontal_deadband_m;
+    assert!(band > 0.0, "on by default");
+    let e = Engine::new(&model, k, &prompt, EngineOptions::default()).unwrap();
+    let m = |right_m: f32, forward_m: f32| EgoMotion {
+        right_m,
+        up_m: 0.1,
+        forward_m,
+        yaw_rad: 0.01,
+        pitch_rad: -0.02,
+    };
+    // What a head whose gates a wall has all but shut predicts: a few millimetres a tick.
+    let creep = e.session_motion(m(0.002, 0.005));
+    assert_eq!((creep.right_m, creep.forward_m), (0.0, 0.0));
+    assert_eq!(
+        (creep.up_m, creep.yaw_rad, creep.pitch_rad),
+        (0.1, 0.01, -0.02),
+        "the look and the vertical motion are the other bands' business"
+    );
+    // A tick of walking, and a slide whose two parts are each under the band but not together.
+    for (r, f) in [(0.0, 0.179), (-0.126, 0.126), (0.008, 0.008)] {
+        let kept = e.session_motion(m(r, f));
+        assert_eq!((kept.right_m, kept.forward_m), (r, f));
+    }
+    // Off: every walk as predicted.
+    let off = EngineOptions {
+        horizontal_deadband_m: 0.0,
+        ..EngineOptions::default()
+    };
+    let e = Engine::new(&model, k, &prompt, off).unwrap();
+    assert_eq!(e.session_motion(m(0.0, 0.001)).forward_m, 0.001);
+    // In a session, every tick's walk on the ground plane is none or past the band.
+    let mut e = Engine::new(&model, k, &prompt, EngineOptions::default()).unwrap();
+    let mut p = e.frame().pose.position;
+    for act in &script(48) {
+        let q = e.step(act).unwrap().pose.position;
+        let walk = (q.x - p.x).hypot(q.z - p.z);
+        assert!(walk == 0.0 || walk >= band - 1e-4, "{walk}");
+        p = q;
+    }
+    for bad in [-0.01, 0.2, f32::NAN] {
+        let options = EngineOptions {
+            horizontal_deadband_m: bad,
+            ..EngineOptions::default()
+        };
+        let e = Engine::new(&model, k, &prompt, options).err().unwrap();
+        assert!(e.to_string().contains("horizontal dead band"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn horizontal_dead_band_flags_are_checked() {
+    use reverie_runtime::{MAX_HORIZONTAL_DEADBAND_M, parse_horizontal_deadband};
+    assert_eq!(parse_horizontal_deadband("0.01"), Ok(0.01));
+    assert_eq!(parse_horizontal_deadband(" 0 "), Ok(0.0), "0 turns it off");
+    assert!(parse_horizontal_deadband(&MAX_HORIZONTAL_DEADBAND_M.to_string()).is_ok());
+    for bad in ["-0.1", "0.1", "NaN", "inf", "still", ""] {
+        let e = parse_horizontal_deadband(bad).unwrap_err();
+        assert!(e.contains("horizontal dead band"), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn vertical_dead_band_flags_are_checked() {
     use reverie_runtime::{MAX_VERTICAL_DEADBAND_M, parse_vertical_deadband};
     assert_eq!(parse_vertical_deadband("0.02"), Ok(0.02));

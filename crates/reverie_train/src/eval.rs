@@ -425,6 +425,10 @@ pub struct EvalReport {
     /// session 27 lack it, and had none).
     #[serde(default)]
     pub fall_window_ticks: u32,
+    /// The sessions' horizontal dead band ([`EngineOptions::horizontal_deadband_m`]; reports
+    /// from before session 31 lack it, and had none).
+    #[serde(default)]
+    pub horizontal_deadband_m: f32,
     /// Whether the model moved the camera up or down ([`reverie_model::ModelConfig::vertical_motion`];
     /// reports from before session 16 lack it, and did).
     #[serde(default = "rendered_ahead")]
@@ -461,6 +465,8 @@ pub struct EvalOptions {
     pub vertical_deadband_m: f32,
     /// The sessions' fall window ([`EngineOptions::fall_window_ticks`]).
     pub fall_window_ticks: u32,
+    /// The sessions' horizontal dead band ([`EngineOptions::horizontal_deadband_m`]).
+    pub horizontal_deadband_m: f32,
 }
 
 fn scores_at(
@@ -521,6 +527,7 @@ pub fn evaluate(
         memory_ahead: EngineOptions::default().memory_ahead,
         vertical_deadband_m: opts.vertical_deadband_m,
         fall_window_ticks: opts.fall_window_ticks,
+        horizontal_deadband_m: opts.horizontal_deadband_m,
         vertical_motion: model.config().vertical_motion,
         ..EvalReport::default()
     };
@@ -532,6 +539,7 @@ pub fn evaluate(
         source_temperature: opts.source_temperature,
         vertical_deadband_m: opts.vertical_deadband_m,
         fall_window_ticks: opts.fall_window_ticks,
+        horizontal_deadband_m: opts.horizontal_deadband_m,
         ..EngineOptions::default()
     };
     let engine = |use_memory: bool, refine: Refine| EngineOptions {
@@ -759,6 +767,33 @@ pub struct WallWalk {
     pub episode: OracleEpisode,
 }
 
+/// The median depth of the 8×8 pixels at the centre of a `w`×`h` depth map (m; `+inf` sky):
+/// how far the view straight ahead reaches.
+pub fn depth_ahead(depth: &[f32], w: usize, h: usize) -> f32 {
+    let mut v: Vec<f32> = (h / 2 - 4..h / 2 + 4)
+        .flat_map(|y| (w / 2 - 4..w / 2 + 4).map(move |x| (y, x)))
+        .map(|(y, x)| depth[y * w + x])
+        .collect();
+    v.sort_by(f32::total_cmp);
+    v[v.len() / 2]
+}
+
+/// A depth map as a grey RGB picture for diagnostics: inverse depth, 1 m and nearer white,
+/// sky black.
+pub fn depth_picture(depth: &[f32]) -> Vec<u8> {
+    depth
+        .iter()
+        .flat_map(|&d| {
+            let v = if d.is_finite() {
+                (255.0 / d.max(1.0)).min(255.0) as u8
+            } else {
+                0
+            };
+            [v, v, v]
+        })
+        .collect()
+}
+
 /// The wall test's oracle walk in world seed `world_seed` from the spawn of `episode_seed`: look
 /// around (16 headings), take the nearest wall straight ahead 2–10 m away that stops the
 /// oracle walker, turn to it and walk forward 4 s. `None` when no heading has one.
@@ -780,14 +815,7 @@ pub fn wall_walk(
     // Frame i looks i sixteenths of a turn to the right of the spawn heading.
     let look = record(&s, k, &script(turns.clone()), episode_seed, 16);
     let (w, h) = (k.width as usize, k.height as usize);
-    let ahead = |d: &[f32]| -> f32 {
-        let mut v: Vec<f32> = (h / 2 - 4..h / 2 + 4)
-            .flat_map(|y| (w / 2 - 4..w / 2 + 4).map(move |x| (y, x)))
-            .map(|(y, x)| d[y * w + x])
-            .collect();
-        v.sort_by(f32::total_cmp);
-        v[v.len() / 2]
-    };
+    let ahead = |d: &[f32]| depth_ahead(d, w, h);
     // Candidates nearest first; the test needs a real wall, one the oracle walker stops at (a
     // one-block ledge straight ahead is stepped onto, and then nothing should stop).
     let mut candidates: Vec<(usize, f32)> = (0..16)

@@ -123,9 +123,14 @@ fn protocols_fill_the_report() {
         source_temperature: 0.5,
         vertical_deadband_m: 0.02,
         fall_window_ticks: 24,
+        horizontal_deadband_m: 0.01,
     };
     let r = evaluate(&model, &spec, &k, &opts, Some(&strip), &|_| {}).unwrap();
     assert_eq!(r.fidelity.horizons, vec![1, 8, 24]);
+    assert_eq!(
+        r.horizontal_deadband_m, 0.01,
+        "the report says how its sessions moved"
+    );
     // The report says how its sessions ran; one from before `memory_ahead` was recorded reads
     // as made with the memory rendered ahead (as sessions then were).
     assert_eq!(r.memory_ahead, EngineOptions::default().memory_ahead);
