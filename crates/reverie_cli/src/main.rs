@@ -255,6 +255,11 @@ enum Command {
         /// memory or its own colour): 1 = mixed as trained; the default is the runtime's.
         #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().source_temperature, value_parser = reverie_runtime::parse_source_temperature)]
         source_temperature: f32,
+        /// The same for each generated pixel's depth: 1 = mixed as trained (the runtime's
+        /// default), the source temperature's value = each pixel's depth from where its colour
+        /// comes from.
+        #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().depth_temperature, value_parser = reverie_runtime::parse_depth_temperature)]
+        depth_temperature: f32,
         /// Vertical motions under this many metres a tick are none (0 = all as predicted);
         /// the default is the runtime's.
         #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().vertical_deadband_m, value_parser = reverie_runtime::parse_vertical_deadband)]
@@ -689,6 +694,7 @@ fn run(cli: Cli) -> Result<()> {
             loops,
             stability_minutes,
             source_temperature,
+            depth_temperature,
             vertical_deadband,
             fall_window,
             horizontal_deadband,
@@ -703,6 +709,7 @@ fn run(cli: Cli) -> Result<()> {
             loops: &loops,
             stability_minutes,
             source_temperature,
+            depth_temperature,
             vertical_deadband_m: vertical_deadband,
             fall_window_ticks: fall_window,
             horizontal_deadband_m: horizontal_deadband,

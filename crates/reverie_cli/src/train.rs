@@ -175,6 +175,8 @@ pub struct EvalArgs<'a> {
     pub stability_minutes: f64,
     /// The sessions' source temperature.
     pub source_temperature: f32,
+    /// The sessions' depth source temperature.
+    pub depth_temperature: f32,
     /// The sessions' vertical dead band (m a tick).
     pub vertical_deadband_m: f32,
     /// The sessions' fall window (ticks).
@@ -227,6 +229,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         stability_minutes,
         memory,
         source_temperature,
+        depth_temperature: args.depth_temperature,
         vertical_deadband_m: args.vertical_deadband_m,
         fall_window_ticks: args.fall_window_ticks,
         horizontal_deadband_m: args.horizontal_deadband_m,

@@ -11,7 +11,9 @@
 //! each pixel then takes its colour more decisively from the source the head prefers, instead of
 //! a blend — a session warps its own frames every tick, and a blend with the generator's smooth
 //! colour, repeated tick after tick, washes the detail out (session 14: the sharpness ratio at
-//! 24 frames rose from 0.52–0.73 to 0.63–0.91 at temperature 0.5). Depth is mixed as trained.
+//! 24 frames rose from 0.52–0.73 to 0.63–0.91 at temperature 0.5). Depth is mixed as trained
+//! unless it is given its own temperature ([`compose_with`]): the same as the colour's makes a
+//! pixel's depth come from the source its colour comes from.
 //!
 //! The op is layout-agnostic: pixel `i` reads head values `[7i, 7i+7)`, guide values
 //! `[12i, 12i+12)` (warp then memory, [`crate::model::GUIDE_CHANNELS`] each) and writes
@@ -51,8 +53,8 @@ const EXPS: usize = 10;
 /// guide values; `mixes[j]` = pixel `j`). The logits are gathered first and exponentiated in one
 /// branch-free loop ([`exp_fast`]) that the compiler vectorises — per pixel, scalar `exp` calls
 /// were ~7 % of a model step.
-/// `inv_t`: 1 / the source temperature of the colour mix.
-fn mix_block(h: &[f32], g: &[f32], inv_t: f32, mixes: &mut [Mix; BLOCK]) {
+/// `inv_t`: 1 / the source temperature of the colour mix; `inv_td`: of the depth mix.
+fn mix_block(h: &[f32], g: &[f32], inv_t: f32, inv_td: f32, mixes: &mut [Mix; BLOCK]) {
     let n = (h.len() / HEAD).min(BLOCK);
     let pen = |avail: f32| (avail - 1.0) * MASK_PENALTY;
     let mut e = [0f32; EXPS * BLOCK];
@@ -67,7 +69,11 @@ fn mix_block(h: &[f32], g: &[f32], inv_t: f32, mixes: &mut [Mix; BLOCK]) {
             (h[1] + pen(m[3])) * inv_t,
             h[2] * inv_t,
         ];
-        let ld = [h[0] + pen(w[3] * w[5]), h[1] + pen(m[3] * m[5]), h[2]];
+        let ld = [
+            (h[0] + pen(w[3] * w[5])) * inv_td,
+            (h[1] + pen(m[3] * m[5])) * inv_td,
+            h[2] * inv_td,
+        ];
         let (mr, md) = (lr[0].max(lr[1]).max(lr[2]), ld[0].max(ld[1]).max(ld[2]));
         let a = &mut e[j * EXPS..(j + 1) * EXPS];
         for k in 0..3 {
@@ -123,6 +129,8 @@ fn out_shape(head: &Layout) -> candle_core::Result<Shape> {
 pub struct Compose {
     /// 1 / the source temperature of the colour mix (1 = as trained).
     pub inv_temperature: f32,
+    /// 1 / the source temperature of the depth mix (1 = as trained).
+    pub inv_depth_temperature: f32,
 }
 
 impl CustomOp2 for Compose {
@@ -156,7 +164,13 @@ impl CustomOp2 for Compose {
                     &head[i0 * HEAD..(i0 + k) * HEAD],
                     &guides[i0 * GUIDES..(i0 + k) * GUIDES],
                 );
-                mix_block(hb, gb, self.inv_temperature, &mut mixes);
+                mix_block(
+                    hb,
+                    gb,
+                    self.inv_temperature,
+                    self.inv_depth_temperature,
+                    &mut mixes,
+                );
                 for (j, px) in ob.chunks_exact_mut(OUT).enumerate() {
                     let (g, mx) = (&gb[j * GUIDES..(j + 1) * GUIDES], &mixes[j]);
                     for ch in 0..3 {
@@ -184,6 +198,7 @@ impl CustomOp2 for Compose {
             &grad_res.contiguous()?,
             &ComposeBackward {
                 inv_temperature: self.inv_temperature,
+                inv_depth_temperature: self.inv_depth_temperature,
             },
         )?;
         // The guides are data (warps and memory renders), never trained through.
@@ -196,6 +211,8 @@ impl CustomOp2 for Compose {
 pub struct ComposeBackward {
     /// As [`Compose::inv_temperature`].
     pub inv_temperature: f32,
+    /// As [`Compose::inv_depth_temperature`].
+    pub inv_depth_temperature: f32,
 }
 
 impl CustomOp3 for ComposeBackward {
@@ -229,7 +246,13 @@ impl CustomOp3 for ComposeBackward {
                     &head[i0 * HEAD..(i0 + k) * HEAD],
                     &guides[i0 * GUIDES..(i0 + k) * GUIDES],
                 );
-                mix_block(hb, gb, self.inv_temperature, &mut mixes);
+                mix_block(
+                    hb,
+                    gb,
+                    self.inv_temperature,
+                    self.inv_depth_temperature,
+                    &mut mixes,
+                );
                 for (j, dh) in ob.chunks_exact_mut(HEAD).enumerate() {
                     let i = i0 + j;
                     let g = &gb[j * GUIDES..(j + 1) * GUIDES];
@@ -250,7 +273,7 @@ impl CustomOp3 for ComposeBackward {
                     let dot_d: f32 = (0..3).map(|k| mx.s_d[k] * dd[k]).sum();
                     for k in 0..3 {
                         dh[k] = self.inv_temperature * mx.s_rgb[k] * (ds[k] - dot)
-                            + mx.s_d[k] * (dd[k] - dot_d);
+                            + self.inv_depth_temperature * mx.s_d[k] * (dd[k] - dot_d);
                     }
                     let dgen_code = d[3] * mx.s_d[2];
                     dh[6] = dgen_code * mx.gen_code * (1.0 - mx.gen_code);
@@ -267,19 +290,33 @@ pub fn compose(head: &Tensor, guides: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 /// [`compose`] with the colour mix's source logits divided by `temperature` (> 0; below 1 each
-/// pixel copies its preferred source more exactly).
+/// pixel copies its preferred source more exactly); depth mixed as trained.
 pub fn compose_tempered(
     head: &Tensor,
     guides: &Tensor,
     temperature: f32,
 ) -> candle_core::Result<Tensor> {
-    if !(temperature.is_finite() && temperature > 0.0) {
-        candle_core::bail!("compose: the source temperature must be > 0, got {temperature}")
+    compose_with(head, guides, temperature, 1.0)
+}
+
+/// [`compose`] with the colour mix's source logits divided by `temperature` and the depth
+/// mix's by `depth_temperature` (each > 0).
+pub fn compose_with(
+    head: &Tensor,
+    guides: &Tensor,
+    temperature: f32,
+    depth_temperature: f32,
+) -> candle_core::Result<Tensor> {
+    for (what, t) in [("source", temperature), ("depth source", depth_temperature)] {
+        if !(t.is_finite() && t > 0.0) {
+            candle_core::bail!("compose: the {what} temperature must be > 0, got {t}")
+        }
     }
     head.contiguous()?.apply_op2(
         &guides.contiguous()?,
         Compose {
             inv_temperature: 1.0 / temperature,
+            inv_depth_temperature: 1.0 / depth_temperature,
         },
     )
 }

@@ -18,7 +18,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use reverie_core::{Action, EgoMotion, GroundProbe};
 
-use crate::compose::compose_tempered;
+use crate::compose::compose_with;
 use crate::config::ModelConfig;
 use crate::conv::{Conv2d, Window, depth_to_space};
 use crate::error::{ModelError, Result};
@@ -62,11 +62,20 @@ pub const SOURCE_TEMPERATURE_RANGE: std::ops::RangeInclusive<f32> = 0.05..=4.0;
 
 /// An error naming the temperature unless it is in [`SOURCE_TEMPERATURE_RANGE`].
 pub fn check_source_temperature(t: f32) -> Result<()> {
+    check_temperature("source temperature", t)
+}
+
+/// An error naming the depth's source temperature unless it is in [`SOURCE_TEMPERATURE_RANGE`].
+pub fn check_depth_temperature(t: f32) -> Result<()> {
+    check_temperature("depth source temperature", t)
+}
+
+fn check_temperature(what: &str, t: f32) -> Result<()> {
     if SOURCE_TEMPERATURE_RANGE.contains(&t) {
         Ok(())
     } else {
         Err(ModelError::Input(format!(
-            "source temperature {t}: expected {} to {}",
+            "{what} {t}: expected {} to {}",
             SOURCE_TEMPERATURE_RANGE.start(),
             SOURCE_TEMPERATURE_RANGE.end()
         )))
@@ -879,7 +888,22 @@ impl WorldModel {
         guides: &Tensor,
         source_temperature: f32,
     ) -> Result<StepOutput> {
+        self.generate_tempered(state, actions, guides, source_temperature, 1.0)
+    }
+
+    /// [`WorldModel::generate_with`] with the depth's source logits divided by
+    /// `depth_temperature` as well (in [`SOURCE_TEMPERATURE_RANGE`]; 1 = as trained; the colour's
+    /// temperature = each pixel's depth comes from where its colour comes from).
+    pub fn generate_tempered(
+        &self,
+        state: &mut State,
+        actions: &Tensor,
+        guides: &Tensor,
+        source_temperature: f32,
+        depth_temperature: f32,
+    ) -> Result<StepOutput> {
         check_source_temperature(source_temperature)?;
+        check_depth_temperature(depth_temperature)?;
         let p = self.cfg.patch;
         let (gh, gw) = self.cfg.grid();
         let (b, h, w, gc) = guides.dims4()?;
@@ -910,7 +934,7 @@ impl WorldModel {
         }
         let x = silu(&x)?;
         let head = self.head.forward(&x)?; // [B, gh, gw, p²·7]
-        let mixed = compose_tempered(&head, guides, source_temperature)?; // [B, gh, gw, p²·7]
+        let mixed = compose_with(&head, guides, source_temperature, depth_temperature)?; // [B, gh, gw, p²·7]
         let mut image = depth_to_space(&mixed, p)?; // [B, H, W, 7]
         if let Some((r1, r2)) = &self.refine {
             // Full-resolution residual on colour + depth code (sources stay as composed).

@@ -258,8 +258,13 @@ fn im2col_and_col2im_are_adjoint_on_ragged_sizes() {
 }
 
 /// The composition written with plain candle ops (the reference for the fused op), the colour's
-/// source logits divided by `temperature`.
-fn compose_reference(head: &Tensor, guides: &Tensor, temperature: f64) -> Tensor {
+/// source logits divided by `temperature`, the depth's by `depth_temperature`.
+fn compose_reference(
+    head: &Tensor,
+    guides: &Tensor,
+    temperature: f64,
+    depth_temperature: f64,
+) -> Tensor {
     use candle_core::D;
     let sig = |x: &Tensor| {
         (x.neg().unwrap().exp().unwrap() + 1.0)
@@ -283,7 +288,7 @@ fn compose_reference(head: &Tensor, guides: &Tensor, temperature: f64) -> Tensor
     let km = (col(&g, 9, 1) * col(&g, 11, 1)).unwrap();
     let mask_d = Tensor::cat(&[pen(kw), pen(km), zeros], 1).unwrap();
     let s = softmax(&((col(&h, 0, 3) + mask_rgb).unwrap() / temperature).unwrap());
-    let t = softmax(&(col(&h, 0, 3) + mask_d).unwrap());
+    let t = softmax(&((col(&h, 0, 3) + mask_d).unwrap() / depth_temperature).unwrap());
     let gen_rgb = sig(&col(&h, 3, 3));
     let gen_code = sig(&col(&h, 6, 1));
     let rgb = ((col(&g, 0, 3).broadcast_mul(&col(&s, 0, 1)).unwrap()
@@ -301,7 +306,7 @@ fn compose_reference(head: &Tensor, guides: &Tensor, temperature: f64) -> Tensor
 
 #[test]
 fn fused_compose_matches_candle_ops_values_and_gradients() {
-    use reverie_model::compose::{compose, compose_tempered};
+    use reverie_model::compose::{compose, compose_tempered, compose_with};
     let n = 257;
     let head = Var::from_tensor(&(randn(&[n, 7], 1) * 3.0).unwrap()).unwrap();
     // Guides: colours and codes in 0..1, coverage and "depth known" flags 0/1 in every combination.
@@ -318,19 +323,22 @@ fn fused_compose_matches_candle_ops_values_and_gradients() {
         }
     }
     let guides = Tensor::from_vec(g, (n, 12), &Device::Cpu).unwrap();
-    // As trained (`compose`), and tempered as sessions compose.
-    for t in [1.0, 0.5, 2.0] {
-        let fused = if t == 1.0 {
+    // As trained (`compose`), and tempered as sessions compose: the colour alone, or the depth
+    // too.
+    for (t, td) in [(1.0, 1.0), (0.5, 1.0), (2.0, 1.0), (0.5, 0.5), (1.0, 0.25)] {
+        let fused = if (t, td) == (1.0, 1.0) {
             compose(head.as_tensor(), &guides)
-        } else {
+        } else if td == 1.0 {
             compose_tempered(head.as_tensor(), &guides, t as f32)
+        } else {
+            compose_with(head.as_tensor(), &guides, t as f32, td as f32)
         }
         .unwrap()
         .narrow(1, 0, 4)
         .unwrap();
-        let reference = compose_reference(head.as_tensor(), &guides, t);
+        let reference = compose_reference(head.as_tensor(), &guides, t, td);
         let d = max_abs_diff(&fused, &reference);
-        assert!(d < 1e-5, "temperature {t}: forward differs by {d}");
+        assert!(d < 1e-5, "temperatures {t}, {td}: forward differs by {d}");
         let probe = randn(&[n, 4], 3);
         let gf = (&fused * &probe)
             .unwrap()
@@ -348,7 +356,7 @@ fn fused_compose_matches_candle_ops_values_and_gradients() {
             gf.get(head.as_tensor()).unwrap(),
             gr.get(head.as_tensor()).unwrap(),
         );
-        assert!(d < 1e-5, "temperature {t}: gradient differs by {d}");
+        assert!(d < 1e-5, "temperatures {t}, {td}: gradient differs by {d}");
     }
     // A cooler mix leans further towards the preferred source; a non-positive one is refused.
     let sharp = compose_tempered(head.as_tensor(), &guides, 0.25).unwrap();
@@ -366,6 +374,8 @@ fn fused_compose_matches_candle_ops_values_and_gradients() {
     assert!(largest(&sharp) > largest(&soft) + 0.01);
     for bad in [0.0, -1.0, f32::NAN] {
         assert!(compose_tempered(head.as_tensor(), &guides, bad).is_err());
+        let e = compose_with(head.as_tensor(), &guides, 0.5, bad).unwrap_err();
+        assert!(e.to_string().contains("depth source temperature"), "{e}");
     }
 }
 

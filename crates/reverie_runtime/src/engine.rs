@@ -86,6 +86,11 @@ pub struct EngineOptions {
     /// ratio at 24 frames 0.57 / 0.73 / 0.52 / 0.60 → 0.74 / 0.91 / 0.63 / 0.79 (meadow,
     /// village, forest, canyon), PSNR at 24 frames 0.1–0.3 dB lower.
     pub source_temperature: f32,
+    /// The same for the frame's depth: [`WorldModel::generate_tempered`]'s depth temperature.
+    /// 1 (the default) mixes the sources' depths as trained, however decisively the colour
+    /// chose; the colour's temperature makes each pixel's depth come from the source its colour
+    /// came from (session 31, see README's "The world model").
+    pub depth_temperature: f32,
     /// Vertical motions of less than this many metres in a tick are taken as none (0 = every
     /// one as predicted). The walker's true vertical motion is either none or a step, a jump
     /// or a fall, whose smallest tick is a fall's first (gravity · tick² ≈ 4.9 cm): anything
@@ -217,6 +222,17 @@ fn check_horizontal_deadband(m: f32) -> Result<(), RuntimeError> {
     }
 }
 
+/// Reads a depth source temperature given by a user (a command-line flag): see
+/// [`EngineOptions::depth_temperature`].
+pub fn parse_depth_temperature(s: &str) -> Result<f32, String> {
+    let t: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("depth source temperature {s:?} is not a number"))?;
+    reverie_model::model::check_depth_temperature(t).map_err(|e| e.to_string())?;
+    Ok(t)
+}
+
 /// Reads a source temperature given by a user (a command-line flag): see
 /// [`EngineOptions::source_temperature`].
 pub fn parse_source_temperature(s: &str) -> Result<f32, String> {
@@ -241,6 +257,7 @@ impl Default for EngineOptions {
             slow_network: std::time::Duration::ZERO,
             memory_ahead: false,
             source_temperature: 0.5,
+            depth_temperature: 1.0,
             vertical_deadband_m: 0.02,
             fall_window_ticks: 96,
             horizontal_deadband_m: 0.01,
@@ -400,6 +417,7 @@ impl<'m> Engine<'m> {
         options: EngineOptions,
     ) -> Result<Engine<'m>, RuntimeError> {
         reverie_model::model::check_source_temperature(options.source_temperature)?;
+        reverie_model::model::check_depth_temperature(options.depth_temperature)?;
         check_vertical_deadband(options.vertical_deadband_m)?;
         check_fall_window(options.fall_window_ticks)?;
         check_horizontal_deadband(options.horizontal_deadband_m)?;
@@ -755,9 +773,14 @@ impl<'m> Engine<'m> {
             let g = guides_tensor(cfg, &[wg], &[mg], dev)?;
             let a = actions_tensor(std::slice::from_ref(action), dev)?;
             let (model, state, slow) = (self.model, &mut self.state, self.options.slow_network);
-            let temperature = self.options.source_temperature;
+            let (temperature, depth_temperature) = (
+                self.options.source_temperature,
+                self.options.depth_temperature,
+            );
             let mut run = move || -> Result<(Vec<u8>, Vec<f32>), RuntimeError> {
-                let out = model.generate_with(state, &a, &g, temperature)?.frame(0)?;
+                let out = model
+                    .generate_tempered(state, &a, &g, temperature, depth_temperature)?
+                    .frame(0)?;
                 if !slow.is_zero() {
                     std::thread::sleep(slow);
                 }

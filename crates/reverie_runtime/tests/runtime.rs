@@ -321,6 +321,43 @@ fn the_source_temperature_changes_the_frames_and_a_bad_one_is_refused() {
 }
 
 #[test]
+fn the_depth_temperature_changes_the_depth_not_the_colour_of_a_step() {
+    let model = model();
+    let (k, prompt) = prompt(&model);
+    let step = |depth_temperature: f32| {
+        let options = EngineOptions {
+            depth_temperature,
+            ..EngineOptions::default()
+        };
+        let mut e = Engine::new(&model, k, &prompt, options).unwrap();
+        e.step(&script(1)[0]).unwrap().clone()
+    };
+    let (trained, firm) = (step(1.0), step(0.5));
+    assert_eq!(
+        trained.rgb, firm.rgb,
+        "the colour's mix is the source temperature's"
+    );
+    assert_ne!(trained.depth_m, firm.depth_m);
+    for bad in [0.0, -1.0, 9.0, f32::NAN] {
+        let options = EngineOptions {
+            depth_temperature: bad,
+            ..EngineOptions::default()
+        };
+        let e = Engine::new(&model, k, &prompt, options).err().unwrap();
+        assert!(
+            e.to_string().contains("depth source temperature"),
+            "{bad}: {e}"
+        );
+    }
+    use reverie_runtime::parse_depth_temperature;
+    assert_eq!(parse_depth_temperature(" 0.5 "), Ok(0.5));
+    for bad in ["0", "-1", "9", "NaN", "firm", ""] {
+        let e = parse_depth_temperature(bad).unwrap_err();
+        assert!(e.contains("depth source temperature"), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn source_temperature_flags_are_checked() {
     use reverie_runtime::parse_source_temperature;
     assert_eq!(parse_source_temperature("0.5"), Ok(0.5));

@@ -409,6 +409,10 @@ pub struct EvalReport {
     /// before session 14 lack it, and were made at 1).
     #[serde(default = "as_trained")]
     pub source_temperature: f32,
+    /// The sessions' depth source temperature ([`EngineOptions::depth_temperature`]; reports
+    /// from before session 31 lack it, and mixed depth as trained).
+    #[serde(default = "as_trained")]
+    pub depth_temperature: f32,
     /// The sessions' memory configuration (reports from before session 14 lack it; they used
     /// `MemoryConfig::default()`, which has no render budget).
     #[serde(default)]
@@ -461,6 +465,8 @@ pub struct EvalOptions {
     pub memory: MemoryConfig,
     /// The sessions' source temperature ([`EngineOptions::source_temperature`]).
     pub source_temperature: f32,
+    /// The sessions' depth source temperature ([`EngineOptions::depth_temperature`]).
+    pub depth_temperature: f32,
     /// The sessions' vertical dead band ([`EngineOptions::vertical_deadband_m`]).
     pub vertical_deadband_m: f32,
     /// The sessions' fall window ([`EngineOptions::fall_window_ticks`]).
@@ -523,6 +529,7 @@ pub fn evaluate(
     let mut report = EvalReport {
         seeds: opts.seeds.clone(),
         source_temperature: opts.source_temperature,
+        depth_temperature: opts.depth_temperature,
         memory: Some(opts.memory.clone()),
         memory_ahead: EngineOptions::default().memory_ahead,
         vertical_deadband_m: opts.vertical_deadband_m,
@@ -537,6 +544,7 @@ pub fn evaluate(
     let base = EngineOptions {
         memory: opts.memory.clone(),
         source_temperature: opts.source_temperature,
+        depth_temperature: opts.depth_temperature,
         vertical_deadband_m: opts.vertical_deadband_m,
         fall_window_ticks: opts.fall_window_ticks,
         horizontal_deadband_m: opts.horizontal_deadband_m,

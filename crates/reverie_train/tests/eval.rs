@@ -121,6 +121,7 @@ fn protocols_fill_the_report() {
         stability_minutes: 0.05,
         memory: MemoryConfig::default(),
         source_temperature: 0.5,
+        depth_temperature: 1.0,
         vertical_deadband_m: 0.02,
         fall_window_ticks: 24,
         horizontal_deadband_m: 0.01,
@@ -131,6 +132,7 @@ fn protocols_fill_the_report() {
         r.horizontal_deadband_m, 0.01,
         "the report says how its sessions moved"
     );
+    assert_eq!(r.depth_temperature, 1.0);
     // The report says how its sessions ran; one from before `memory_ahead` was recorded reads
     // as made with the memory rendered ahead (as sessions then were).
     assert_eq!(r.memory_ahead, EngineOptions::default().memory_ahead);
