@@ -255,9 +255,8 @@ enum Command {
         /// memory or its own colour): 1 = mixed as trained; the default is the runtime's.
         #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().source_temperature, value_parser = reverie_runtime::parse_source_temperature)]
         source_temperature: f32,
-        /// The same for each generated pixel's depth: 1 = mixed as trained (the runtime's
-        /// default), the source temperature's value = each pixel's depth from where its colour
-        /// comes from.
+        /// The same for each generated pixel's depth: 1 = mixed as trained; the default is the
+        /// runtime's (0.5, the colour's: each pixel's depth from where its colour comes from).
         #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().depth_temperature, value_parser = reverie_runtime::parse_depth_temperature)]
         depth_temperature: f32,
         /// Vertical motions under this many metres a tick are none (0 = all as predicted);

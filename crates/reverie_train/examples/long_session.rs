@@ -8,7 +8,8 @@
 //! 31: the generated depth is 7–30× rougher than the truth's within 2 s of meadow's walk, and
 //! the warp of it is speckled).
 //! `cargo run --release -p reverie_train --example long_session -- CHECKPOINT WORLD.toml SEED MINUTES on|off OUT.png [EVERY_SECS]`
-//! (`on`/`off`: the spatial memory; `REVERIE_SOURCE_TEMPERATURE` overrides the runtime's).
+//! (`on`/`off`: the spatial memory; `REVERIE_SOURCE_TEMPERATURE` and `REVERIE_DEPTH_TEMPERATURE`
+//! override the runtime's).
 //! A diagnostic: it renders the oracle at the session's pose, which `reverie eval` never does.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -64,6 +65,9 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     };
     if let Ok(t) = std::env::var("REVERIE_SOURCE_TEMPERATURE") {
         options.source_temperature = reverie_runtime::parse_source_temperature(&t)?;
+    }
+    if let Ok(t) = std::env::var("REVERIE_DEPTH_TEMPERATURE") {
+        options.depth_temperature = reverie_runtime::parse_depth_temperature(&t)?;
     }
     let mut world = World::new(spec.clone());
     let renderer = Renderer::new(&spec);
