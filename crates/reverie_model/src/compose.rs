@@ -53,8 +53,9 @@ const EXPS: usize = 10;
 /// guide values; `mixes[j]` = pixel `j`). The logits are gathered first and exponentiated in one
 /// branch-free loop ([`exp_fast`]) that the compiler vectorises — per pixel, scalar `exp` calls
 /// were ~7 % of a model step.
-/// `inv_t`: 1 / the source temperature of the colour mix; `inv_td`: of the depth mix.
-fn mix_block(h: &[f32], g: &[f32], inv_t: f32, inv_td: f32, mixes: &mut [Mix; BLOCK]) {
+/// `inv`: 1 / the source temperatures of the colour mix and of the depth mix.
+fn mix_block(h: &[f32], g: &[f32], inv: [f32; 2], mixes: &mut [Mix; BLOCK]) {
+    let [inv_t, inv_td] = inv;
     let n = (h.len() / HEAD).min(BLOCK);
     let pen = |avail: f32| (avail - 1.0) * MASK_PENALTY;
     let mut e = [0f32; EXPS * BLOCK];
@@ -155,6 +156,7 @@ impl CustomOp2 for Compose {
             )
         }
         let mut out = vec![0f32; n * OUT];
+        let inv = [self.inv_temperature, self.inv_depth_temperature];
         for_each_chunk_mut(&mut out, CHUNK * OUT, |c, o| {
             let mut mixes = [Mix::default(); BLOCK];
             for (b, ob) in o.chunks_mut(BLOCK * OUT).enumerate() {
@@ -164,13 +166,7 @@ impl CustomOp2 for Compose {
                     &head[i0 * HEAD..(i0 + k) * HEAD],
                     &guides[i0 * GUIDES..(i0 + k) * GUIDES],
                 );
-                mix_block(
-                    hb,
-                    gb,
-                    self.inv_temperature,
-                    self.inv_depth_temperature,
-                    &mut mixes,
-                );
+                mix_block(hb, gb, inv, &mut mixes);
                 for (j, px) in ob.chunks_exact_mut(OUT).enumerate() {
                     let (g, mx) = (&gb[j * GUIDES..(j + 1) * GUIDES], &mixes[j]);
                     for ch in 0..3 {
@@ -237,6 +233,7 @@ impl CustomOp3 for ComposeBackward {
             candle_core::bail!("compose backward: pixel counts differ")
         }
         let mut out = vec![0f32; n * HEAD];
+        let inv = [self.inv_temperature, self.inv_depth_temperature];
         for_each_chunk_mut(&mut out, CHUNK * HEAD, |c, o| {
             let mut mixes = [Mix::default(); BLOCK];
             for (b, ob) in o.chunks_mut(BLOCK * HEAD).enumerate() {
@@ -246,13 +243,7 @@ impl CustomOp3 for ComposeBackward {
                     &head[i0 * HEAD..(i0 + k) * HEAD],
                     &guides[i0 * GUIDES..(i0 + k) * GUIDES],
                 );
-                mix_block(
-                    hb,
-                    gb,
-                    self.inv_temperature,
-                    self.inv_depth_temperature,
-                    &mut mixes,
-                );
+                mix_block(hb, gb, inv, &mut mixes);
                 for (j, dh) in ob.chunks_exact_mut(HEAD).enumerate() {
                     let i = i0 + j;
                     let g = &gb[j * GUIDES..(j + 1) * GUIDES];

@@ -183,22 +183,11 @@ pub const MAX_VERTICAL_DEADBAND_M: f32 = 0.2;
 /// Reads a vertical dead band given by a user (a command-line flag, metres a tick): see
 /// [`EngineOptions::vertical_deadband_m`].
 pub fn parse_vertical_deadband(s: &str) -> Result<f32, String> {
-    let m: f32 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("vertical dead band {s:?} is not a number"))?;
-    check_vertical_deadband(m).map_err(|e| e.to_string())?;
-    Ok(m)
+    parse_band("vertical", s, MAX_VERTICAL_DEADBAND_M)
 }
 
 fn check_vertical_deadband(m: f32) -> Result<(), RuntimeError> {
-    if (0.0..=MAX_VERTICAL_DEADBAND_M).contains(&m) {
-        Ok(())
-    } else {
-        Err(RuntimeError::Input(format!(
-            "vertical dead band {m} m is out of range, expected 0 ..= {MAX_VERTICAL_DEADBAND_M}"
-        )))
-    }
+    check_band("vertical", m, MAX_VERTICAL_DEADBAND_M)
 }
 
 /// The largest [`EngineOptions::horizontal_deadband_m`]: a tick of walking (17.9 cm) must pass,
@@ -208,20 +197,29 @@ pub const MAX_HORIZONTAL_DEADBAND_M: f32 = 0.05;
 /// Reads a horizontal dead band given by a user (a command-line flag, metres a tick): see
 /// [`EngineOptions::horizontal_deadband_m`].
 pub fn parse_horizontal_deadband(s: &str) -> Result<f32, String> {
-    let m: f32 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("horizontal dead band {s:?} is not a number"))?;
-    check_horizontal_deadband(m).map_err(|e| e.to_string())?;
-    Ok(m)
+    parse_band("horizontal", s, MAX_HORIZONTAL_DEADBAND_M)
 }
 
 fn check_horizontal_deadband(m: f32) -> Result<(), RuntimeError> {
-    if (0.0..=MAX_HORIZONTAL_DEADBAND_M).contains(&m) {
+    check_band("horizontal", m, MAX_HORIZONTAL_DEADBAND_M)
+}
+
+/// A `which` ("vertical", "horizontal") dead band of `s` metres, 0 ..= `max`.
+fn parse_band(which: &str, s: &str, max: f32) -> Result<f32, String> {
+    let m: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{which} dead band {s:?} is not a number"))?;
+    check_band(which, m, max).map_err(|e| e.to_string())?;
+    Ok(m)
+}
+
+fn check_band(which: &str, m: f32, max: f32) -> Result<(), RuntimeError> {
+    if (0.0..=max).contains(&m) {
         Ok(())
     } else {
         Err(RuntimeError::Input(format!(
-            "horizontal dead band {m} m is out of range, expected 0 ..= {MAX_HORIZONTAL_DEADBAND_M}"
+            "{which} dead band {m} m is out of range, expected 0 ..= {max}"
         )))
     }
 }
