@@ -2,14 +2,15 @@
 //! `EVERY` seconds one row of seven pictures — the oracle at the true pose, the oracle at the
 //! session's own pose, the warp guide, the memory guide, the generated frame, its depth and the
 //! oracle's depth at the session's pose (inverse depth: 1 m white, sky black) — into a PNG, and
-//! one line of the generated frame's brightness, detail against the prompt, where the session
-//! and the truth stand, and the generated depth against the truth's at the session's pose: the
-//! median |ln(generated / true)| and each map's roughness (mean |ln| between neighbours; session
-//! 31: the generated depth is 7–30× rougher than the truth's within 2 s of meadow's walk, and
-//! the warp of it is speckled).
+//! one line: the generated frame's brightness and detail against the prompt; where the session
+//! and the truth stand; the generated depth against the truth's at the session's pose (the
+//! median |ln(generated / true)| and each map's roughness, the mean |ln| between neighbours;
+//! session 31: 7–30× the truth's within 2 s of meadow's walk, and the warp of it is speckled);
+//! and how far the camera rose on ticks it also walked, rose standing still and fell since the
+//! line before.
 //! `cargo run --release -p reverie_train --example long_session -- CHECKPOINT WORLD.toml SEED MINUTES on|off OUT.png [EVERY_SECS]`
-//! (`on`/`off`: the spatial memory; `REVERIE_SOURCE_TEMPERATURE` and `REVERIE_DEPTH_TEMPERATURE`
-//! override the runtime's).
+//! (`on`/`off`: the spatial memory; `REVERIE_SOURCE_TEMPERATURE`, `REVERIE_DEPTH_TEMPERATURE`
+//! and `REVERIE_HORIZONTAL_DEADBAND` override the runtime's).
 //! A diagnostic: it renders the oracle at the session's pose, which `reverie eval` never does.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -69,16 +70,31 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(t) = std::env::var("REVERIE_DEPTH_TEMPERATURE") {
         options.depth_temperature = reverie_runtime::parse_depth_temperature(&t)?;
     }
+    if let Ok(m) = std::env::var("REVERIE_HORIZONTAL_DEADBAND") {
+        options.horizontal_deadband_m = reverie_runtime::parse_horizontal_deadband(&m)?;
+    }
     let mut world = World::new(spec.clone());
     let renderer = Renderer::new(&spec);
     let mut engine = Engine::new(&model, k, &start.prompt(), options)?;
     let mut rows: Vec<Vec<Vec<u8>>> = Vec::new();
     println!(
-        "secs brightness detail height_m truth_height_m x z truth_x truth_z warp_cov memory_cov depth_err depth_rough truth_rough"
+        "secs brightness detail height_m truth_height_m x z truth_x truth_z warp_cov memory_cov depth_err depth_rough truth_rough rose_walking rose_standing fell"
     );
+    // Since the last line: metres the camera rose on ticks it also walked, rose standing still
+    // and fell.
+    let (mut rose_walking, mut rose_standing, mut fell) = (0.0f32, 0.0f32, 0.0f32);
     for (t, a) in ep.actions.iter().enumerate() {
         if t > 0 {
-            engine.step(a)?;
+            let before = engine.frame().pose.position;
+            let after = engine.step(a)?.pose.position;
+            let dy = after.y - before.y;
+            if dy < 0.0 {
+                fell -= dy;
+            } else if (after.x - before.x).hypot(after.z - before.z) > 0.0 {
+                rose_walking += dy;
+            } else {
+                rose_standing += dy;
+            }
         }
         if t % period != 0 {
             continue;
@@ -88,7 +104,7 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         let at_session = renderer.render_frame(&mut world, &g.pose, &k, t as u64);
         let (depth_err, rough, truth_rough) = depth_stats(&g.depth_m, &at_session.depth_m, w, h);
         println!(
-            "{:5.0} {:6.1} {:5.2} {:7.2} {:7.2} {:7.1} {:7.1} {:7.1} {:7.1} {:5.2} {:5.2} {:5.3} {:5.3} {:5.3}",
+            "{:5.0} {:6.1} {:5.2} {:7.2} {:7.2} {:7.1} {:7.1} {:7.1} {:7.1} {:5.2} {:5.2} {:5.3} {:5.3} {:5.3} {:6.2} {:6.2} {:6.2}",
             t as f64 / f64::from(TICK_HZ),
             brightness(&g.rgb),
             gradient_energy(&g.rgb, w, h) / prompt_detail,
@@ -103,7 +119,11 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             depth_err,
             rough,
             truth_rough,
+            rose_walking,
+            rose_standing,
+            fell,
         );
+        (rose_walking, rose_standing, fell) = (0.0, 0.0, 0.0);
         let at_truth = renderer.render_frame(&mut world, &truth, &k, t as u64).rgb;
         let (warp, memory) = engine.guides();
         rows.push(vec![
