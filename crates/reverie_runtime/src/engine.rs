@@ -227,22 +227,34 @@ fn check_band(which: &str, m: f32, max: f32) -> Result<(), RuntimeError> {
 /// Reads a depth source temperature given by a user (a command-line flag): see
 /// [`EngineOptions::depth_temperature`].
 pub fn parse_depth_temperature(s: &str) -> Result<f32, String> {
-    let t: f32 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("depth source temperature {s:?} is not a number"))?;
-    reverie_model::model::check_depth_temperature(t).map_err(|e| e.to_string())?;
-    Ok(t)
+    parse_temperature(
+        "depth source temperature",
+        s,
+        reverie_model::model::check_depth_temperature,
+    )
 }
 
 /// Reads a source temperature given by a user (a command-line flag): see
 /// [`EngineOptions::source_temperature`].
 pub fn parse_source_temperature(s: &str) -> Result<f32, String> {
+    parse_temperature(
+        "source temperature",
+        s,
+        reverie_model::model::check_source_temperature,
+    )
+}
+
+/// A temperature (`what`) of `s`, checked by the model's `check`.
+fn parse_temperature(
+    what: &str,
+    s: &str,
+    check: fn(f32) -> reverie_model::Result<()>,
+) -> Result<f32, String> {
     let t: f32 = s
         .trim()
         .parse()
-        .map_err(|_| format!("source temperature {s:?} is not a number"))?;
-    reverie_model::model::check_source_temperature(t).map_err(|e| e.to_string())?;
+        .map_err(|_| format!("{what} {s:?} is not a number"))?;
+    check(t).map_err(|e| e.to_string())?;
     Ok(t)
 }
 
