@@ -227,12 +227,15 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         steps,
         loops_secs,
         stability_minutes,
-        memory,
-        source_temperature,
-        depth_temperature: args.depth_temperature,
-        vertical_deadband_m: args.vertical_deadband_m,
-        fall_window_ticks: args.fall_window_ticks,
-        horizontal_deadband_m: args.horizontal_deadband_m,
+        sessions: reverie_runtime::EngineOptions {
+            memory,
+            source_temperature,
+            depth_temperature: args.depth_temperature,
+            vertical_deadband_m: args.vertical_deadband_m,
+            fall_window_ticks: args.fall_window_ticks,
+            horizontal_deadband_m: args.horizontal_deadband_m,
+            ..reverie_runtime::EngineOptions::default()
+        },
     };
     if let Some(dir) = json.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

@@ -461,18 +461,9 @@ pub struct EvalOptions {
     pub loops_secs: Vec<f32>,
     /// Stability rollout minutes (0 = skip).
     pub stability_minutes: f64,
-    /// Memory configuration of the engine.
-    pub memory: MemoryConfig,
-    /// The sessions' source temperature ([`EngineOptions::source_temperature`]).
-    pub source_temperature: f32,
-    /// The sessions' depth source temperature ([`EngineOptions::depth_temperature`]).
-    pub depth_temperature: f32,
-    /// The sessions' vertical dead band ([`EngineOptions::vertical_deadband_m`]).
-    pub vertical_deadband_m: f32,
-    /// The sessions' fall window ([`EngineOptions::fall_window_ticks`]).
-    pub fall_window_ticks: u32,
-    /// The sessions' horizontal dead band ([`EngineOptions::horizontal_deadband_m`]).
-    pub horizontal_deadband_m: f32,
+    /// How every session runs (its memory configuration, temperatures, dead bands, fall
+    /// window); each protocol sets `use_memory` and `refine` itself.
+    pub sessions: EngineOptions,
 }
 
 fn scores_at(
@@ -528,28 +519,20 @@ pub fn evaluate(
         .collect();
     let mut report = EvalReport {
         seeds: opts.seeds.clone(),
-        source_temperature: opts.source_temperature,
-        depth_temperature: opts.depth_temperature,
-        memory: Some(opts.memory.clone()),
-        memory_ahead: EngineOptions::default().memory_ahead,
-        vertical_deadband_m: opts.vertical_deadband_m,
-        fall_window_ticks: opts.fall_window_ticks,
-        horizontal_deadband_m: opts.horizontal_deadband_m,
+        source_temperature: opts.sessions.source_temperature,
+        depth_temperature: opts.sessions.depth_temperature,
+        memory: Some(opts.sessions.memory.clone()),
+        memory_ahead: opts.sessions.memory_ahead,
+        vertical_deadband_m: opts.sessions.vertical_deadband_m,
+        fall_window_ticks: opts.sessions.fall_window_ticks,
+        horizontal_deadband_m: opts.sessions.horizontal_deadband_m,
         vertical_motion: model.config().vertical_motion,
         ..EvalReport::default()
     };
     report.fidelity.horizons = horizons.clone();
     let n = opts.seeds.len().max(1) as f64;
-    // Every session of the evaluation: the runtime's options with this memory and temperature.
-    let base = EngineOptions {
-        memory: opts.memory.clone(),
-        source_temperature: opts.source_temperature,
-        depth_temperature: opts.depth_temperature,
-        vertical_deadband_m: opts.vertical_deadband_m,
-        fall_window_ticks: opts.fall_window_ticks,
-        horizontal_deadband_m: opts.horizontal_deadband_m,
-        ..EngineOptions::default()
-    };
+    // Every session of the evaluation.
+    let base = opts.sessions.clone();
     let engine = |use_memory: bool, refine: Refine| EngineOptions {
         use_memory,
         refine,

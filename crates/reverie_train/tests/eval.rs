@@ -119,12 +119,15 @@ fn protocols_fill_the_report() {
         steps: 25,
         loops_secs: vec![1.0],
         stability_minutes: 0.05,
-        memory: MemoryConfig::default(),
-        source_temperature: 0.5,
-        depth_temperature: 1.0,
-        vertical_deadband_m: 0.02,
-        fall_window_ticks: 24,
-        horizontal_deadband_m: 0.01,
+        sessions: EngineOptions {
+            memory: MemoryConfig::default(),
+            source_temperature: 0.5,
+            depth_temperature: 1.0,
+            vertical_deadband_m: 0.02,
+            fall_window_ticks: 24,
+            horizontal_deadband_m: 0.01,
+            ..EngineOptions::default()
+        },
     };
     let r = evaluate(&model, &spec, &k, &opts, Some(&strip), &|_| {}).unwrap();
     assert_eq!(r.fidelity.horizons, vec![1, 8, 24]);
