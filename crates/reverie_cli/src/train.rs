@@ -38,11 +38,12 @@ impl Observer for Bars {
         self.train.set_length(r.steps as u64);
         self.train.set_position(r.step as u64);
         let line = format!(
-            "loss {:.4} (l1 {:.4} grad {:.4} depth {:.4} motion {:.3}) last-tick {:.1} dB, {:.1} frames/s",
+            "loss {:.4} (l1 {:.4} grad {:.4} depth {:.4} depth-grad {:.4} motion {:.3}) last-tick {:.1} dB, {:.1} frames/s",
             r.loss.total,
             r.loss.rgb_l1,
             r.loss.rgb_grad,
             r.loss.depth,
+            r.loss.depth_grad,
             r.loss.motion,
             r.loss.last_psnr_db,
             r.samples_per_sec

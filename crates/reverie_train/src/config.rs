@@ -40,6 +40,31 @@ pub struct TrainConfig {
     /// trained with, so older configs train what they trained.
     #[serde(default)]
     pub guides: GuideConfig,
+    /// How each tick's pixels are composed from the three sources during training. Left out:
+    /// the plain softmax mix (temperature 1) every checkpoint before session 32 was trained with.
+    #[serde(default)]
+    pub compose: ComposeConfig,
+}
+
+/// The source temperatures of the per-pixel composition ([`reverie_model::compose`]) that a
+/// training run generates with: the runtime's (`EngineOptions::source_temperature`,
+/// `depth_temperature`, 0.5 each) trains the network on what its sessions show.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComposeConfig {
+    /// The colour's source logits are divided by this (1 = the plain softmax mix).
+    pub source_temperature: f32,
+    /// The depth's source logits are divided by this.
+    pub depth_temperature: f32,
+}
+
+impl Default for ComposeConfig {
+    fn default() -> ComposeConfig {
+        ComposeConfig {
+            source_temperature: 1.0,
+            depth_temperature: 1.0,
+        }
+    }
 }
 
 /// Splatting of the training guides (see `reverie_memory::MemoryConfig`'s fields of the same
@@ -113,6 +138,9 @@ pub struct LossConfig {
     pub rgb_grad: f64,
     /// L1 on the depth code 1/(1+z).
     pub depth: f64,
+    /// L1 between the finite differences of the output's and the target's depth codes: a
+    /// speckled depth (each pixel from another source) pays even where its mean is right.
+    pub depth_grad: f64,
     /// L1 on the ego-motion, per component in units of the model's motion scales.
     pub motion: f64,
     /// How much more a tick where the body rises at least [`crate::loss::RISE_M`] (a step up
@@ -131,6 +159,7 @@ impl Default for LossConfig {
             rgb_l1: 1.0,
             rgb_grad: 1.0,
             depth: 1.0,
+            depth_grad: 0.0,
             motion: 0.1,
             motion_rise: 1.0,
             motion_trains_state: true,
@@ -273,6 +302,7 @@ impl TrainConfig {
             ("loss.rgb_l1", self.loss.rgb_l1),
             ("loss.rgb_grad", self.loss.rgb_grad),
             ("loss.depth", self.loss.depth),
+            ("loss.depth_grad", self.loss.depth_grad),
             ("loss.motion", self.loss.motion),
             ("loss.motion_rise", self.loss.motion_rise),
             ("augment.guide_noise", self.augment.guide_noise),
@@ -315,6 +345,10 @@ impl TrainConfig {
                     .into(),
             );
         }
+        reverie_model::model::check_source_temperature(self.compose.source_temperature)
+            .map_err(|e| format!("compose.source_temperature: {e}"))?;
+        reverie_model::model::check_depth_temperature(self.compose.depth_temperature)
+            .map_err(|e| format!("compose.depth_temperature: {e}"))?;
         self.memory_config().validate().map_err(|e| match e {
             reverie_memory::MemoryError::Config {
                 field,

@@ -40,6 +40,9 @@ pub struct LossParts {
     pub rgb_grad: f64,
     /// L1 depth code.
     pub depth: f64,
+    /// L1 depth-code gradients.
+    #[serde(default)]
+    pub depth_grad: f64,
     /// L1 ego-motion (in motion-scale units).
     pub motion: f64,
     /// PSNR (dB) of the last generated tick against the oracle.
@@ -138,12 +141,16 @@ pub fn run_batch(
             let rgb = out.rgb()?;
             let l1 = loss::l1(&rgb, &trgb)?;
             let grad = loss::gradient_l1(&rgb, &trgb)?;
-            let depth = loss::l1(&out.depth_code()?, &tcode)?;
-            let frame = (((&l1 * lw.rgb_l1)? + (&grad * lw.rgb_grad)?)? + (&depth * lw.depth)?)?;
+            let code = out.depth_code()?;
+            let depth = loss::l1(&code, &tcode)?;
+            let depth_grad = loss::gradient_l1(&code, &tcode)?;
+            let frame = (((&l1 * lw.rgb_l1)? + (&grad * lw.rgb_grad)?)?
+                + ((&depth * lw.depth)? + (&depth_grad * lw.depth_grad)?)?)?;
             *total = (&*total + frame)?;
             parts.rgb_l1 += f64::from(l1.to_scalar::<f32>()?);
             parts.rgb_grad += f64::from(grad.to_scalar::<f32>()?);
             parts.depth += f64::from(depth.to_scalar::<f32>()?);
+            parts.depth_grad += f64::from(depth_grad.to_scalar::<f32>()?);
             let mse = f64::from((rgb - trgb)?.sqr()?.mean_all()?.to_scalar::<f32>()?);
             Ok(mse)
         };
@@ -279,7 +286,13 @@ pub fn run_batch(
             })
             .collect();
         let g = guides_tensor(mc, &warps, &memories, &dev)?;
-        let out = model.generate(&mut state, &a, &g)?;
+        let out = model.generate_tempered(
+            &mut state,
+            &a,
+            &g,
+            cfg.compose.source_temperature,
+            cfg.compose.depth_temperature,
+        )?;
         last_mse = add_frame(&mut total, &out, t)?;
         prev = own_frames(&out, seqs, plans, t, n)?;
         shown_code = out.depth_code()?.detach();
@@ -301,6 +314,7 @@ pub fn run_batch(
     parts.rgb_l1 /= frames;
     parts.rgb_grad /= frames;
     parts.depth /= frames;
+    parts.depth_grad /= frames;
     parts.motion /= (len - 1).max(1) as f64;
     parts.last_psnr_db = loss::psnr(last_mse);
     let _ = &mut state;
@@ -352,6 +366,7 @@ fn merge_parts(parts: &[(LossParts, usize)]) -> LossParts {
         m.rgb_l1 += w * p.rgb_l1;
         m.rgb_grad += w * p.rgb_grad;
         m.depth += w * p.depth;
+        m.depth_grad += w * p.depth_grad;
         m.motion += w * p.motion;
         mse += w * 10f64.powf(-p.last_psnr_db / 10.0);
     }
@@ -650,7 +665,7 @@ pub fn train(
     if new_csv {
         writeln!(
             csv,
-            "step,split,lr,self_forcing,total,rgb_l1,rgb_grad,depth,motion,last_psnr_db,grad_norm,samples_per_sec"
+            "step,split,lr,self_forcing,total,rgb_l1,rgb_grad,depth,motion,last_psnr_db,grad_norm,samples_per_sec,depth_grad"
         )
         .map_err(|e| TrainError::file(&csv_path, e))?;
     }
@@ -713,8 +728,8 @@ pub fn train(
         });
         let row = |split: &str, p: &LossParts, norm: f64| {
             format!(
-                "{done},{split},{lr:.3e},{sf:.3},{:.5},{:.5},{:.5},{:.5},{:.5},{:.2},{norm:.4},{sps:.1}",
-                p.total, p.rgb_l1, p.rgb_grad, p.depth, p.motion, p.last_psnr_db
+                "{done},{split},{lr:.3e},{sf:.3},{:.5},{:.5},{:.5},{:.5},{:.5},{:.2},{norm:.4},{sps:.1},{:.5}",
+                p.total, p.rgb_l1, p.rgb_grad, p.depth, p.motion, p.last_psnr_db, p.depth_grad
             )
         };
         if done.is_multiple_of(cfg.run.log_every) || done == cfg.optim.steps {
@@ -887,6 +902,7 @@ pub fn validate(
         sum.rgb_l1 += v.rgb_l1 / n as f64;
         sum.rgb_grad += v.rgb_grad / n as f64;
         sum.depth += v.depth / n as f64;
+        sum.depth_grad += v.depth_grad / n as f64;
         sum.motion += v.motion / n as f64;
         sum.last_psnr_db += v.last_psnr_db / n as f64;
     }

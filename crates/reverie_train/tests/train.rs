@@ -219,6 +219,18 @@ fn config_errors_name_the_field() {
             "augment.session_memory_share",
         ),
         (
+            good.replace("depth_grad = 0.0", "depth_grad = -1.0"),
+            "loss.depth_grad",
+        ),
+        (
+            good.replace("source_temperature = 1.0", "source_temperature = 0.0"),
+            "compose.source_temperature",
+        ),
+        (
+            good.replace("depth_temperature = 1.0", "depth_temperature = 9.0"),
+            "compose.depth_temperature",
+        ),
+        (
             good.replace("ground_probe = true", "ground_probe = false")
                 .replace("pose_offset_share = 0.0", "pose_offset_share = 0.5")
                 .replace("pose_offset_m = 0.0", "pose_offset_m = 1.0"),
@@ -334,6 +346,55 @@ fn a_session_memory_is_built_from_the_sequences_own_frames() {
     let (_, a) = run_batch(&model, &cfg, &k, &seqs, &oracle, &memory).unwrap();
     let (_, b) = run_batch(&model, &cfg, &k, &seqs, &plain, &memory).unwrap();
     assert_eq!(a, b);
+}
+
+#[test]
+fn the_depth_gradient_loss_and_the_compose_temperatures_shape_the_batch_loss() {
+    use rand::SeedableRng;
+    use reverie_train::train::{run_batch, sample_batch};
+
+    let Tiny {
+        cfg,
+        memory,
+        data,
+        model,
+        ..
+    } = tiny(|_| {});
+    // Left out, a config trains what it trained before session 32.
+    assert_eq!(cfg.loss.depth_grad, 0.0);
+    assert_eq!(
+        (
+            cfg.compose.source_temperature,
+            cfg.compose.depth_temperature
+        ),
+        (1.0, 1.0)
+    );
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(6);
+    let (seqs, plans) = sample_batch(&data, &cfg, &mut rng, 1.0).unwrap();
+    let k = data.intrinsics;
+    let run = |c: &TrainConfig| run_batch(&model, c, &k, &seqs, &plans, &memory).unwrap().1;
+    let plain = run(&cfg);
+    // The term is measured whatever its weight, and adds weight × itself to the total.
+    assert!(plain.depth_grad.is_finite() && plain.depth_grad > 0.0);
+    let mut weighted = cfg.clone();
+    weighted.loss.depth_grad = 3.0;
+    let w = run(&weighted);
+    assert_eq!((w.depth, w.depth_grad), (plain.depth, plain.depth_grad));
+    let added = w.total - plain.total;
+    assert!(
+        (added - 3.0 * plain.depth_grad).abs() < 1e-4 * w.total,
+        "{added} vs 3 × {}",
+        plain.depth_grad
+    );
+    // The runtime's source temperatures compose other frames, the same ones each time.
+    let mut tempered = cfg.clone();
+    tempered.compose.source_temperature = 0.5;
+    tempered.compose.depth_temperature = 0.5;
+    let t = run(&tempered);
+    assert!(t.total.is_finite());
+    assert_ne!(t.rgb_l1, plain.rgb_l1);
+    assert_ne!(t.depth, plain.depth);
+    assert_eq!(t, run(&tempered));
 }
 
 #[test]
