@@ -2,9 +2,10 @@
 # The documented training command of the default checkpoint (assets/models/default):
 # data (datagen, resumable) → training (resumable: pass --resume to continue runs/default) →
 # the ego-motion head tuned on the sessions it drives (runs/default-tuned, ~15 min) →
-# evaluation on held-out seeds of every bundled world → the shipped directory.
+# stage 2: the frame network on its own sessions (runs/depth, ~40 min) and the head tuned again
+# (runs/depth-tuned, ~15 min) → evaluation on held-out seeds of every bundled world → the shipped directory.
 #
-#   bash scripts/train-default.sh            # from scratch (about 1.5 h of training on 2 cores)
+#   bash scripts/train-default.sh            # from scratch (about 1.5 h + 40 min of training on 2 cores)
 #   bash scripts/train-default.sh --resume   # continue an interrupted run
 #
 # World seeds: training 11, 12, 13 (the head's tuning 11–16); validation during training 901;
@@ -31,7 +32,18 @@ else
 fi
 $R tune-motion --config configs/tune-motion.toml --checkpoint runs/default/final \
   --out runs/default-tuned --overwrite
-C=runs/default-tuned/final
+# Stage 2 (session 32, ~40 min): the frame network on its own 24-tick sessions, composed at the
+# runtime's source temperatures, with the depth-gradient loss (configs/train-depth.toml starts
+# from runs/default-tuned/final); then the head tuned again on the new frame network (it reads
+# the frame network's state and depth).
+if [ "${1:-}" = "--resume" ] && [ -d runs/depth/latest ]; then
+  $R train --config configs/train-depth.toml --out runs/depth --resume
+else
+  $R train --config configs/train-depth.toml --out runs/depth --overwrite
+fi
+$R tune-motion --config configs/tune-motion.toml --checkpoint runs/depth/final \
+  --out runs/depth-tuned --overwrite
+C=runs/depth-tuned/final
 # Every protocol on meadow (10 s and 60 s loops, the 10-minute stability rollout) in the
 # background; fidelity, control and the 60 s revisit on the other bundled worlds beside it (an
 # evaluation runs on one thread; about 15 min in all on 2 cores).
@@ -48,8 +60,14 @@ if ! wait $meadow; then
 fi
 dst=assets/models/default
 mkdir -p $dst
-cp $C/model.safetensors $C/model.json $C/train.toml $C/tune.toml \
-   runs/default/metrics.csv runs/default/loss.png runs/default/summary.json \
-   runs/default-tuned/tune.json runs/default-tuned/tune.png $dst/
+cp $C/model.safetensors $C/model.json $C/tune.toml \
+   runs/depth-tuned/tune.json runs/depth-tuned/tune.png $dst/
+# Stage 1 (train.toml, metrics.csv, loss.png, summary.json) and stage 2 (…-stage2.…).
+cp runs/default/final/train.toml runs/default/metrics.csv runs/default/loss.png \
+   runs/default/summary.json $dst/
+cp $C/train.toml $dst/train-stage2.toml
+cp runs/depth/metrics.csv $dst/metrics-stage2.csv
+cp runs/depth/loss.png $dst/loss-stage2.png
+cp runs/depth/summary.json $dst/summary-stage2.json
 cp runs/default/eval-*.json runs/default/eval-*.png $dst/
 echo "default checkpoint in $dst"
