@@ -271,6 +271,10 @@ enum Command {
         /// predicted); the default is the runtime's.
         #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().horizontal_deadband_m, value_parser = reverie_runtime::parse_horizontal_deadband)]
         horizontal_deadband: f32,
+        /// The generated depth through a median of this radius (pixels, 0 = as generated)
+        /// before the session warps, stores or reads it; the default is the runtime's.
+        #[arg(long, default_value_t = reverie_runtime::EngineOptions::default().depth_median_radius, value_parser = reverie_runtime::parse_depth_median)]
+        depth_median: u32,
         /// Keep the camera's height: the model's vertical motion off (no steps, falls or
         /// jumps; `vertical_motion = false`).
         #[arg(long)]
@@ -697,6 +701,7 @@ fn run(cli: Cli) -> Result<()> {
             vertical_deadband,
             fall_window,
             horizontal_deadband,
+            depth_median,
             keep_height,
             memory_config,
         } => train::eval(&train::EvalArgs {
@@ -712,6 +717,7 @@ fn run(cli: Cli) -> Result<()> {
             vertical_deadband_m: vertical_deadband,
             fall_window_ticks: fall_window,
             horizontal_deadband_m: horizontal_deadband,
+            depth_median_radius: depth_median,
             keep_height,
             memory_config: memory_config.as_deref(),
         }),

@@ -184,6 +184,8 @@ pub struct EvalArgs<'a> {
     pub fall_window_ticks: u32,
     /// The sessions' horizontal dead band (m a tick).
     pub horizontal_deadband_m: f32,
+    /// The sessions' depth median radius (pixels).
+    pub depth_median_radius: u32,
     /// The model's vertical motion off ([`reverie_model::WorldModel::set_vertical_motion`]).
     pub keep_height: bool,
     /// Memory configuration JSON over the runtime's ([`crate::memory_config_over`]).
@@ -235,6 +237,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
             vertical_deadband_m: args.vertical_deadband_m,
             fall_window_ticks: args.fall_window_ticks,
             horizontal_deadband_m: args.horizontal_deadband_m,
+            depth_median_radius: args.depth_median_radius,
             ..reverie_runtime::EngineOptions::default()
         },
     };

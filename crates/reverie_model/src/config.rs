@@ -80,6 +80,15 @@ pub struct ModelConfig {
     /// wall. `true` (checkpoints from before it): vertical motion as the head predicts it.
     #[serde(default = "default_true")]
     pub vertical_motion: bool,
+    /// A `kinematic_motion` head that also reads the session's previous vertical motion (the
+    /// camera's vertical velocity): a jump is an arc of ticks — up fast, slower, then down as
+    /// fast as it went up — and a head that reads only the state, the action and the depth
+    /// learns the take-off (the tick jump is pressed) but not the arc after it, so a session
+    /// rose 0.3 m at each jump and never came down (session 33: meadow's 10-minute random walk
+    /// ended 58 m up). The previous motion is the session's own (what it moved last tick); in
+    /// training, the previous tick's target. `false` (checkpoints from before it): not read.
+    #[serde(default)]
+    pub vertical_momentum: bool,
 }
 
 fn default_true() -> bool {
@@ -124,6 +133,7 @@ impl Default for ModelConfig {
             body_half_width: default_body_half_width(),
             ground_vertical: false,
             vertical_motion: true,
+            vertical_momentum: false,
         }
     }
 }
@@ -158,6 +168,36 @@ impl ModelConfig {
     ) -> Vec<f32> {
         let walk = reverie_core::EgoMotion::intended(action, self.walk_speed, self.sprint_speed);
         probe.features(pose, [walk.right_m, walk.forward_m], self.body_half_width)
+    }
+
+    /// How many values of the motion context a session gives the head each tick
+    /// ([`ModelConfig::motion_context`]): the ground probe's features (`ground_probe`), then
+    /// the previous vertical motion (`vertical_momentum`).
+    pub fn motion_context_len(&self) -> usize {
+        usize::from(self.ground_probe) * reverie_core::GroundProbe::FEATURES
+            + usize::from(self.vertical_momentum)
+    }
+
+    /// Everything a session gives the motion head beside its state, the action and the depth
+    /// ([`crate::WorldModel::predict_motion`]'s `context`): [`ModelConfig::probe_features`]
+    /// for a `ground_probe` head, then `previous_up_m` (metres the camera moved up last tick)
+    /// for a `vertical_momentum` head; empty for neither.
+    pub fn motion_context(
+        &self,
+        probe: &reverie_core::GroundProbe,
+        pose: &reverie_core::Pose,
+        action: &reverie_core::Action,
+        previous_up_m: f32,
+    ) -> Vec<f32> {
+        let mut c = if self.ground_probe {
+            self.probe_features(probe, pose, action)
+        } else {
+            Vec::new()
+        };
+        if self.vertical_momentum {
+            c.push(previous_up_m);
+        }
+        c
     }
 
     /// Grid size (height, width).
@@ -228,6 +268,12 @@ impl ModelConfig {
                 "vertical_motion",
                 "false needs kinematic_motion = true (older heads learn the whole motion)"
                     .to_string(),
+            );
+        }
+        if self.vertical_momentum && !self.kinematic_motion {
+            return bad(
+                "vertical_momentum",
+                "needs kinematic_motion = true (it feeds the kinematic head)".to_string(),
             );
         }
         if self.ground_vertical && !self.vertical_motion {

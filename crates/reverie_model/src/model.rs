@@ -260,7 +260,8 @@ pub struct MotionInputs {
     actions: Tensor,
     /// `[B, 5]`: [`EgoMotion::intended`] of each action.
     intended: Tensor,
-    /// `[B, MOTION_CONTEXT]` for `ground_probe` heads, else `[B, 0]`.
+    /// `[B, MOTION_CONTEXT]` for `ground_probe` heads, else `[B, 0]` (the ground probe part of
+    /// the motion context; a `vertical_momentum` head's previous motion is in `x`).
     probe: Tensor,
 }
 
@@ -532,7 +533,8 @@ impl WorldModel {
                     } else {
                         0
                     }
-                    + if cfg.ground_probe { MOTION_CONTEXT } else { 0 },
+                    + if cfg.ground_probe { MOTION_CONTEXT } else { 0 }
+                    + usize::from(cfg.vertical_momentum),
                 cfg.motion_hidden,
                 vb.pp("motion1"),
             )?,
@@ -597,9 +599,11 @@ impl WorldModel {
     /// Ego-motion of the coming tick, `[B, 5]` in the units of [`EgoMotion::to_array`] (right,
     /// up, forward metres; yaw, pitch radians), from the state, the actions and `depth_code`
     /// (`[B, H, W, 1]`: the depth code of the frame each session has just shown — the model's
-    /// own output, or the prompt's), and `probe` (`[B, MOTION_CONTEXT]` from
-    /// [`WorldModel::probe_tensor`]: each session's [`GroundProbe::features`] at its current pose
-    /// for the action's intended walk; read by `ground_probe` models only).
+    /// own output, or the prompt's), and `probe` (`[B, C]` from [`WorldModel::probe_tensor`],
+    /// C = [`ModelConfig::motion_context_len`]: each session's [`ModelConfig::motion_context`] —
+    /// its [`GroundProbe::features`] at its current pose for the action's intended walk, read by
+    /// `ground_probe` models, then its previous vertical motion, read by `vertical_momentum`
+    /// models; `[B, 0]` for neither).
     ///
     /// A `ground_probe` model also steps up: its vertical motion adds a learned gate times the
     /// height above the feet of the highest point in the body's footprint after the intended
@@ -680,17 +684,32 @@ impl WorldModel {
             &[&pooled, &a, &(&walk / f64::from(MOTION_SCALE_M))?, &near],
             1,
         )?;
+        let len = self.cfg.motion_context_len();
+        if probe.dims() != [b, len] {
+            return Err(ModelError::Input(format!(
+                "motion context {:?} must be [{b}, {len}] (ground probe {}, previous vertical \
+                 motion {})",
+                probe.dims(),
+                if self.cfg.ground_probe {
+                    MOTION_CONTEXT
+                } else {
+                    0
+                },
+                usize::from(self.cfg.vertical_momentum),
+            )));
+        }
+        let context = probe.detach();
         let (x, probe) = if self.cfg.ground_probe {
-            if probe.dims() != [b, MOTION_CONTEXT] {
-                return Err(ModelError::Input(format!(
-                    "ground probe {:?} must be [{b}, {MOTION_CONTEXT}]",
-                    probe.dims(),
-                )));
-            }
-            let probe = probe.detach();
+            let probe = context.narrow(1, 0, MOTION_CONTEXT)?;
             (Tensor::cat(&[&x, &probe], 1)?, probe)
         } else {
             (x, Tensor::zeros((b, 0), DType::F32, &self.device)?)
+        };
+        let x = if self.cfg.vertical_momentum {
+            let previous = (context.narrow(1, len - 1, 1)? / f64::from(MOTION_SCALE_M))?;
+            Tensor::cat(&[&x, &previous], 1)?
+        } else {
+            x
         };
         Ok(MotionInputs {
             x,
@@ -787,8 +806,8 @@ impl WorldModel {
 
     /// [`WorldModel::predict_motion`] for one session, as an [`EgoMotion`]; `depth_m` is the
     /// depth (metres, `+inf` = sky) of the frame it shows now, `probe` the session's
-    /// [`GroundProbe::features`] at its current pose for the action's intended walk (ignored
-    /// by models without `ground_probe`).
+    /// [`ModelConfig::motion_context`] (ignored by models with neither `ground_probe` nor
+    /// `vertical_momentum`).
     pub fn predict_motion_one(
         &self,
         state: &State,
@@ -825,29 +844,32 @@ impl WorldModel {
         Ok(EgoMotion::from_array([m[0], m[1], m[2], m[3], m[4]]))
     }
 
-    /// Sessions' [`GroundProbe::features`] as the `[B, MOTION_CONTEXT]` tensor
-    /// [`WorldModel::predict_motion`] reads (`[B, 0]` for a model without `ground_probe`, which
-    /// takes any slices).
+    /// Sessions' [`ModelConfig::motion_context`] as the `[B, C]` tensor
+    /// [`WorldModel::predict_motion`] reads (C = [`ModelConfig::motion_context_len`]; `[B, 0]`
+    /// for a model with neither `ground_probe` nor `vertical_momentum`, which takes any slices).
     pub fn probe_tensor(&self, probes: &[&[f32]]) -> Result<Tensor> {
-        if !self.cfg.ground_probe {
+        let len = self.cfg.motion_context_len();
+        if len == 0 {
             return Ok(Tensor::zeros((probes.len(), 0), DType::F32, &self.device)?);
         }
-        let mut v: Vec<f32> = Vec::with_capacity(probes.len() * MOTION_CONTEXT);
+        let mut v: Vec<f32> = Vec::with_capacity(probes.len() * len);
         for p in probes {
-            if p.len() != GroundProbe::FEATURES {
+            if p.len() != len {
                 return Err(ModelError::Input(format!(
-                    "ground probe has {} values, not {}",
+                    "motion context has {} values, not {len} (ground probe {}, previous \
+                     vertical motion {})",
                     p.len(),
-                    GroundProbe::FEATURES
+                    if self.cfg.ground_probe {
+                        GroundProbe::FEATURES
+                    } else {
+                        0
+                    },
+                    usize::from(self.cfg.vertical_momentum),
                 )));
             }
             v.extend_from_slice(p);
         }
-        Ok(Tensor::from_vec(
-            v,
-            (probes.len(), MOTION_CONTEXT),
-            &self.device,
-        )?)
+        Ok(Tensor::from_vec(v, (probes.len(), len), &self.device)?)
     }
 
     /// One frame's depth (metres) as the `[1, H, W, 1]` depth-code tensor

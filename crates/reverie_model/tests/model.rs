@@ -982,3 +982,52 @@ fn a_head_without_vertical_motion_keeps_the_height_and_walks_as_with_it() {
     assert!(e.to_string().contains("vertical_motion"), "{e}");
     assert!(old.config().vertical_motion);
 }
+
+#[test]
+fn a_vertical_momentum_head_reads_the_previous_vertical_motion_after_the_probe() {
+    use reverie_core::Keys;
+    let bad = ModelConfig {
+        vertical_momentum: true,
+        kinematic_motion: false,
+        ground_probe: false,
+        ..ModelConfig::tiny()
+    };
+    let e = bad.validate().unwrap_err();
+    assert!(e.to_string().contains("vertical_momentum"), "{e}");
+    let cfg = ModelConfig {
+        vertical_momentum: true,
+        ..ModelConfig::tiny()
+    };
+    cfg.validate().unwrap();
+    assert_eq!(cfg.motion_context_len(), GroundProbe::FEATURES + 1);
+    let varmap = VarMap::new();
+    let model = WorldModel::new(
+        &cfg,
+        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+    )
+    .unwrap();
+    let (state, _, depth) = prompted(&cfg, &model, 5);
+    let probe = GroundProbe::new();
+    let pose = reverie_core::Pose::default();
+    let a = Action::keys(Keys::FORWARD);
+    // The context: the probe's features, then the previous vertical motion.
+    let at = |previous_up_m: f32| {
+        let c = cfg.motion_context(&probe, &pose, &a, previous_up_m);
+        assert_eq!(c.len(), GroundProbe::FEATURES + 1);
+        assert_eq!(c[GroundProbe::FEATURES], previous_up_m);
+        model.predict_motion_one(&state, &a, &depth, &c).unwrap()
+    };
+    let (still, rising) = (at(0.0), at(0.3));
+    assert_ne!(still.up_m, rising.up_m, "the previous motion is read");
+    assert_eq!(at(0.3), rising, "and deterministically");
+    // The probe alone is a context too short for it: a clear error, not a panic.
+    let short = cfg.probe_features(&probe, &pose, &a);
+    let e = model
+        .predict_motion_one(&state, &a, &depth, &short)
+        .unwrap_err();
+    assert!(e.to_string().contains("motion context"), "{e}");
+    // A model without it reads the probe alone, as before.
+    let plain = ModelConfig::tiny();
+    assert_eq!(plain.motion_context_len(), GroundProbe::FEATURES);
+    assert_eq!(plain.motion_context(&probe, &pose, &a, 0.3), short);
+}

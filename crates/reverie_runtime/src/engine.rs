@@ -120,6 +120,62 @@ pub struct EngineOptions {
     /// 4–7 mm a tick to 0.09 m in 16 ticks, where its frames dissolved, then walked on 8 m
     /// through it.
     pub horizontal_deadband_m: f32,
+    /// The network's depth goes through a median filter of this radius (pixels; a
+    /// (2r+1)×(2r+1) window, 0 = as generated) before the session uses it: what the next tick
+    /// warps, what the memory stores and what the ego-motion head reads. A generated depth is
+    /// speckled (single pixels metres nearer or farther than their neighbours); warped, each
+    /// speckle splats its colour somewhere else, tick after tick, and the frames dissolve into
+    /// dots. A median takes the speckles and keeps the edges.
+    pub depth_median_radius: u32,
+}
+
+/// The largest [`EngineOptions::depth_median_radius`].
+pub const MAX_DEPTH_MEDIAN_RADIUS: u32 = 3;
+
+/// Reads a depth median radius given by a user (pixels): see
+/// [`EngineOptions::depth_median_radius`].
+pub fn parse_depth_median(s: &str) -> Result<u32, String> {
+    let r: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("depth median radius {s:?} is not a whole number"))?;
+    check_depth_median(r).map_err(|e| e.to_string())?;
+    Ok(r)
+}
+
+fn check_depth_median(r: u32) -> Result<(), RuntimeError> {
+    if r <= MAX_DEPTH_MEDIAN_RADIUS {
+        Ok(())
+    } else {
+        Err(RuntimeError::Input(format!(
+            "depth median radius {r} is out of range, expected 0 ..= {MAX_DEPTH_MEDIAN_RADIUS}"
+        )))
+    }
+}
+
+/// `depth` (`w`×`h`, row-major; `+inf` = sky) through a median of radius `r` (the window
+/// clipped at the borders; `r = 0` returns it as it is). Sky counts as the farthest depth, so
+/// a lone sky pixel in a wall is filled and a lone wall pixel in the sky goes.
+pub fn median_depth(depth: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
+    if r == 0 || depth.len() != w * h {
+        return depth.to_vec();
+    }
+    let mut out = Vec::with_capacity(depth.len());
+    let mut window = Vec::with_capacity((2 * r + 1) * (2 * r + 1));
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(r), (y + r).min(h - 1));
+        for x in 0..w {
+            let (x0, x1) = (x.saturating_sub(r), (x + r).min(w - 1));
+            window.clear();
+            for yy in y0..=y1 {
+                window.extend_from_slice(&depth[yy * w + x0..=yy * w + x1]);
+            }
+            let mid = window.len() / 2;
+            let (_, m, _) = window.select_nth_unstable_by(mid, f32::total_cmp);
+            out.push(*m);
+        }
+    }
+    out
 }
 
 /// The largest [`EngineOptions::fall_window_ticks`] (10 s).
@@ -275,6 +331,7 @@ impl Default for EngineOptions {
             vertical_deadband_m: 0.02,
             fall_window_ticks: 96,
             horizontal_deadband_m: 0.01,
+            depth_median_radius: 0,
         }
     }
 }
@@ -435,6 +492,7 @@ impl<'m> Engine<'m> {
         check_vertical_deadband(options.vertical_deadband_m)?;
         check_fall_window(options.fall_window_ticks)?;
         check_horizontal_deadband(options.horizontal_deadband_m)?;
+        check_depth_median(options.depth_median_radius)?;
         let cfg = model.config();
         if (k.width as usize, k.height as usize) != (cfg.width, cfg.height) {
             return Err(RuntimeError::Input(format!(
@@ -652,17 +710,25 @@ impl<'m> Engine<'m> {
     /// the depth of the frame it shows, its ground probe): the inputs of the motion the next
     /// [`Engine::advance`] with `action` predicts (commits a pending frame first).
     pub fn motion_inputs(&mut self, action: &Action) -> Result<MotionInputs, RuntimeError> {
+        let previous_up_m = self.last.motion.up_m;
+        self.motion_inputs_after(action, previous_up_m)
+    }
+
+    /// [`Engine::motion_inputs`] as if the camera had moved `previous_up_m` metres up last tick
+    /// (read by `vertical_momentum` heads only; a session's own is its last motion's). For
+    /// tuning the head on a session with the previous motion of its teacher.
+    pub fn motion_inputs_after(
+        &mut self,
+        action: &Action,
+        previous_up_m: f32,
+    ) -> Result<MotionInputs, RuntimeError> {
         self.commit()?;
         self.sync_probe()?;
         let cfg = self.model.config();
-        let probe = if cfg.ground_probe {
-            cfg.probe_features(&self.probe, &self.last.pose, action)
-        } else {
-            Vec::new()
-        };
+        let context = cfg.motion_context(&self.probe, &self.last.pose, action, previous_up_m);
         Ok(self
             .model
-            .motion_inputs_one(&self.state, action, &self.last.depth_m, &probe)?)
+            .motion_inputs_one(&self.state, action, &self.last.depth_m, &context)?)
     }
 
     /// The part of a tick up to the frame: ego-motion → warp → memory render → network (as the
@@ -842,6 +908,16 @@ impl<'m> Engine<'m> {
                 self.model.generate(&mut self.state, &a, &g)?;
             }
             (rgb, depth)
+        };
+        let depth_m = if network && self.options.depth_median_radius > 0 {
+            median_depth(
+                &depth_m,
+                self.k.width as usize,
+                self.k.height as usize,
+                self.options.depth_median_radius as usize,
+            )
+        } else {
+            depth_m
         };
         times.network_ms = ms(t);
         // Nothing back-propagates through a session: cut the state off from the autograd graph.

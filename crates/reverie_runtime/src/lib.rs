@@ -17,10 +17,11 @@ mod session;
 mod trace;
 
 pub use engine::{
-    Engine, EngineOptions, FrameDeadline, Generated, Lift, MAX_FALL_WINDOW_TICKS,
-    MAX_HORIZONTAL_DEADBAND_M, MAX_VERTICAL_DEADBAND_M, Prompt, Refine, RuntimeError, StageTimes,
-    parse_depth_temperature, parse_fall_window, parse_horizontal_deadband,
-    parse_source_temperature, parse_vertical_deadband,
+    Engine, EngineOptions, FrameDeadline, Generated, Lift, MAX_DEPTH_MEDIAN_RADIUS,
+    MAX_FALL_WINDOW_TICKS, MAX_HORIZONTAL_DEADBAND_M, MAX_VERTICAL_DEADBAND_M, Prompt, Refine,
+    RuntimeError, StageTimes, median_depth, parse_depth_median, parse_depth_temperature,
+    parse_fall_window, parse_horizontal_deadband, parse_source_temperature,
+    parse_vertical_deadband,
 };
 pub use handle::{
     DEFAULT_FRAME_DEADLINE_MS, FrameOut, MemoryInfo, RuntimeConfig, RuntimeHandle,

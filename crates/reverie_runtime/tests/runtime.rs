@@ -565,3 +565,78 @@ fn fall_window_flags_are_checked() {
     let e = Engine::new(&model, k, &prompt, options).err().unwrap();
     assert!(e.to_string().contains("fall window"), "{e}");
 }
+
+#[test]
+fn the_depth_median_takes_speckles_and_keeps_edges() {
+    use reverie_runtime::median_depth;
+    let (w, h) = (8, 6);
+    // A wall 2 m away on the left, 5 m on the right, sky in the top row.
+    let mut d: Vec<f32> = (0..w * h)
+        .map(|i| {
+            let (x, y) = (i % w, i / w);
+            if y == 0 {
+                f32::INFINITY
+            } else if x < 4 {
+                2.0
+            } else {
+                5.0
+            }
+        })
+        .collect();
+    let clean = d.clone();
+    // Speckles: a pixel far too near, one far too far, one sky pixel in the wall.
+    d[2 * w + 1] = 0.1;
+    d[3 * w + 6] = 40.0;
+    d[3 * w + 2] = f32::INFINITY;
+    let m = median_depth(&d, w, h, 1);
+    assert_eq!(m.len(), d.len());
+    // (Row 1 touches the sky: where three regions meet, a median takes the majority of its
+    // window, which is not always the pixel's own.)
+    for y in 2..h {
+        for x in 0..w {
+            assert_eq!(m[y * w + x], clean[y * w + x], "({x}, {y})");
+        }
+    }
+    assert!(m[..w].iter().all(|z| z.is_infinite()), "the sky stays sky");
+    assert_eq!(
+        median_depth(&d, w, h, 0),
+        d,
+        "radius 0 is the depth as it is"
+    );
+}
+
+#[test]
+fn the_depth_median_smooths_a_session_and_its_flags_are_checked() {
+    use reverie_runtime::{MAX_DEPTH_MEDIAN_RADIUS, median_depth, parse_depth_median};
+    assert_eq!(parse_depth_median("1"), Ok(1));
+    assert_eq!(parse_depth_median(" 0 "), Ok(0), "0 turns it off");
+    assert!(parse_depth_median(&MAX_DEPTH_MEDIAN_RADIUS.to_string()).is_ok());
+    for bad in ["-1", "4", "1.5", "NaN", "wide", ""] {
+        let e = parse_depth_median(bad).unwrap_err();
+        assert!(e.contains("depth median radius"), "{bad}: {e}");
+    }
+    let model = model();
+    let (k, prompt) = prompt(&model);
+    let (w, h) = (k.width as usize, k.height as usize);
+    let run = |r: u32| {
+        let options = EngineOptions {
+            depth_median_radius: r,
+            ..EngineOptions::default()
+        };
+        let mut e = Engine::new(&model, k, &prompt, options).unwrap();
+        script(6)
+            .iter()
+            .map(|a| e.step(a).unwrap().depth_m.clone())
+            .collect::<Vec<_>>()
+    };
+    // The first tick starts from the same state and pose: its depth is the unfiltered one
+    // through the median. (Later ticks warp the filtered depth, so they differ more.)
+    let (raw, filtered) = (run(0), run(1));
+    assert_eq!(filtered[0], median_depth(&raw[0], w, h, 1));
+    let options = EngineOptions {
+        depth_median_radius: MAX_DEPTH_MEDIAN_RADIUS + 1,
+        ..EngineOptions::default()
+    };
+    let e = Engine::new(&model, k, &prompt, options).err().unwrap();
+    assert!(e.to_string().contains("depth median radius"), "{e}");
+}

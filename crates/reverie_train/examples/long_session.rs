@@ -73,6 +73,9 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(m) = std::env::var("REVERIE_HORIZONTAL_DEADBAND") {
         options.horizontal_deadband_m = reverie_runtime::parse_horizontal_deadband(&m)?;
     }
+    if let Ok(r) = std::env::var("REVERIE_DEPTH_MEDIAN") {
+        options.depth_median_radius = reverie_runtime::parse_depth_median(&r)?;
+    }
     let mut world = World::new(spec.clone());
     let renderer = Renderer::new(&spec);
     let mut engine = Engine::new(&model, k, &start.prompt(), options)?;
@@ -83,7 +86,21 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     // Since the last line: metres the camera rose on ticks it also walked, rose standing still
     // and fell.
     let (mut rose_walking, mut rose_standing, mut fell) = (0.0f32, 0.0f32, 0.0f32);
+    let trace_ticks: usize = std::env::var("REVERIE_TRACE_TICKS").map_or(Ok(0), |n| n.parse())?;
     for (t, a) in ep.actions.iter().enumerate() {
+        if t > 0 && t < trace_ticks {
+            // The head's own vertical motion, before the session's dead bands and fall window.
+            let raw = model.motion_of(&engine.motion_inputs(a)?)?;
+            let truth_up = ep.poses[t].position.y - ep.poses[t - 1].position.y;
+            let truth_walk = (ep.poses[t].position.x - ep.poses[t - 1].position.x)
+                .hypot(ep.poses[t].position.z - ep.poses[t - 1].position.z);
+            eprintln!(
+                "tick {t:4} jump {} true up {truth_up:+.3} walk {truth_walk:.3} | head up {:+.3} walk {:.3}",
+                u8::from(a.keys.contains(reverie_core::Keys::JUMP)),
+                raw.up_m,
+                raw.right_m.hypot(raw.forward_m),
+            );
+        }
         if t > 0 {
             let before = engine.frame().pose.position;
             let after = engine.step(a)?.pose.position;

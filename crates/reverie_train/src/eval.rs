@@ -433,6 +433,10 @@ pub struct EvalReport {
     /// from before session 31 lack it, and had none).
     #[serde(default)]
     pub horizontal_deadband_m: f32,
+    /// The sessions' depth median radius ([`EngineOptions::depth_median_radius`]; reports
+    /// from before session 33 lack it, and had none).
+    #[serde(default)]
+    pub depth_median_radius: u32,
     /// Whether the model moved the camera up or down ([`reverie_model::ModelConfig::vertical_motion`];
     /// reports from before session 16 lack it, and did).
     #[serde(default = "rendered_ahead")]
@@ -526,6 +530,7 @@ pub fn evaluate(
         vertical_deadband_m: opts.sessions.vertical_deadband_m,
         fall_window_ticks: opts.sessions.fall_window_ticks,
         horizontal_deadband_m: opts.sessions.horizontal_deadband_m,
+        depth_median_radius: opts.sessions.depth_median_radius,
         vertical_motion: model.config().vertical_motion,
         ..EvalReport::default()
     };

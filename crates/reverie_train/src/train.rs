@@ -197,7 +197,23 @@ pub fn run_batch(
     for t in 1..len {
         let actions: Vec<Action> = seqs.iter().map(|s| s.actions[t]).collect();
         let a = actions_tensor(&actions, &dev)?;
-        let probes: Vec<&[f32]> = seqs.iter().map(|s| s.probe[t].as_slice()).collect();
+        // The motion context: the ground probe, then (a `vertical_momentum` head) the previous
+        // tick's target vertical motion (none before the first).
+        let contexts: Vec<Vec<f32>> = seqs
+            .iter()
+            .map(|s| {
+                let mut c = s.probe[t].clone();
+                if mc.vertical_momentum {
+                    c.push(if t >= 2 {
+                        motion_target(s, t - 1).up_m
+                    } else {
+                        0.0
+                    });
+                }
+                c
+            })
+            .collect();
+        let probes: Vec<&[f32]> = contexts.iter().map(Vec::as_slice).collect();
         let probe = model.probe_tensor(&probes)?;
         // Without `motion_trains_state` the head reads a detached copy of the state.
         let head_only;

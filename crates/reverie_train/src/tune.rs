@@ -94,6 +94,13 @@ pub struct TuneConfig {
     /// stopped at the largest share of its round's wall walks (`walls`).
     #[serde(default)]
     pub keep: KeepHead,
+    /// Grow the head to read the session's previous vertical motion
+    /// ([`reverie_model::ModelConfig::vertical_momentum`]; its new inputs start at zero
+    /// weights, so round 0 plays the checkpoint's head as it was). Each stored tick reads the
+    /// previous tick's label as that motion — the vertical velocity the teacher had, the
+    /// arc of a jump — and a session reads its own. `false` (the default): the model as saved.
+    #[serde(default)]
+    pub vertical_momentum: bool,
 }
 
 /// Which round's head a tuning keeps ([`TuneConfig::keep`]).
@@ -455,10 +462,12 @@ fn play_episode(
         x.reset();
     }
     let mc = model.config();
+    // The teacher's previous vertical motion (what a `vertical_momentum` head reads here).
+    let mut previous_up_m = 0.0;
     for t in start + 1..ep.actions.len() {
         let a = &ep.actions[t];
         let inputs = engine
-            .motion_inputs(a)
+            .motion_inputs_after(a, previous_up_m)
             .map_err(|e| TrainError::Other(e.to_string()))?;
         ticks.inputs.push(inputs.detach());
         let truth = EgoMotion::between(&ep.poses[t - 1], &ep.poses[t]);
@@ -472,6 +481,7 @@ fn play_episode(
                 }),
         };
         ticks.truth.extend(label.to_array());
+        previous_up_m = label.up_m;
         let g = engine
             .step(a)
             .map_err(|e| TrainError::Other(e.to_string()))?;
@@ -637,7 +647,16 @@ pub fn tune(
         .iter()
         .map(|p| WorldSpec::load(p).map_err(|e| TrainError::file(p, e)))
         .collect::<Result<_>>()?;
-    let model_cfg = checkpoint::load_config(from)?;
+    let mut model_cfg = checkpoint::load_config(from)?;
+    if cfg.vertical_momentum {
+        if !model_cfg.kinematic_motion {
+            return Err(TrainError::file(
+                from,
+                "vertical_momentum: the model's head is not kinematic_motion",
+            ));
+        }
+        model_cfg.vertical_momentum = true;
+    }
     let varmap = VarMap::new();
     let model = WorldModel::new(
         &model_cfg,

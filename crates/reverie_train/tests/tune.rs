@@ -48,6 +48,7 @@ fn config() -> TuneConfig {
         motion_rise: 1.0,
         labels: MotionLabels::Truth,
         keep: KeepHead::Last,
+        vertical_momentum: false,
     }
 }
 
@@ -325,4 +326,64 @@ fn session_labels_tune_from_the_sessions_own_poses() {
     std::fs::write(&path, good.replace("wall_weight = 1", "wall_weight = 0")).unwrap();
     let e = TuneConfig::load(&path).unwrap_err().to_string();
     assert!(e.contains("wall_weight"), "{e}");
+}
+
+#[test]
+fn vertical_momentum_grows_the_head_and_the_session_reads_its_last_motion() {
+    let tmp = tempfile::tempdir().unwrap();
+    let from = tmp.path().join("from");
+    tiny_checkpoint(&from);
+    let out = tmp.path().join("out");
+    let cfg = TuneConfig {
+        vertical_momentum: true,
+        ..config_short()
+    };
+    let report = tune(&cfg, &from, &out, &Quiet).unwrap();
+    // Round 0 plays the checkpoint's head grown with zero weights: it moves as it did.
+    let plain = tune(&config_short(), &from, &tmp.path().join("plain"), &Quiet).unwrap();
+    let (m, p) = (report.play[0].motion_l1, plain.play[0].motion_l1);
+    assert!((m - p).abs() <= 1e-6 * p.abs(), "{m} vs {p}");
+    let model = checkpoint::load_cpu(&out.join("final")).unwrap();
+    let mc = model.config();
+    assert!(mc.vertical_momentum);
+    assert_eq!(
+        mc.motion_context_len(),
+        reverie_core::GroundProbe::FEATURES + 1
+    );
+    // A session reads the motion it made last tick; another previous motion is another input.
+    let k = Intrinsics::from_vfov_deg(32, 32, 70.0).unwrap();
+    let spec = Arc::new(WorldSpec::load(&world()).unwrap());
+    let ep = record(&spec, &k, &PolicyKind::RandomWalk, 7, 6);
+    let mut engine = Engine::new(&model, k, &ep.prompt(), EngineOptions::default()).unwrap();
+    let jump = Action::keys(reverie_core::Keys::JUMP);
+    engine.step(&jump).unwrap();
+    let last_up = engine.frame().motion.up_m;
+    let own = model
+        .motion_of(&engine.motion_inputs(&jump).unwrap())
+        .unwrap();
+    let same = model
+        .motion_of(&engine.motion_inputs_after(&jump, last_up).unwrap())
+        .unwrap();
+    assert_eq!(own, same);
+    // Give the previous-motion input a weight: then the prediction depends on it.
+    let vm = VarMap::new();
+    let grown =
+        WorldModel::new(mc, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+    reverie_train::train::seeded_init(&vm, 9).unwrap();
+    let mut engine = Engine::new(&grown, k, &ep.prompt(), EngineOptions::default()).unwrap();
+    let a = grown
+        .motion_of(&engine.motion_inputs_after(&jump, 0.0).unwrap())
+        .unwrap();
+    let b = grown
+        .motion_of(&engine.motion_inputs_after(&jump, 0.3).unwrap())
+        .unwrap();
+    assert_ne!(a, b);
+}
+
+fn config_short() -> TuneConfig {
+    TuneConfig {
+        rounds: 1,
+        epochs: 2,
+        ..config()
+    }
 }
