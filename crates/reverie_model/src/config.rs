@@ -80,15 +80,28 @@ pub struct ModelConfig {
     /// wall. `true` (checkpoints from before it): vertical motion as the head predicts it.
     #[serde(default = "default_true")]
     pub vertical_motion: bool,
-    /// A `kinematic_motion` head that also reads the session's previous vertical motion (the
-    /// camera's vertical velocity): a jump is an arc of ticks — up fast, slower, then down as
-    /// fast as it went up — and a head that reads only the state, the action and the depth
-    /// learns the take-off (the tick jump is pressed) but not the arc after it, so a session
-    /// rose 0.3 m at each jump and never came down (session 33: meadow's 10-minute random walk
-    /// ended 58 m up). The previous motion is the session's own (what it moved last tick); in
-    /// training, the previous tick's target. `false` (checkpoints from before it): not read.
+    /// A `kinematic_motion` head whose camera, up in the air after a rise, flies the arc: its
+    /// vertical motion there is the previous tick's less a tick of `gravity`, in place of the
+    /// learned one. A jump is an arc of ticks — up fast, slower, then down as fast as it went
+    /// up — and a head that reads only the state, the action and the depth learns the take-off
+    /// (the tick jump is pressed) but not the arc after it, so a session rose 0.3 m at each
+    /// jump and never came down (session 33: meadow's 10-minute random walk ended 58 m up).
+    /// The rise itself (a jump's take-off, a step) is learned, and so is every motion on the
+    /// ground. Whether the camera is in the air, and its previous motion, are the session's
+    /// own (`reverie_runtime::Lift`: above the height its last rise began at; the engine lands
+    /// it there), in training the targets' by the same rule. Session 33 also tried a head that
+    /// read the previous motion as an input, with and without a learned airborne gate: its
+    /// arcs decayed towards a constant rise, and the camera climbed 11–15 m in 10 s.
+    /// `false` (checkpoints from before it): the learned vertical motion on every tick.
     #[serde(default)]
     pub vertical_momentum: bool,
+    /// The walker's gravity (m/s², `reverie_world`'s physics), for `vertical_momentum`.
+    #[serde(default = "default_gravity")]
+    pub gravity: f32,
+}
+
+fn default_gravity() -> f32 {
+    28.0
 }
 
 fn default_true() -> bool {
@@ -134,6 +147,7 @@ impl Default for ModelConfig {
             ground_vertical: false,
             vertical_motion: true,
             vertical_momentum: false,
+            gravity: default_gravity(),
         }
     }
 }
@@ -172,22 +186,23 @@ impl ModelConfig {
 
     /// How many values of the motion context a session gives the head each tick
     /// ([`ModelConfig::motion_context`]): the ground probe's features (`ground_probe`), then
-    /// the previous vertical motion (`vertical_momentum`).
+    /// the previous vertical motion and whether the camera is in the air (`vertical_momentum`).
     pub fn motion_context_len(&self) -> usize {
         usize::from(self.ground_probe) * reverie_core::GroundProbe::FEATURES
-            + usize::from(self.vertical_momentum)
+            + 2 * usize::from(self.vertical_momentum)
     }
 
     /// Everything a session gives the motion head beside its state, the action and the depth
     /// ([`crate::WorldModel::predict_motion`]'s `context`): [`ModelConfig::probe_features`]
-    /// for a `ground_probe` head, then `previous_up_m` (metres the camera moved up last tick)
-    /// for a `vertical_momentum` head; empty for neither.
+    /// for a `ground_probe` head, then for a `vertical_momentum` head `in_air`'s motion (metres
+    /// the camera moved up last tick, when it is up in the air after a rise) and 1, or 0 and 0
+    /// on the ground; empty for neither.
     pub fn motion_context(
         &self,
         probe: &reverie_core::GroundProbe,
         pose: &reverie_core::Pose,
         action: &reverie_core::Action,
-        previous_up_m: f32,
+        in_air: Option<f32>,
     ) -> Vec<f32> {
         let mut c = if self.ground_probe {
             self.probe_features(probe, pose, action)
@@ -195,9 +210,18 @@ impl ModelConfig {
             Vec::new()
         };
         if self.vertical_momentum {
-            c.push(previous_up_m);
+            c.extend(ModelConfig::airborne_features(in_air));
         }
         c
+    }
+
+    /// A `vertical_momentum` head's part of the motion context: the motion last tick and 1 in
+    /// the air (`Some`), 0 and 0 on the ground.
+    pub fn airborne_features(in_air: Option<f32>) -> [f32; 2] {
+        match in_air {
+            Some(up_m) => [up_m, 1.0],
+            None => [0.0, 0.0],
+        }
     }
 
     /// Grid size (height, width).
@@ -268,6 +292,12 @@ impl ModelConfig {
                 "vertical_motion",
                 "false needs kinematic_motion = true (older heads learn the whole motion)"
                     .to_string(),
+            );
+        }
+        if !(self.gravity.is_finite() && self.gravity > 0.0 && self.gravity <= 100.0) {
+            return bad(
+                "gravity",
+                format!("{} m/s² is not within (0, 100]", self.gravity),
             );
         }
         if self.vertical_momentum && !self.kinematic_motion {

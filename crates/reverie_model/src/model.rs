@@ -47,6 +47,7 @@ pub const MOTION_CONTEXT: usize = GroundProbe::FEATURES;
 /// Step gate logit offset: a fresh head lifts ~95 % of a step in the footprint ahead (stage 2
 /// starts from a head that never stepped up: the gate learns where not to).
 const STEP_GATE_OFFSET: f64 = 3.0;
+
 /// Lowest top above the feet that is a step (lower: plants, slabs, noise in the depth).
 const STEP_MIN_M: f32 = 0.5;
 /// Highest top above the feet that is a step (higher: a wall).
@@ -260,8 +261,8 @@ pub struct MotionInputs {
     actions: Tensor,
     /// `[B, 5]`: [`EgoMotion::intended`] of each action.
     intended: Tensor,
-    /// `[B, MOTION_CONTEXT]` for `ground_probe` heads, else `[B, 0]` (the ground probe part of
-    /// the motion context; a `vertical_momentum` head's previous motion is in `x`).
+    /// `[B, C]`: the motion context ([`ModelConfig::motion_context`]; `[B, 0]` for heads that
+    /// read none).
     probe: Tensor,
 }
 
@@ -533,8 +534,7 @@ impl WorldModel {
                     } else {
                         0
                     }
-                    + if cfg.ground_probe { MOTION_CONTEXT } else { 0 }
-                    + usize::from(cfg.vertical_momentum),
+                    + if cfg.ground_probe { MOTION_CONTEXT } else { 0 },
                 cfg.motion_hidden,
                 vb.pp("motion1"),
             )?,
@@ -688,26 +688,19 @@ impl WorldModel {
         if probe.dims() != [b, len] {
             return Err(ModelError::Input(format!(
                 "motion context {:?} must be [{b}, {len}] (ground probe {}, previous vertical \
-                 motion {})",
+                 motion and whether in the air {})",
                 probe.dims(),
                 if self.cfg.ground_probe {
                     MOTION_CONTEXT
                 } else {
                     0
                 },
-                usize::from(self.cfg.vertical_momentum),
+                2 * usize::from(self.cfg.vertical_momentum),
             )));
         }
         let context = probe.detach();
-        let (x, probe) = if self.cfg.ground_probe {
-            let probe = context.narrow(1, 0, MOTION_CONTEXT)?;
-            (Tensor::cat(&[&x, &probe], 1)?, probe)
-        } else {
-            (x, Tensor::zeros((b, 0), DType::F32, &self.device)?)
-        };
-        let x = if self.cfg.vertical_momentum {
-            let previous = (context.narrow(1, len - 1, 1)? / f64::from(MOTION_SCALE_M))?;
-            Tensor::cat(&[&x, &previous], 1)?
+        let x = if self.cfg.ground_probe {
+            Tensor::cat(&[&x, &context.narrow(1, 0, MOTION_CONTEXT)?], 1)?
         } else {
             x
         };
@@ -715,7 +708,7 @@ impl WorldModel {
             x,
             actions: a,
             intended,
-            probe,
+            probe: context,
         })
     }
 
@@ -790,6 +783,17 @@ impl WorldModel {
                 up = (up + (gate * step)?)?;
             }
         }
+        if self.cfg.vertical_momentum {
+            // In the air after a rise, the arc and nothing else: last tick's motion less a tick
+            // of gravity. (A learned output added to it would be integrated as velocity: a
+            // bias of a tick of gravity and the arc never comes down.)
+            let c = probe.dim(1)?;
+            let previous = probe.narrow(1, c - 2, 1)?;
+            let air = probe.narrow(1, c - 1, 1)?;
+            let tick = 1.0 / f64::from(reverie_core::TICK_HZ);
+            let arc = (previous - f64::from(self.cfg.gravity) * tick * tick)?;
+            up = ((&air * arc)? + ((1.0 - &air)? * up)?)?;
+        }
         if !self.cfg.vertical_motion {
             up = up.zeros_like()?;
         }
@@ -857,14 +861,14 @@ impl WorldModel {
             if p.len() != len {
                 return Err(ModelError::Input(format!(
                     "motion context has {} values, not {len} (ground probe {}, previous \
-                     vertical motion {})",
+                     vertical motion and whether in the air {})",
                     p.len(),
                     if self.cfg.ground_probe {
                         GroundProbe::FEATURES
                     } else {
                         0
                     },
-                    usize::from(self.cfg.vertical_momentum),
+                    2 * usize::from(self.cfg.vertical_momentum),
                 )));
             }
             v.extend_from_slice(p);

@@ -984,7 +984,7 @@ fn a_head_without_vertical_motion_keeps_the_height_and_walks_as_with_it() {
 }
 
 #[test]
-fn a_vertical_momentum_head_reads_the_previous_vertical_motion_after_the_probe() {
+fn a_vertical_momentum_head_flies_the_arc_in_the_air_and_is_learned_on_the_ground() {
     use reverie_core::Keys;
     let bad = ModelConfig {
         vertical_momentum: true,
@@ -994,40 +994,69 @@ fn a_vertical_momentum_head_reads_the_previous_vertical_motion_after_the_probe()
     };
     let e = bad.validate().unwrap_err();
     assert!(e.to_string().contains("vertical_momentum"), "{e}");
+    for gravity in [0.0, -9.8, f32::NAN, 1e6] {
+        let bad = ModelConfig {
+            gravity,
+            ..ModelConfig::tiny()
+        };
+        let e = bad.validate().unwrap_err();
+        assert!(e.to_string().contains("gravity"), "{gravity}: {e}");
+    }
     let cfg = ModelConfig {
         vertical_momentum: true,
         ..ModelConfig::tiny()
     };
     cfg.validate().unwrap();
-    assert_eq!(cfg.motion_context_len(), GroundProbe::FEATURES + 1);
+    assert_eq!(cfg.motion_context_len(), GroundProbe::FEATURES + 2);
+    // The same weights with and without it: it adds no tensors.
     let varmap = VarMap::new();
-    let model = WorldModel::new(
-        &cfg,
-        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-    )
-    .unwrap();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    let model = WorldModel::new(&cfg, vb.clone()).unwrap();
+    let plain_cfg = ModelConfig::tiny();
+    let plain = WorldModel::new(&plain_cfg, vb).unwrap();
     let (state, _, depth) = prompted(&cfg, &model, 5);
     let probe = GroundProbe::new();
     let pose = reverie_core::Pose::default();
-    let a = Action::keys(Keys::FORWARD);
-    // The context: the probe's features, then the previous vertical motion.
-    let at = |previous_up_m: f32| {
-        let c = cfg.motion_context(&probe, &pose, &a, previous_up_m);
-        assert_eq!(c.len(), GroundProbe::FEATURES + 1);
-        assert_eq!(c[GroundProbe::FEATURES], previous_up_m);
-        model.predict_motion_one(&state, &a, &depth, &c).unwrap()
-    };
-    let (still, rising) = (at(0.0), at(0.3));
-    assert_ne!(still.up_m, rising.up_m, "the previous motion is read");
-    assert_eq!(at(0.3), rising, "and deterministically");
-    // The probe alone is a context too short for it: a clear error, not a panic.
-    let short = cfg.probe_features(&probe, &pose, &a);
-    let e = model
-        .predict_motion_one(&state, &a, &depth, &short)
-        .unwrap_err();
-    assert!(e.to_string().contains("motion context"), "{e}");
-    // A model without it reads the probe alone, as before.
-    let plain = ModelConfig::tiny();
-    assert_eq!(plain.motion_context_len(), GroundProbe::FEATURES);
-    assert_eq!(plain.motion_context(&probe, &pose, &a, 0.3), short);
+    let g = cfg.gravity / (reverie_core::TICK_HZ * reverie_core::TICK_HZ) as f32;
+    for keys in [Keys::FORWARD, Keys::JUMP, Keys::NONE] {
+        let a = Action::keys(keys);
+        let short = plain_cfg.motion_context(&probe, &pose, &a, Some(0.3));
+        assert_eq!(
+            short.len(),
+            GroundProbe::FEATURES,
+            "a plain head reads the probe alone"
+        );
+        let learned = plain
+            .predict_motion_one(&state, &a, &depth, &short)
+            .unwrap();
+        // On the ground: the learned motion, all of it.
+        let c = cfg.motion_context(&probe, &pose, &a, None);
+        assert_eq!(c[GroundProbe::FEATURES..], [0.0, 0.0]);
+        let ground = model.predict_motion_one(&state, &a, &depth, &c).unwrap();
+        assert!(
+            (ground.up_m - learned.up_m).abs() < 1e-6,
+            "{ground:?} {learned:?}"
+        );
+        // In the air: the arc, whatever the weights say; the walk and the look as learned.
+        for previous in [0.3, 0.01, -0.2] {
+            let c = cfg.motion_context(&probe, &pose, &a, Some(previous));
+            assert_eq!(c[GroundProbe::FEATURES..], [previous, 1.0]);
+            let air = model.predict_motion_one(&state, &a, &depth, &c).unwrap();
+            assert!(
+                (air.up_m - (previous - g)).abs() < 1e-6,
+                "{previous}: {air:?}"
+            );
+            assert!((air.forward_m - learned.forward_m).abs() < 1e-6);
+            assert!((air.right_m - learned.right_m).abs() < 1e-6);
+            assert_eq!(
+                (air.yaw_rad, air.pitch_rad),
+                (learned.yaw_rad, learned.pitch_rad)
+            );
+        }
+        // The probe alone is a context too short for it: a clear error, not a panic.
+        let e = model
+            .predict_motion_one(&state, &a, &depth, &short)
+            .unwrap_err();
+        assert!(e.to_string().contains("motion context"), "{e}");
+    }
 }

@@ -191,6 +191,21 @@ pub struct Lift {
 }
 
 impl Lift {
+    /// Whether the camera is still above the height its rise began at (by more than a
+    /// millimetre: what rounding leaves of an arc that came all the way down is not a rise).
+    pub fn in_air(&self) -> bool {
+        self.m > 1e-3
+    }
+
+    /// What a `vertical_momentum` head flies on from after a tick that moved the camera `up_m`
+    /// and left this lift: that motion while the camera is up in the air after a rise, else
+    /// none (on the ground). Outside a rise nothing carries over from tick to tick: a small
+    /// drift down taken for the start of a fall would be continued by the arc, tick after
+    /// tick, without end (session 33: 99 m in 10 s).
+    pub fn airborne_motion(&self, up_m: f32) -> Option<f32> {
+        self.in_air().then_some(up_m)
+    }
+
     /// The lift after a tick that moved the camera `up_m`, with `window` ticks to come down.
     pub fn after(self, up_m: f32, window: u32) -> Lift {
         if window == 0 {
@@ -686,6 +701,10 @@ impl<'m> Engine<'m> {
         }
         if self.fall_window() > 0 && self.lift.m > 0.0 && motion.up_m < 0.0 {
             motion.up_m = motion.up_m.max(-self.lift.m);
+        } else if self.lift.in_air() && self.model.config().vertical_momentum {
+            // A `vertical_momentum` head in the air: the top of the arc (a rise of a few
+            // millimetres) is part of it, and the next tick reads it; banded to none, the
+            // head would read the camera as standing at the top.
         } else if motion.up_m.abs() < self.options.vertical_deadband_m {
             motion.up_m = 0.0;
         }
@@ -710,22 +729,23 @@ impl<'m> Engine<'m> {
     /// the depth of the frame it shows, its ground probe): the inputs of the motion the next
     /// [`Engine::advance`] with `action` predicts (commits a pending frame first).
     pub fn motion_inputs(&mut self, action: &Action) -> Result<MotionInputs, RuntimeError> {
-        let previous_up_m = self.last.motion.up_m;
-        self.motion_inputs_after(action, previous_up_m)
+        let in_air = self.lift.airborne_motion(self.last.motion.up_m);
+        self.motion_inputs_after(action, in_air)
     }
 
-    /// [`Engine::motion_inputs`] as if the camera had moved `previous_up_m` metres up last tick
-    /// (read by `vertical_momentum` heads only; a session's own is its last motion's). For
-    /// tuning the head on a session with the previous motion of its teacher.
+    /// [`Engine::motion_inputs`] as if the camera were in the air having moved `in_air` metres
+    /// up last tick, or on the ground (`None`) (read by `vertical_momentum` heads only; a
+    /// session's own is [`Lift::airborne_motion`] of its last motion). For tuning the head on
+    /// a session with the vertical motion of its teacher.
     pub fn motion_inputs_after(
         &mut self,
         action: &Action,
-        previous_up_m: f32,
+        in_air: Option<f32>,
     ) -> Result<MotionInputs, RuntimeError> {
         self.commit()?;
         self.sync_probe()?;
         let cfg = self.model.config();
-        let context = cfg.motion_context(&self.probe, &self.last.pose, action, previous_up_m);
+        let context = cfg.motion_context(&self.probe, &self.last.pose, action, in_air);
         Ok(self
             .model
             .motion_inputs_one(&self.state, action, &self.last.depth_m, &context)?)

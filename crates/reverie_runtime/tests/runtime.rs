@@ -521,6 +521,21 @@ fn a_rise_comes_down_through_the_dead_band_to_where_it_began() {
         "a fall is no rise"
     );
     assert_eq!(Lift::default().after(0.3, 0), Lift::default(), "no window");
+    // What a `vertical_momentum` head flies on from: the motion while up after a rise, nothing
+    // on the ground (a drift down is not the start of a fall to continue).
+    let up = Lift::default().after(0.3, w);
+    assert!(up.in_air());
+    assert_eq!(up.airborne_motion(0.3), Some(0.3));
+    let falling = up.after(-0.1, w);
+    assert_eq!(falling.airborne_motion(-0.1), Some(-0.1));
+    let landed = falling.after(-0.2, w);
+    assert!(!landed.in_air());
+    assert_eq!(landed.airborne_motion(-0.2), None);
+    assert_eq!(Lift::default().after(-0.03, w).airborne_motion(-0.03), None);
+    assert!(
+        !Lift { m: 1e-4, ticks: 3 }.in_air(),
+        "what rounding leaves of an arc"
+    );
 
     // In a session: every vertical motion is none, past the band, or a fall back down within
     // what the session rose.

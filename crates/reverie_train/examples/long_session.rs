@@ -95,10 +95,11 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             let truth_walk = (ep.poses[t].position.x - ep.poses[t - 1].position.x)
                 .hypot(ep.poses[t].position.z - ep.poses[t - 1].position.z);
             eprintln!(
-                "tick {t:4} jump {} true up {truth_up:+.3} walk {truth_walk:.3} | head up {:+.3} walk {:.3}",
+                "tick {t:4} jump {} true up {truth_up:+.3} walk {truth_walk:.3} | head up {:+.3} walk {:.3} | in the air {:.2} m",
                 u8::from(a.keys.contains(reverie_core::Keys::JUMP)),
                 raw.up_m,
                 raw.right_m.hypot(raw.forward_m),
+                engine.lift().m,
             );
         }
         if t > 0 {

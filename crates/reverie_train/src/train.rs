@@ -194,21 +194,25 @@ pub fn run_batch(
         })
         .collect::<Result<_>>()?;
 
+    // Per sequence, a `vertical_momentum` head's lift and previous vertical motion.
+    let mut lifts = vec![(reverie_runtime::Lift::default(), None); seqs.len()];
+    let window = reverie_runtime::EngineOptions::default().fall_window_ticks;
     for t in 1..len {
         let actions: Vec<Action> = seqs.iter().map(|s| s.actions[t]).collect();
         let a = actions_tensor(&actions, &dev)?;
         // The motion context: the ground probe, then (a `vertical_momentum` head) the previous
-        // tick's target vertical motion (none before the first).
+        // tick's target vertical motion as a session reads its own
+        // (`reverie_runtime::Lift::airborne_motion`; on the ground before the first).
         let contexts: Vec<Vec<f32>> = seqs
             .iter()
-            .map(|s| {
+            .zip(&mut lifts)
+            .map(|(s, (lift, previous))| {
                 let mut c = s.probe[t].clone();
                 if mc.vertical_momentum {
-                    c.push(if t >= 2 {
-                        motion_target(s, t - 1).up_m
-                    } else {
-                        0.0
-                    });
+                    c.extend(reverie_model::ModelConfig::airborne_features(*previous));
+                    let up = motion_target(s, t).up_m;
+                    *lift = lift.after(up, window);
+                    *previous = lift.airborne_motion(up);
                 }
                 c
             })

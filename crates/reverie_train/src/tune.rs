@@ -26,7 +26,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use reverie_core::{Action, EgoMotion, Intrinsics, Pose, TICK_SECS, seed};
 use reverie_model::{MotionInputs, WorldModel, checkpoint};
-use reverie_runtime::{Engine, EngineOptions, Prompt};
+use reverie_runtime::{Engine, EngineOptions, Lift, Prompt};
 use reverie_world::physics::{Body, Player};
 use reverie_world::policy::PolicyKind;
 use reverie_world::{World, WorldSpec};
@@ -94,11 +94,10 @@ pub struct TuneConfig {
     /// stopped at the largest share of its round's wall walks (`walls`).
     #[serde(default)]
     pub keep: KeepHead,
-    /// Grow the head to read the session's previous vertical motion
-    /// ([`reverie_model::ModelConfig::vertical_momentum`]; its new inputs start at zero
-    /// weights, so round 0 plays the checkpoint's head as it was). Each stored tick reads the
-    /// previous tick's label as that motion — the vertical velocity the teacher had, the
-    /// arc of a jump — and a session reads its own. `false` (the default): the model as saved.
+    /// Tune (and save) the head with [`reverie_model::ModelConfig::vertical_momentum`] on: up
+    /// in the air after a rise, the camera flies the arc. Each stored tick is in the air or
+    /// not as its teacher was (the labels' own rises and falls), and a session as it is.
+    /// `false` (the default): the model as saved.
     #[serde(default)]
     pub vertical_momentum: bool,
 }
@@ -462,12 +461,14 @@ fn play_episode(
         x.reset();
     }
     let mc = model.config();
-    // The teacher's previous vertical motion (what a `vertical_momentum` head reads here).
-    let mut previous_up_m = 0.0;
+    // Whether the teacher is in the air, and its last motion there, as a session has its own
+    // (what a `vertical_momentum` head reads here).
+    let (mut in_air, mut lift) = (None, Lift::default());
+    let window = EngineOptions::default().fall_window_ticks;
     for t in start + 1..ep.actions.len() {
         let a = &ep.actions[t];
         let inputs = engine
-            .motion_inputs_after(a, previous_up_m)
+            .motion_inputs_after(a, in_air)
             .map_err(|e| TrainError::Other(e.to_string()))?;
         ticks.inputs.push(inputs.detach());
         let truth = EgoMotion::between(&ep.poses[t - 1], &ep.poses[t]);
@@ -481,7 +482,8 @@ fn play_episode(
                 }),
         };
         ticks.truth.extend(label.to_array());
-        previous_up_m = label.up_m;
+        lift = lift.after(label.up_m, window);
+        in_air = lift.airborne_motion(label.up_m);
         let g = engine
             .step(a)
             .map_err(|e| TrainError::Other(e.to_string()))?;

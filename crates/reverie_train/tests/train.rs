@@ -661,3 +661,16 @@ fn without_motion_trains_state_the_ego_motion_loss_trains_only_the_motion_head()
     assert!(head.iter().all(|n| n.starts_with("motion")), "{head:?}");
     assert!(both.iter().any(|n| !n.starts_with("motion")), "{both:?}");
 }
+
+#[test]
+fn the_models_physics_constants_are_the_walkers() {
+    // A kinematic head walks at the walker's speeds, and a `vertical_momentum` head's arc
+    // falls at its gravity: the model's defaults are the oracle's body.
+    let (m, body) = (
+        ModelConfig::default(),
+        reverie_world::physics::Body::default(),
+    );
+    assert_eq!(m.walk_speed, body.walk_speed);
+    assert_eq!(m.sprint_speed, body.sprint_speed);
+    assert_eq!(m.gravity, body.gravity);
+}
