@@ -71,7 +71,9 @@ pub struct TuneConfig {
     pub wall_weight: usize,
     /// The oracle's policy (`random-walk`, `mixed`, …).
     pub policy: String,
-    /// Rounds of play-then-fit; one more round of play measures the last fit.
+    /// Rounds of play-then-fit; one more round of play measures the last fit. 0: no fit — the
+    /// checkpoint's head played once and saved as it is, with the switches this config turns
+    /// on (`vertical_momentum`).
     pub rounds: usize,
     /// Passes over all ticks stored so far, per round.
     pub epochs: usize,
@@ -207,7 +209,7 @@ impl TuneConfig {
             ("wall_episodes", self.wall_episodes, 0, 10_000),
             ("wall_weight", self.wall_weight, 1, 100),
             ("steps", self.steps, 2, 100_000),
-            ("rounds", self.rounds, 1, 100),
+            ("rounds", self.rounds, 0, 100),
             ("epochs", self.epochs, 1, 10_000),
             ("batch", self.batch, 1, 1 << 20),
         ] {

@@ -227,6 +227,7 @@ fn config_errors_name_the_field() {
             "schema_version",
         ),
         (good.replace("rounds = 1", "rounds = 1\nround = 2"), "round"),
+        (good.replace("rounds = 1", "rounds = 101"), "rounds"),
     ] {
         assert_ne!(bad, good, "{field}: the replacement did not apply");
         let path = tmp.path().join("tune.toml");
@@ -368,6 +369,21 @@ fn vertical_momentum_tunes_a_head_that_flies_the_arc() {
         .motion_of(&engine.motion_inputs_after(&jump, in_air).unwrap())
         .unwrap();
     assert_eq!(own, same);
+    // With no rounds, the checkpoint's head is saved as it is, the switch turned on.
+    let cfg0 = TuneConfig {
+        vertical_momentum: true,
+        rounds: 0,
+        ..config()
+    };
+    let report = tune(&cfg0, &from, &tmp.path().join("as-is"), &Quiet).unwrap();
+    assert_eq!(
+        (report.play.len(), report.fit.len(), report.kept_round),
+        (1, 0, 0)
+    );
+    assert_eq!(weights(&from), weights(&tmp.path().join("as-is/final")));
+    let as_is = checkpoint::load_cpu(&tmp.path().join("as-is/final")).unwrap();
+    assert!(as_is.config().vertical_momentum);
+    assert!(tmp.path().join("as-is/tune.png").exists());
     let g = mc.gravity / (reverie_core::TICK_HZ * reverie_core::TICK_HZ) as f32;
     let arc = model
         .motion_of(&engine.motion_inputs_after(&jump, Some(0.3)).unwrap())
