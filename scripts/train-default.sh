@@ -3,7 +3,8 @@
 # data (datagen, resumable) → training (resumable: pass --resume to continue runs/default) →
 # the ego-motion head tuned on the sessions it drives (runs/default-tuned, ~15 min) →
 # stage 2: the frame network on its own sessions (runs/depth, ~40 min) and the head tuned again
-# (runs/depth-tuned, ~15 min) → evaluation on held-out seeds of every bundled world → the shipped directory.
+# (runs/depth-tuned, ~15 min), saved with the jump's arc on (runs/dtm, ~3 min) → evaluation on
+# held-out seeds of every bundled world → the shipped directory.
 #
 #   bash scripts/train-default.sh            # from scratch (about 1.5 h + 40 min of training on 2 cores)
 #   bash scripts/train-default.sh --resume   # continue an interrupted run
@@ -43,7 +44,11 @@ else
 fi
 $R tune-motion --config configs/tune-motion.toml --checkpoint runs/depth/final \
   --out runs/depth-tuned --overwrite
-C=runs/depth-tuned/final
+# Session 33: the same head, saved with `vertical_momentum` on (up in the air after a rise the
+# camera flies the arc; `rounds = 0`: no fit, one round of play on the training seeds, ~3 min).
+$R tune-motion --config configs/tune-momentum-asis.toml --checkpoint runs/depth-tuned/final \
+  --out runs/dtm --overwrite
+C=runs/dtm/final
 # Every protocol on meadow (10 s and 60 s loops, the 10-minute stability rollout) in the
 # background; fidelity, control and the 60 s revisit on the other bundled worlds beside it (an
 # evaluation runs on one thread; about 15 min in all on 2 cores).
@@ -60,8 +65,10 @@ if ! wait $meadow; then
 fi
 dst=assets/models/default
 mkdir -p $dst
-cp $C/model.safetensors $C/model.json $C/tune.toml \
+cp $C/model.safetensors $C/model.json runs/depth-tuned/final/tune.toml \
    runs/depth-tuned/tune.json runs/depth-tuned/tune.png $dst/
+cp $C/tune.toml $dst/tune-momentum.toml
+cp runs/dtm/tune.json $dst/tune-momentum.json
 # Stage 1 (train.toml, metrics.csv, loss.png, summary.json) and stage 2 (…-stage2.…).
 cp runs/default/final/train.toml runs/default/metrics.csv runs/default/loss.png \
    runs/default/summary.json $dst/
