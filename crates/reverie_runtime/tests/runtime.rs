@@ -655,3 +655,41 @@ fn the_depth_median_smooths_a_session_and_its_flags_are_checked() {
     let e = Engine::new(&model, k, &prompt, options).err().unwrap();
     assert!(e.to_string().contains("depth median radius"), "{e}");
 }
+
+#[test]
+fn a_jump_flies_its_arc_and_lands_where_it_began() {
+    // The default checkpoint has `vertical_momentum`: up in the air after a rise, the camera's
+    // vertical motion is the previous tick's less a tick of gravity, and the session lands it at
+    // the height the rise began at.
+    let model = model();
+    let cfg = model.config();
+    assert!(cfg.vertical_momentum);
+    let (k, prompt) = prompt(&model);
+    let mut e = Engine::new(&model, k, &prompt, EngineOptions::default()).unwrap();
+    let y0 = e.frame().pose.position.y;
+    let g = cfg.gravity / (reverie_core::TICK_HZ * reverie_core::TICK_HZ) as f32;
+    let rise = e.step(&Action::keys(Keys::JUMP)).unwrap().motion.up_m;
+    assert!(rise > 0.2, "the take-off is learned: {rise}");
+    let mut previous = rise;
+    let mut landed = false;
+    for _ in 0..40 {
+        let m = e.step(&Action::IDLE).unwrap().motion;
+        let y = e.frame().pose.position.y;
+        if landed {
+            assert_eq!(m.up_m, 0.0, "on the ground again, standing still");
+            continue;
+        }
+        if (y - y0).abs() < 1e-4 {
+            landed = true;
+            continue;
+        }
+        assert!(
+            (m.up_m - (previous - g)).abs() < 1e-5,
+            "{} after {previous}",
+            m.up_m
+        );
+        assert!(y > y0, "never below where it began");
+        previous = m.up_m;
+    }
+    assert!(landed, "back where it began");
+}
