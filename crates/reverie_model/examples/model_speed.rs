@@ -55,9 +55,9 @@ fn main() {
         let acts = vec![Action::keys(reverie_core::Keys::FORWARD); b];
         let a = actions_tensor(&acts, &dev).unwrap();
         let code = Tensor::rand(0f32, 1f32, (b, cfg.height, cfg.width, 1), &dev).unwrap();
-        let probe = model
-            .probe_tensor(&vec![&[0f32; reverie_core::GroundProbe::FEATURES][..]; b])
-            .unwrap();
+        // The motion context the model reads (the ground probe, the arc's previous motion).
+        let context = vec![0f32; cfg.motion_context_len()];
+        let probe = model.probe_tensor(&vec![&context[..]; b]).unwrap();
         let mut times = Vec::new();
         let mut fwd = Vec::new();
         let iters = if b == 1 { 600 } else { 12 };
