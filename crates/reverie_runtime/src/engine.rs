@@ -135,20 +135,40 @@ pub const MAX_DEPTH_MEDIAN_RADIUS: u32 = 3;
 /// Reads a depth median radius given by a user (pixels): see
 /// [`EngineOptions::depth_median_radius`].
 pub fn parse_depth_median(s: &str) -> Result<u32, String> {
-    let r: u32 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("depth median radius {s:?} is not a whole number"))?;
-    check_depth_median(r).map_err(|e| e.to_string())?;
-    Ok(r)
+    parse_count("depth median radius", "", s, MAX_DEPTH_MEDIAN_RADIUS)
 }
 
 fn check_depth_median(r: u32) -> Result<(), RuntimeError> {
-    if r <= MAX_DEPTH_MEDIAN_RADIUS {
+    check_count("depth median radius", "", r, MAX_DEPTH_MEDIAN_RADIUS)
+}
+
+/// A `what` (a whole number of `unit`s, "" for none) given by a user, 0 ..= `max`.
+fn parse_count(what: &str, unit: &str, s: &str, max: u32) -> Result<u32, String> {
+    let of = if unit.is_empty() {
+        String::new()
+    } else {
+        format!(" of {unit}")
+    };
+    let n: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{what} {s:?} is not a whole number{of}"))?;
+    check_count(what, unit, n, max).map_err(|e| e.to_string())?;
+    Ok(n)
+}
+
+/// Checks a `what` of `n` `unit`s against 0 ..= `max`.
+fn check_count(what: &str, unit: &str, n: u32, max: u32) -> Result<(), RuntimeError> {
+    if n <= max {
         Ok(())
     } else {
+        let unit = if unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {unit}")
+        };
         Err(RuntimeError::Input(format!(
-            "depth median radius {r} is out of range, expected 0 ..= {MAX_DEPTH_MEDIAN_RADIUS}"
+            "{what} {n}{unit} is out of range, expected 0 ..= {max}"
         )))
     }
 }
@@ -230,22 +250,11 @@ impl Lift {
 
 /// Reads a fall window given by a user (ticks): see [`EngineOptions::fall_window_ticks`].
 pub fn parse_fall_window(s: &str) -> Result<u32, String> {
-    let n: u32 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("fall window {s:?} is not a whole number of ticks"))?;
-    check_fall_window(n).map_err(|e| e.to_string())?;
-    Ok(n)
+    parse_count("fall window", "ticks", s, MAX_FALL_WINDOW_TICKS)
 }
 
 fn check_fall_window(n: u32) -> Result<(), RuntimeError> {
-    if n <= MAX_FALL_WINDOW_TICKS {
-        Ok(())
-    } else {
-        Err(RuntimeError::Input(format!(
-            "fall window {n} ticks is out of range, expected 0 ..= {MAX_FALL_WINDOW_TICKS}"
-        )))
-    }
+    check_count("fall window", "ticks", n, MAX_FALL_WINDOW_TICKS)
 }
 
 /// The largest [`EngineOptions::vertical_deadband_m`]: a jump's first tick (35 cm) must pass.
